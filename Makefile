@@ -1,0 +1,113 @@
+# sonde: one entry point. Targets: all demo check bench fuzz clean (and unit, integration).
+# V=1 shows every command.
+
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+INCLUDES := -Iinclude -Iuser -I$(BUILD)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -Ivmlinux/$(ARCH) -Wall
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+# Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
+CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c) user/config.c user/conn.c
+AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
+CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test-deps demo check unit integration bench fuzz clean
+
+all: deps $(BUILD)/sonde
+
+deps:
+	$(Q)scripts/deps.sh build
+
+test-deps:
+	$(Q)scripts/deps.sh test
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libsonde.a: $(CORE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/sonde: $(AGENT_OBJS) $(BUILD)/libsonde.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsonde.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libsonde.a -lcmocka $(LDLIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser $< \
+		$(wildcard user/proto/*.c) -o $@
+
+$(BUILD)/bpf:
+	$(Q)mkdir -p $@
+
+unit: test-deps $(UNIT_BINS)
+	$(Q)scripts/run-unit.sh $(UNIT_BINS)
+
+integration: test-deps $(BUILD)/sonde
+	$(Q)tests/integration/run.sh
+
+check: test-deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/sonde $(UNIT_BINS) $(FUZZ_BINS)
+	$(Q)scripts/check.sh $(UNIT_BINS) -- $(FUZZ_BINS)
+
+demo: all
+	$(Q)scripts/deps.sh demo
+	$(Q)scripts/demo.sh
+
+bench: all
+	$(Q)scripts/deps.sh bench
+	$(Q)tests/bench/bench.sh
+
+fuzz: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do echo "fuzz $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-60} \
+		-rss_limit_mb=2048 tests/fuzz/corpus/$$(basename $$f) || exit 1; done
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

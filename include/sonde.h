@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contract between sonde's BPF programs and its userspace agent: event
+ * layouts, map keys and values, enum values. Everything here is defined once;
+ * both sides include this file. Only __u8..__u64 types.
+ */
+#ifndef SONDE_H
+#define SONDE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SONDE_CAPTURE_DEFAULT 256
+#define SONDE_CAPTURE_MAX     4096 /* power of two: BPF masks offsets with MAX-1 */
+#define SONDE_MAX_IOV         4    /* iovecs copied from readv/writev/sendmsg/recvmsg */
+
+/* Event types: the first byte of every ring-buffer record. */
+enum sonde_event_type {
+	SONDE_EV_DATA = 1,  /* bytes read from / written to a socket */
+	SONDE_EV_CLOSE = 2, /* an observed socket fd was closed */
+};
+
+/* Direction of a data event, as seen from the observed process. */
+enum sonde_dir {
+	SONDE_DIR_INGRESS = 0, /* read/recv: bytes came in */
+	SONDE_DIR_EGRESS = 1,  /* write/send/sendfile: bytes went out */
+};
+
+/* How the connection began, when the kernel saw it begin. */
+enum sonde_role {
+	SONDE_ROLE_UNKNOWN = 0, /* open before sonde attached: decided by content */
+	SONDE_ROLE_SERVER = 1,  /* accept()ed by the observed process */
+	SONDE_ROLE_CLIENT = 2,  /* connect()ed by the observed process */
+};
+
+/* Which syscall produced a data event (for debugging and per-syscall stats). */
+enum sonde_call {
+	SONDE_CALL_READ = 1,
+	SONDE_CALL_WRITE,
+	SONDE_CALL_READV,
+	SONDE_CALL_WRITEV,
+	SONDE_CALL_RECVFROM,
+	SONDE_CALL_SENDTO,
+	SONDE_CALL_RECVMSG,
+	SONDE_CALL_SENDMSG,
+	SONDE_CALL_SENDFILE,
+};
+
+/* Socket families we follow (values of AF_*). */
+#define SONDE_AF_UNIX  1
+#define SONDE_AF_INET  2
+#define SONDE_AF_INET6 10
+
+/*
+ * Connection identity. For TCP: addresses in network byte order (IPv4 in the
+ * first 4 bytes), ports in host order; "local" is the observed process's side.
+ * For AF_UNIX: local_port/remote_port are zero, and lino/rino hold the inode
+ * numbers of the socket and of its peer.
+ */
+struct sonde_conn_tuple {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;
+	__u8 role; /* enum sonde_role */
+	__u8 _pad0;
+	__u64 lino;
+	__u64 rino;
+};
+_Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout");
+
+/*
+ * Header of every ring-buffer record. A SONDE_EV_DATA record is followed by
+ * caplen bytes of payload (the first caplen of the len bytes moved).
+ */
+struct sonde_event {
+	__u8 type; /* enum sonde_event_type */
+	__u8 dir;  /* enum sonde_dir */
+	__u8 call; /* enum sonde_call */
+	__u8 _pad0;
+	__u32 tgid;
+	__u32 tid;
+	__u32 fd;
+	__u64 conn_id; /* unique per (tgid, fd) lifetime: a new id means a new connection */
+	__u64 ts_ns;   /* CLOCK_MONOTONIC at syscall exit */
+	__u32 len;     /* bytes the syscall moved (its return value) */
+	__u32 caplen;  /* bytes of payload that follow this header */
+	struct sonde_conn_tuple tuple;
+};
+_Static_assert(sizeof(struct sonde_event) == 104, "sonde_event layout");
+
+/* Key of the conns map: one observed file descriptor. */
+struct sonde_fd_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* Value of the targets map: which service a tgid belongs to. */
+struct sonde_target {
+	__u32 service; /* index into userspace's service table */
+	__u32 _pad0;
+};
+
+/* Indices of the per-CPU counters in the stats map. */
+enum sonde_stat {
+	SONDE_STAT_EVENTS = 0,   /* records written to the ring buffer */
+	SONDE_STAT_LOST,         /* records dropped: ring buffer full */
+	SONDE_STAT_TRUNCATED,    /* data events whose payload was cut to capture_bytes */
+	SONDE_STAT_FORKS,        /* children added to targets by sched_process_fork */
+	SONDE_STAT__MAX,
+};
+
+#endif /* SONDE_H */

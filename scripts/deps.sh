@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install the Debian packages a make target needs, only those missing.
+# Usage: scripts/deps.sh build|test|demo|bench
+set -eu
+build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libyaml-dev"
+test="$build libcmocka-dev nginx-light curl wrk prometheus python3 python3-flask procps iproute2"
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+demo) want="$build nginx-light curl wrk python3 procps" ;;
+bench) want="$test" ;;
+*) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "sonde: missing packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+echo "sonde: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A small Prometheus registry: counter, gauge and histogram families with
+ * labels, rendered in the text exposition format 0.0.4. Thread-safe: the
+ * capture thread updates while the HTTP server thread renders.
+ */
+#ifndef SONDE_EXPORT_METRICS_H
+#define SONDE_EXPORT_METRICS_H
+
+#include <stddef.h>
+
+#define METRIC_LABELS_MAX 8
+
+enum metric_type { METRIC_COUNTER = 1, METRIC_GAUGE, METRIC_HISTOGRAM };
+
+struct metrics;
+struct metric_family;
+
+struct metrics *metrics__new(void);
+void metrics__free(struct metrics *m); /* accepts NULL */
+
+/*
+ * Register a family. name follows Prometheus rules ([a-zA-Z_:][a-zA-Z0-9_:]*);
+ * for a counter, name is the full name (e.g. "sonde_events_total"). labels is an
+ * array of nlabels label names (nlabels <= METRIC_LABELS_MAX). For a histogram,
+ * bounds are the nbounds finite upper bounds in increasing order (+Inf is
+ * implied). Returns NULL and sets errno on bad arguments or a duplicate name.
+ * Families live until metrics__free.
+ */
+struct metric_family *metrics__counter(struct metrics *m, const char *name, const char *help,
+				       const char *const *labels, int nlabels);
+struct metric_family *metrics__gauge(struct metrics *m, const char *name, const char *help,
+				     const char *const *labels, int nlabels);
+struct metric_family *metrics__histogram(struct metrics *m, const char *name, const char *help,
+					 const char *const *labels, int nlabels,
+					 const double *bounds, int nbounds);
+
+/*
+ * Update the series with these label values (nlabels strings, any bytes; they
+ * are escaped on output). A series is created on first use. Returns 0 or
+ * -errno (-EINVAL for a wrong metric type or a negative counter increment,
+ * -ENOMEM).
+ */
+int metric__add(struct metric_family *f, const char *const *values, double v);     /* counter, gauge */
+int metric__set(struct metric_family *f, const char *const *values, double v);     /* gauge; counter: set the total (for values read from elsewhere, must not decrease) */
+int metric__observe(struct metric_family *f, const char *const *values, double v); /* histogram */
+/* Remove every series of a family (for gauges recomputed at each scrape). */
+void metric__clear(struct metric_family *f);
+
+/*
+ * Called with the registry unlocked at the start of every metrics__render, to
+ * refresh values read from elsewhere (BPF maps, /proc/self). At most 8 hooks.
+ */
+int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * Render every family (families in registration order, series in creation
+ * order) as text format 0.0.4: "# HELP", "# TYPE", then samples; histograms
+ * as cumulative _bucket{le=...} lines ending with le="+Inf", then _sum and
+ * _count. Numbers: integers without a decimal point, others with %.17g, +Inf
+ * as "+Inf". Returns a malloc'd NUL-terminated buffer (caller frees) and its
+ * length in *len, or NULL on ENOMEM. The output passes `promtool check metrics`.
+ */
+char *metrics__render(struct metrics *m, size_t *len);
+
+/* Escape a label value per the text format (\\ \" \n) into out; returns the
+ * bytes needed excluding NUL (like snprintf). */
+size_t metrics_escape_label(const char *in, char *out, size_t outsz);
+
+#endif /* SONDE_EXPORT_METRICS_H */
