@@ -27,7 +27,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
-CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c) user/config.c user/conn.c
+CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c) user/config.c user/conn.c user/agent.c
 AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
@@ -38,6 +38,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all deps test-deps demo check unit integration bench fuzz clean
 
 all: deps $(BUILD)/sonde

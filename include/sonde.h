@@ -83,6 +83,8 @@ struct sonde_event {
 	__u32 tgid;
 	__u32 tid;
 	__u32 fd;
+	__u32 service; /* targets[tgid].service */
+	__u32 _pad1;
 	__u64 conn_id; /* unique per (tgid, fd) lifetime: a new id means a new connection */
 	__u64 ts_ns;   /* CLOCK_MONOTONIC at syscall exit */
 	__u32 len;     /* bytes the syscall moved (its return value) */
@@ -100,7 +102,7 @@ struct sonde_fd_key {
 /* Value of the targets map: which service a tgid belongs to. */
 struct sonde_target {
 	__u32 service; /* index into userspace's service table */
-	__u32 _pad0;
+	__u32 gen;     /* bumped at exec/close_range: cached fd state older than it is stale */
 };
 
 /* Indices of the per-CPU counters in the stats map. */

@@ -24,8 +24,11 @@ void metrics__free(struct metrics *m); /* accepts NULL */
  * for a counter, name is the full name (e.g. "sonde_events_total"). labels is an
  * array of nlabels label names (nlabels <= METRIC_LABELS_MAX). For a histogram,
  * bounds are the nbounds finite upper bounds in increasing order (+Inf is
- * implied). Returns NULL and sets errno on bad arguments or a duplicate name.
- * Families live until metrics__free.
+ * implied). help may be NULL (no HELP line). Returns NULL and sets errno
+ * (EINVAL) on bad arguments: invalid or reserved ("__*") label names, a
+ * repeated label name, "le" on a histogram, bounds not finite and strictly
+ * increasing, or a name already used by a family, including a histogram's
+ * NAME_bucket, NAME_sum and NAME_count. Families live until metrics__free.
  */
 struct metric_family *metrics__counter(struct metrics *m, const char *name, const char *help,
 				       const char *const *labels, int nlabels);
@@ -37,9 +40,11 @@ struct metric_family *metrics__histogram(struct metrics *m, const char *name, co
 
 /*
  * Update the series with these label values (nlabels strings, any bytes; they
- * are escaped on output). A series is created on first use. Returns 0 or
- * -errno (-EINVAL for a wrong metric type or a negative counter increment,
- * -ENOMEM).
+ * are escaped on output, invalid UTF-8 replaced by '?'). values may be NULL
+ * when the family has no labels. A series is created on first use. Returns 0
+ * or -errno (-EINVAL for a NULL family or value, a wrong metric type, a
+ * negative or NaN counter value, a NaN observation; -ENOMEM).
+ * A counter set to a lower total keeps it: Prometheus reads a counter reset.
  */
 int metric__add(struct metric_family *f, const char *const *values, double v);     /* counter, gauge */
 int metric__set(struct metric_family *f, const char *const *values, double v);     /* gauge; counter: set the total (for values read from elsewhere, must not decrease) */
@@ -49,7 +54,9 @@ void metric__clear(struct metric_family *f);
 
 /*
  * Called with the registry unlocked at the start of every metrics__render, to
- * refresh values read from elsewhere (BPF maps, /proc/self). At most 8 hooks.
+ * refresh values read from elsewhere (BPF maps, /proc/self). At most 8 hooks
+ * (-ENOSPC beyond). Renders are serialised, so collectors never run
+ * concurrently with each other.
  */
 int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx);
 
@@ -57,14 +64,23 @@ int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx);
  * Render every family (families in registration order, series in creation
  * order) as text format 0.0.4: "# HELP", "# TYPE", then samples; histograms
  * as cumulative _bucket{le=...} lines ending with le="+Inf", then _sum and
- * _count. Numbers: integers without a decimal point, others with %.17g, +Inf
- * as "+Inf". Returns a malloc'd NUL-terminated buffer (caller frees) and its
- * length in *len, or NULL on ENOMEM. The output passes `promtool check metrics`.
+ * _count. Numbers: integers without a decimal point, others in the shortest
+ * %g form that reads back exactly (%.15g, %.16g or %.17g), "NaN", "+Inf",
+ * "-Inf"; le values the same way ("0.0025", "1", "+Inf"). Returns a malloc'd
+ * NUL-terminated buffer (caller frees) and its length in *len (len may be
+ * NULL), or NULL on ENOMEM. The output passes `promtool check metrics`.
  */
 char *metrics__render(struct metrics *m, size_t *len);
 
 /* Escape a label value per the text format (\\ \" \n) into out; returns the
- * bytes needed excluding NUL (like snprintf). */
+ * bytes needed excluding NUL (like snprintf). Invalid UTF-8 bytes become '?'.
+ * On truncation out holds whole escape sequences only. */
 size_t metrics_escape_label(const char *in, char *out, size_t outsz);
+
+/* Length (1 to 4) of the valid UTF-8 sequence at s, or 0 if s starts an
+ * invalid one (stray continuation, overlong form, surrogate, > U+10FFFF).
+ * s points at a non-NUL byte of a NUL-terminated string. Shared with the
+ * JSON escaping of the HTTP endpoint. */
+int metrics_utf8_len(const char *s);
 
 #endif /* SONDE_EXPORT_METRICS_H */

@@ -76,13 +76,25 @@ struct http_exchange {
  * the header only so that the caller can embed the struct.
  */
 struct http_half {
-	uint8_t state;          /* idle, head, body-length, body-chunked, chunk-*, until-close, ... */
+	uint8_t state;          /* resync, idle, head, body-length, body-chunked, until-close, ... */
 	uint8_t kind;           /* 0 unknown, 1 requests, 2 responses */
 	bool head_partial;      /* the head had unseen bytes */
+	bool cand;              /* the head in progress began a feed while out of step */
+	uint8_t cand_prev;      /* state to fall back to if the candidate is no message start */
+	uint8_t sl_state;       /* start-line validator state */
+	uint8_t sl_pos;         /* position inside the current start-line element */
+	uint8_t eoh;            /* end-of-head scanner state */
+	bool has_msg;           /* the current message belongs to pending request seq */
+	uint32_t seq;           /* sequence number of that pending request */
+	uint32_t nfeed;         /* feeds seen in this direction */
+	uint32_t cand_feed;     /* nfeed of the feed where the candidate began */
 	uint32_t head_len;      /* bytes in head[] */
+	uint64_t head_ts;       /* ts of the feed where the head in progress began */
+	uint64_t head_last_ts;  /* ts of the last feed that added to the head in progress */
 	uint64_t remaining;     /* body bytes left (length or current chunk) */
 	uint64_t msg_bytes;     /* bytes of the current message so far */
 	uint64_t begin_ts;      /* ts of the feed where the current message began */
+	uint64_t last_ts;       /* ts of the feed with the current message's latest bytes */
 	uint32_t chunk_state;   /* sub-state of the chunked decoder */
 	uint64_t chunk_size;    /* chunk size being parsed */
 	char head[HTTP_HEAD_MAX];
@@ -100,6 +112,7 @@ struct http_conn {
 	bool broken;            /* malformed bytes seen: ignore the rest of the connection */
 	uint32_t npending;
 	uint32_t first;         /* ring index of the oldest pending request */
+	uint32_t first_seq;     /* sequence number of the oldest pending request */
 	struct http_pending pending[HTTP_PIPELINE_MAX];
 	struct http_half half[2]; /* indexed by enum http_dir */
 };

@@ -10,7 +10,7 @@
  * string of 16 or more characters, or a base64/base64url-ish token of 20 or
  * more characters that mixes letters and digits. Explicit patterns (from the
  * config file's `routes:` list) win over the heuristics: a pattern such as
- * "/api/products/{id}/reviews" or "/static/**" matches segment by segment,
+ * "/api/products/{id}/reviews" or "/static/<two stars>" matches segment by segment,
  * "{name}" matching any one segment and a trailing "**" any rest; the pattern
  * text itself is the label.
  */
@@ -22,6 +22,7 @@
 
 #define ROUTE_MAX 256      /* longest label written, NUL included */
 #define ROUTE_PATTERNS_MAX 256
+#define ROUTE_OVERFLOW "/**" /* the label of routes past the limit */
 
 struct route_patterns {
 	int n;
@@ -42,13 +43,13 @@ bool route_match(const char *pattern, const char *path);
 
 /*
  * Cardinality guard: at most `limit` distinct labels per set; further new
- * labels are replaced by "/**". Open addressing over label strings; the set
+ * labels are replaced by the catch-all label ROUTE_OVERFLOW. Open addressing over label strings; the set
  * owns its copies.
  */
 struct route_set;
 struct route_set *route_set__new(int limit);
 void route_set__free(struct route_set *s);
-/* Returns label itself if already known or admitted now, else the string "/**". */
+/* Returns the set's copy of label if known or admitted now, else ROUTE_OVERFLOW. */
 const char *route_set__admit(struct route_set *s, const char *label);
 int route_set__size(const struct route_set *s);
 

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The agent's event pipeline, without BPF: ring-buffer records in, metrics
+ * out. Connection table -> protocol detection -> parser -> exchange -> sinks.
+ * Called from the capture thread only; metric updates are thread-safe.
+ */
+#ifndef SONDE_AGENT_H
+#define SONDE_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sonde.h"
+
+struct metrics;
+struct route_patterns;
+struct agent;
+
+/* The bucket bounds of every latency histogram, in seconds. */
+extern const double agent_latency_buckets[13];
+
+/*
+ * routes may be NULL; it must outlive the agent. max_routes bounds the
+ * distinct `uri` values per service.
+ */
+struct agent *agent__new(struct metrics *m, const struct route_patterns *routes, int max_routes);
+void agent__free(struct agent *a); /* accepts NULL */
+
+/* Register a service name; returns its index (what BPF carries in events), or -1. */
+int agent__add_service(struct agent *a, const char *name);
+
+/*
+ * One ring-buffer record: hdr, then caplen bytes of payload. size is the
+ * record's length as the ring buffer reported it; records too short for what
+ * they claim are counted as malformed and dropped.
+ */
+void agent__handle(struct agent *a, const void *rec, size_t size);
+
+/* Forget connections idle for longer than idle_ns (closes missed), and those of tgid 0 = none. */
+void agent__expire(struct agent *a, uint64_t now_ns, uint64_t idle_ns);
+/* A target process is gone: flush and forget its connections. */
+void agent__drop_tgid(struct agent *a, uint32_t tgid);
+
+uint64_t agent__events(const struct agent *a);
+size_t agent__connections(const struct agent *a);
+
+#endif /* SONDE_AGENT_H */

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "sonde.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:9464"
+#define DEFAULT_MAX_ROUTES 200
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "%s", DEFAULT_LISTEN);
+	c->capture_bytes = SONDE_CAPTURE_DEFAULT;
+	c->max_routes = DEFAULT_MAX_ROUTES;
+}
+
+void config_free(struct config *c)
+{
+	for (int i = 0; i < c->routes.n; i++)
+		free(c->routes.pattern[i]);
+	c->routes.n = 0;
+}
+
+void config_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sonde [options] --pid PID[=NAME] [--pid PID[=NAME] ...]\n"
+		"       sonde [options] -- COMMAND [ARGS...]\n"
+		"\n"
+		"Observe the HTTP traffic of running processes (and their threads and\n"
+		"children) with eBPF and serve Prometheus metrics. Needs root, or\n"
+		"CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_PTRACE.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid PID[=NAME]     observe PID; NAME is its service label\n"
+		"                           (default: the process name)\n"
+		"  -l, --listen HOST:PORT   serve /metrics, /healthz, /readyz (default %s)\n"
+		"  -c, --config FILE        YAML configuration (routes, limits)\n"
+		"      --capture-bytes N    payload bytes copied per syscall, 1..%d (default %d)\n"
+		"  -v, --verbose            more logging on stderr (repeatable)\n"
+		"  -h, --help               this help\n"
+		"  -V, --version            print the version\n",
+		DEFAULT_LISTEN, SONDE_CAPTURE_MAX, SONDE_CAPTURE_DEFAULT);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_target(struct config *c, const char *arg)
+{
+	struct config_target *t;
+	const char *eq = strchr(arg, '=');
+	char pidbuf[32];
+	unsigned long pid;
+	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	if (c->ntargets >= CONFIG_TARGETS_MAX || n == 0 || n >= sizeof(pidbuf))
+		return -1;
+	memcpy(pidbuf, arg, n);
+	pidbuf[n] = '\0';
+	if (parse_uint(pidbuf, INT_MAX, &pid) || pid == 0)
+		return -1;
+	t = &c->targets[c->ntargets];
+	t->pid = (pid_t)pid;
+	t->name[0] = '\0';
+	if (eq) {
+		if (!eq[1] || strlen(eq + 1) >= sizeof(t->name))
+			return -1;
+		snprintf(t->name, sizeof(t->name), "%s", eq + 1);
+	}
+	c->ntargets++;
+	return 0;
+}
+
+enum { OPT_CAPTURE = 256 };
+
+enum config_result config_parse_args(struct config *c, int argc, char **argv, FILE *err)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int o;
+
+	opterr = 0;
+	optind = 1;
+	/* "+": stop at the first non-option, so "--" and COMMAND work as expected. */
+	while ((o = getopt_long(argc, argv, "+p:l:c:vhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			if (parse_target(c, optarg)) {
+				fprintf(err, "sonde: bad --pid '%s' (want PID or PID=NAME)\n", optarg);
+				goto usage;
+			}
+			break;
+		case 'l':
+			if (!*optarg || strlen(optarg) >= sizeof(c->listen) || !strchr(optarg, ':')) {
+				fprintf(err, "sonde: bad --listen '%s' (want HOST:PORT)\n", optarg);
+				goto usage;
+			}
+			snprintf(c->listen, sizeof(c->listen), "%s", optarg);
+			c->cli_listen = true;
+			break;
+		case 'c':
+			c->config_file = optarg;
+			break;
+		case OPT_CAPTURE:
+			if (parse_uint(optarg, SONDE_CAPTURE_MAX, &v) || v == 0) {
+				fprintf(err, "sonde: bad --capture-bytes '%s' (1..%d)\n", optarg,
+					SONDE_CAPTURE_MAX);
+				goto usage;
+			}
+			c->capture_bytes = (unsigned)v;
+			c->cli_capture = true;
+			break;
+		case 'v':
+			c->verbose++;
+			break;
+		case 'h':
+			config_usage(stdout);
+			return CONFIG_EXIT_OK;
+		case 'V':
+			printf("sonde %s\n", SONDE_VERSION);
+			return CONFIG_EXIT_OK;
+		default:
+			if (optopt)
+				fprintf(err, "sonde: bad option '-%c'\n", optopt);
+			else
+				fprintf(err, "sonde: bad option '%s'\n", argv[optind - 1]);
+			goto usage;
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--") != 0) {
+			fprintf(err, "sonde: unexpected argument '%s' (a command goes after --)\n",
+				argv[optind]);
+			goto usage;
+		}
+		c->command = &argv[optind];
+	}
+	if (!c->ntargets && !c->command) {
+		fprintf(err, "sonde: nothing to observe: give --pid PID or -- COMMAND\n");
+		goto usage;
+	}
+	return CONFIG_OK;
+usage:
+	config_usage(err);
+	return CONFIG_USAGE;
+}
+
+/* --- YAML ------------------------------------------------------------------ */
+
+static const char *scalar(yaml_document_t *d, yaml_node_t *n)
+{
+	(void)d;
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+#define YERR(node, ...)                                                                 \
+	do {                                                                            \
+		int _l = snprintf(errbuf, errsz, "%s:%zu: ", name,                      \
+				  (node) ? (node)->start_mark.line + 1 : 0);            \
+		if (_l >= 0 && (size_t)_l < errsz)                                      \
+			snprintf(errbuf + _l, errsz - _l, __VA_ARGS__);                 \
+		goto out;                                                               \
+	} while (0)
+
+int config_load_yaml(struct config *c, const char *yaml, size_t len, const char *name,
+		     char *errbuf, size_t errsz)
+{
+	yaml_parser_t p;
+	yaml_document_t d;
+	yaml_node_t *root;
+	unsigned long v;
+	int err = -1;
+
+	if (!yaml_parser_initialize(&p)) {
+		snprintf(errbuf, errsz, "%s: out of memory", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
+	if (!yaml_parser_load(&p, &d)) {
+		snprintf(errbuf, errsz, "%s:%zu: %s", name, p.problem_mark.line + 1,
+			 p.problem ? p.problem : "YAML error");
+		yaml_parser_delete(&p);
+		return -1;
+	}
+	root = yaml_document_get_root_node(&d);
+	if (!root) { /* empty file */
+		err = 0;
+		goto out;
+	}
+	if (root->type != YAML_MAPPING_NODE)
+		YERR(root, "the top level must be a mapping");
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+	     pr < root->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = yaml_document_get_node(&d, pr->key);
+		yaml_node_t *vn = yaml_document_get_node(&d, pr->value);
+		const char *k = scalar(&d, kn), *s = scalar(&d, vn);
+
+		if (!k)
+			YERR(kn, "keys must be plain strings");
+		if (!strcmp(k, "listen")) {
+			if (!s || !strchr(s, ':') || strlen(s) >= sizeof(c->listen))
+				YERR(vn, "listen: want HOST:PORT");
+			if (!c->cli_listen)
+				snprintf(c->listen, sizeof(c->listen), "%s", s);
+		} else if (!strcmp(k, "capture_bytes")) {
+			if (parse_uint(s, SONDE_CAPTURE_MAX, &v) || v == 0)
+				YERR(vn, "capture_bytes: want 1..%d", SONDE_CAPTURE_MAX);
+			if (!c->cli_capture)
+				c->capture_bytes = (unsigned)v;
+		} else if (!strcmp(k, "max_routes_per_service")) {
+			if (parse_uint(s, 100000, &v) || v == 0)
+				YERR(vn, "max_routes_per_service: want 1..100000");
+			c->max_routes = (int)v;
+		} else if (!strcmp(k, "routes")) {
+			if (vn->type != YAML_SEQUENCE_NODE)
+				YERR(vn, "routes: want a list of path patterns");
+			for (yaml_node_item_t *it = vn->data.sequence.items.start;
+			     it < vn->data.sequence.items.top; it++) {
+				yaml_node_t *in = yaml_document_get_node(&d, *it);
+				const char *pat = scalar(&d, in);
+
+				if (!pat || pat[0] != '/' || strlen(pat) >= ROUTE_MAX)
+					YERR(in, "routes: each pattern is a path starting with /");
+				if (c->routes.n >= ROUTE_PATTERNS_MAX)
+					YERR(in, "routes: at most %d patterns", ROUTE_PATTERNS_MAX);
+				c->routes.pattern[c->routes.n] = strdup(pat);
+				if (!c->routes.pattern[c->routes.n])
+					YERR(in, "out of memory");
+				c->routes.n++;
+			}
+		} else {
+			YERR(kn, "unknown setting '%s'", k);
+		}
+	}
+	err = 0;
+out:
+	yaml_document_delete(&d);
+	yaml_parser_delete(&p);
+	return err;
+}
+
+int config_load_file(struct config *c, char *errbuf, size_t errsz)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int err;
+
+	if (!c->config_file)
+		return 0;
+	f = fopen(c->config_file, "r");
+	if (!f) {
+		snprintf(errbuf, errsz, "%s: %s", c->config_file, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len == cap) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 4096;
+			if (cap > (1 << 24) || !(nb = realloc(buf, cap))) {
+				snprintf(errbuf, errsz, "%s: too large", c->config_file);
+				free(buf);
+				fclose(f);
+				return -1;
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+
+		if (n == 0)
+			break;
+		len += n;
+	}
+	fclose(f);
+	err = config_load_yaml(c, buf ? buf : "", len, c->config_file, errbuf, errsz);
+	free(buf);
+	return err;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * sonde's configuration: command line first, then the YAML file given with
+ * --config for what does not fit on a command line. See docs/configuration.md.
+ */
+#ifndef SONDE_CONFIG_H
+#define SONDE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "proto/route.h"
+
+#define CONFIG_TARGETS_MAX 64
+#define CONFIG_NAME_MAX    64
+
+struct config_target {
+	pid_t pid;
+	char name[CONFIG_NAME_MAX]; /* "" = use the process's comm */
+};
+
+struct config {
+	char listen[128];          /* --listen HOST:PORT */
+	unsigned capture_bytes;    /* --capture-bytes N */
+	int verbose;               /* -v, repeatable */
+	const char *config_file;   /* --config FILE */
+	int ntargets;
+	struct config_target targets[CONFIG_TARGETS_MAX];
+	char **command;            /* argv after "--", NULL-terminated, or NULL */
+	bool cli_listen, cli_capture; /* set on the command line: wins over the file */
+
+	/* From the YAML file. */
+	struct route_patterns routes; /* routes: ["/api/products/{id}", ...] */
+	int max_routes;               /* max_routes_per_service: N (default 200) */
+};
+
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_EXIT_OK,    /* --help / --version printed: exit 0 */
+	CONFIG_USAGE,      /* bad usage: message printed, exit 2 */
+};
+
+void config_init(struct config *c);
+void config_free(struct config *c);
+
+/* Parse argv; messages go to err. */
+enum config_result config_parse_args(struct config *c, int argc, char **argv, FILE *err);
+
+/*
+ * Load the YAML file c->config_file (if set) into c. Returns 0, or -1 with a
+ * one-line message (file:line: what) written to errbuf.
+ */
+int config_load_file(struct config *c, char *errbuf, size_t errsz);
+
+/* Same, from a string (for tests). */
+int config_load_yaml(struct config *c, const char *yaml, size_t len, const char *name,
+		     char *errbuf, size_t errsz);
+
+void config_usage(FILE *out);
+
+#endif /* SONDE_CONFIG_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Connection table: one record per observed (tgid, fd), holding the identity
+ * the kernel reported and the protocol parser state. Owned by the capture
+ * thread only: no locking.
+ */
+#ifndef SONDE_CONN_H
+#define SONDE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sonde.h"
+
+enum conn_proto {
+	CONN_PROTO_UNKNOWN = 0, /* not decided yet: sniffing the first bytes */
+	CONN_PROTO_HTTP,
+	CONN_PROTO_NONE,        /* not a protocol we parse, or broken: ignored */
+};
+
+struct http_conn;
+
+struct conn {
+	uint32_t tgid;
+	uint32_t fd;
+	uint64_t conn_id;
+	uint32_t service;
+	enum conn_proto proto;
+	uint32_t sniffed;       /* data events looked at while UNKNOWN */
+	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
+	struct sonde_conn_tuple tuple;
+	struct http_conn *http; /* owned; set while proto == HTTP */
+	struct conn *next;      /* hash chain */
+};
+
+struct conn_table;
+
+struct conn_table *conn_table__new(void);
+/* Frees every record (and its parser state). Accepts NULL. */
+void conn_table__free(struct conn_table *t);
+struct conn *conn_table__get(struct conn_table *t, uint32_t tgid, uint32_t fd);
+/* A zeroed record for (tgid, fd), which must not be in the table. NULL on ENOMEM. */
+struct conn *conn_table__add(struct conn_table *t, uint32_t tgid, uint32_t fd);
+/* Unlink and free c (and c->http). */
+void conn_table__del(struct conn_table *t, struct conn *c);
+size_t conn_table__count(const struct conn_table *t);
+/* Call fn on every record; records for which it returns true are deleted after the call. */
+void conn_table__sweep(struct conn_table *t, bool (*fn)(struct conn *c, void *ctx), void *ctx);
+
+#endif /* SONDE_CONN_H */

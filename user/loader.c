@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "capture.skel.h"
+#include "loader.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+struct loader {
+	struct capture_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **links;
+	int nprogs;
+	int nlinks;
+	int ncpus;
+};
+
+static int verbosity;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	if (level == LIBBPF_INFO && verbosity < 1)
+		return 0;
+	if (level == LIBBPF_WARN && verbosity < 1)
+		return 0; /* failures are reported by us, in one line */
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool has_caps(void)
+{
+	/* CAP_BPF 39, CAP_PERFMON 38 live in the second word. */
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	static const int need[] = { 39, 38, 12 /* NET_ADMIN */, 19 /* SYS_PTRACE */ };
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(d[need[i] / 32].effective & (1u << (need[i] % 32))))
+			return false;
+	return true;
+}
+
+/* libbpf resolves tracepoint ids through tracefs, which may not be mounted. */
+static int ensure_tracefs(char *err, size_t errsz)
+{
+	struct stat st;
+
+	if (stat(TRACEFS "/events", &st) == 0)
+		return 0;
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY) {
+		snprintf(err, errsz, "cannot mount tracefs on %s: %s", TRACEFS, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int loader_check_env(char *err, size_t errsz)
+{
+	if (geteuid() != 0 && !has_caps()) {
+		snprintf(err, errsz,
+			 "must run as root (or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and "
+			 "CAP_SYS_PTRACE)");
+		return -1;
+	}
+	if (access(BTF_PATH, R_OK)) {
+		snprintf(err, errsz, "kernel has no BTF (%s: %s): a kernel built with "
+			 "CONFIG_DEBUG_INFO_BTF=y is needed", BTF_PATH, strerror(errno));
+		return -1;
+	}
+	return ensure_tracefs(err, errsz);
+}
+
+void loader__close(struct loader *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	for (int i = 0; i < l->nlinks; i++)
+		bpf_link__destroy(l->links[i]);
+	free(l->links);
+	capture_bpf__destroy(l->skel);
+	free(l);
+}
+
+struct loader *loader__open(unsigned capture_bytes, int verbose,
+			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
+			    char *err, size_t errsz)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	struct bpf_program *prog;
+	int e;
+
+	verbosity = verbose;
+	libbpf_set_print(libbpf_print);
+	if (!l) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	l->ncpus = libbpf_num_possible_cpus();
+	l->skel = capture_bpf__open();
+	if (!l->skel) {
+		snprintf(err, errsz, "cannot open BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	l->skel->rodata->capture_bytes = capture_bytes;
+	l->skel->rodata->wakeup_bytes = bpf_map__max_entries(l->skel->maps.events) / 4;
+	e = capture_bpf__load(l->skel);
+	if (e) {
+		snprintf(err, errsz, "kernel refused the BPF programs (%s); run with -v for the "
+			 "verifier log", strerror(-e));
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, l->skel->obj)
+		l->nprogs++;
+	l->links = calloc(l->nprogs, sizeof(*l->links));
+	if (!l->links) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_link *link = bpf_program__attach(prog);
+
+		if (!link) {
+			snprintf(err, errsz, "kernel lacks a needed feature: cannot attach %s (%s): %s",
+				 bpf_program__name(prog), bpf_program__section_name(prog),
+				 strerror(errno));
+			goto fail;
+		}
+		l->links[l->nlinks++] = link;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), on_event, ctx, NULL);
+	if (!l->rb) {
+		snprintf(err, errsz, "cannot open the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	return l;
+fail:
+	loader__close(l);
+	return NULL;
+}
+
+static int target_put(struct loader *l, pid_t pid, uint32_t svc)
+{
+	struct sonde_target t = { .service = svc };
+	__u32 k = (__u32)pid;
+
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.targets), &k, &t, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* ppid of pid from /proc/PID/stat, or -1. */
+static pid_t read_ppid(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int ppid = -1;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: parse after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendants)
+{
+	pid_t *set = NULL;
+	size_t n = 0, cap = 0;
+	bool grew = true;
+	DIR *d;
+	struct dirent *de;
+	int e;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return -ESRCH;
+	e = target_put(l, pid, svc);
+	if (e || !descendants)
+		return e;
+	/*
+	 * Children forked from now on are added by the kernel side (the programs
+	 * are attached already); those that exist are found here, to any depth.
+	 */
+	set = malloc(sizeof(*set) * 16);
+	if (!set)
+		return -ENOMEM;
+	cap = 16;
+	set[n++] = pid;
+	while (grew) {
+		grew = false;
+		d = opendir("/proc");
+		if (!d)
+			break;
+		while ((de = readdir(d))) {
+			pid_t p, pp;
+			bool known = false, parent_in = false;
+
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			p = atoi(de->d_name);
+			pp = read_ppid(p);
+			for (size_t i = 0; i < n; i++) {
+				known |= set[i] == p;
+				parent_in |= set[i] == pp;
+			}
+			if (known || !parent_in)
+				continue;
+			if (n == cap) {
+				pid_t *ns = realloc(set, sizeof(*set) * cap * 2);
+
+				if (!ns)
+					break;
+				set = ns;
+				cap *= 2;
+			}
+			set[n++] = p;
+			target_put(l, p, svc);
+			grew = true;
+		}
+		closedir(d);
+	}
+	free(set);
+	return 0;
+}
+
+int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void *ctx)
+{
+	int fd = bpf_map__fd(l->skel->maps.targets);
+	__u32 key, next, dead[256];
+	int ndead = 0, alive = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (kill((pid_t)key, 0) && errno == ESRCH) {
+			if (ndead < (int)(sizeof(dead) / sizeof(dead[0])))
+				dead[ndead++] = key;
+		} else {
+			alive++;
+		}
+	}
+	for (int i = 0; i < ndead; i++) {
+		bpf_map_delete_elem(fd, &dead[i]);
+		if (gone)
+			gone(ctx, dead[i]);
+	}
+	return alive;
+}
+
+int loader__poll(struct loader *l, int timeout_ms)
+{
+	int n = ring_buffer__poll(l->rb, timeout_ms);
+
+	/* Records written without a wake-up are consumed here, in one batch. */
+	if (n >= 0)
+		n = ring_buffer__consume(l->rb);
+	return n;
+}
+
+void loader__stats(struct loader *l, uint64_t out[SONDE_STAT__MAX])
+{
+	int fd = bpf_map__fd(l->skel->maps.stats);
+	__u64 *v = calloc(l->ncpus, sizeof(*v));
+
+	memset(out, 0, sizeof(uint64_t) * SONDE_STAT__MAX);
+	if (!v)
+		return;
+	for (__u32 i = 0; i < SONDE_STAT__MAX; i++) {
+		if (bpf_map_lookup_elem(fd, &i, v))
+			continue;
+		for (int c = 0; c < l->ncpus; c++)
+			out[i] += v[c];
+	}
+	free(v);
+}
+
+int loader__attached(const struct loader *l, int *total)
+{
+	if (total)
+		*total = l->nprogs;
+	return l->nlinks;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel side, from userspace: environment checks, mounting tracefs,
+ * loading and attaching the capture programs, the targets map, the ring
+ * buffer and the BPF counters. Everything attached is released by
+ * loader__close, and by the kernel if the process dies.
+ */
+#ifndef SONDE_LOADER_H
+#define SONDE_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sonde.h"
+
+struct loader;
+
+/* Root or the capabilities, BTF, tracefs: 0, or -1 with a one-line reason. */
+int loader_check_env(char *err, size_t errsz);
+
+/*
+ * Open, configure, load and attach. on_event is called for each ring-buffer
+ * record from loader__poll. NULL with a one-line reason in err on failure.
+ */
+struct loader *loader__open(unsigned capture_bytes, int verbose,
+			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
+			    char *err, size_t errsz);
+void loader__close(struct loader *l); /* accepts NULL */
+
+/*
+ * Observe pid with service index svc, and, if descendants, every process
+ * below it now (children forked later are added by the kernel side).
+ * Returns 0, or -errno (-ESRCH: no such process).
+ */
+int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendants);
+
+/*
+ * Remove targets whose process is gone; calls gone(ctx, tgid) for each.
+ * Returns the number of live targets.
+ */
+int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void *ctx);
+
+/* Drain the ring buffer: wait up to timeout_ms for a wake-up, then consume all. */
+int loader__poll(struct loader *l, int timeout_ms);
+
+/* Sum the per-CPU counters into out[SONDE_STAT__MAX]. */
+void loader__stats(struct loader *l, uint64_t out[SONDE_STAT__MAX]);
+
+/* Number of programs attached (for /readyz), and how many there are. */
+int loader__attached(const struct loader *l, int *total);
+
+#endif /* SONDE_LOADER_H */

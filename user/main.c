@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sonde: observe running processes with eBPF, serve what they do as metrics.
+ *
+ * main thread: ring buffer -> agent (connections, parsers, metric updates)
+ * httpd thread: /metrics, /healthz, /readyz
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "config.h"
+#include "export/httpd.h"
+#include "export/metrics.h"
+#include "loader.h"
+
+#define POLL_MS 10                 /* ring-buffer drain period */
+#define SWEEP_NS 1000000000ULL     /* targets and idle connections, once a second */
+#define IDLE_NS (600ULL * 1000000000ULL) /* a connection silent this long is forgotten */
+#define HEALTHY_NS (5ULL * 1000000000ULL)
+
+static volatile sig_atomic_t stop_signal;
+
+struct sonde {
+	struct config cfg;
+	struct metrics *m;
+	struct agent *agent;
+	struct loader *loader;
+	struct httpd *httpd;
+	pid_t child;               /* -- COMMAND, or 0 */
+	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
+	_Atomic int live_targets;
+
+	struct metric_family *build_info, *events, *lost, *targets, *cpu, *rss;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	agent__handle(ctx, data, size);
+	return 0;
+}
+
+static bool healthy(void *ctx)
+{
+	struct sonde *s = ctx;
+
+	return now_ns() - atomic_load(&s->heartbeat) < HEALTHY_NS;
+}
+
+static bool ready(void *ctx, char *reason, size_t reasonsz)
+{
+	struct sonde *s = ctx;
+	int total, n = loader__attached(s->loader, &total);
+
+	if (n < total) {
+		snprintf(reason, reasonsz, "%d of %d programs attached", n, total);
+		return false;
+	}
+	if (atomic_load(&s->live_targets) == 0) {
+		snprintf(reason, reasonsz, "no observed process is alive");
+		return false;
+	}
+	return true;
+}
+
+/* Self metrics, refreshed at each scrape (runs on the httpd thread). */
+static void collect(void *ctx)
+{
+	struct sonde *s = ctx;
+	uint64_t st[SONDE_STAT__MAX];
+	unsigned long utime = 0, stime = 0;
+	long rss_pages = 0;
+	char buf[1024], *p;
+	FILE *f;
+
+	loader__stats(s->loader, st);
+	metric__set(s->events, NULL, (double)st[SONDE_STAT_EVENTS]);
+	metric__set(s->lost, NULL, (double)st[SONDE_STAT_LOST]);
+	metric__set(s->targets, NULL, atomic_load(&s->live_targets));
+	f = fopen("/proc/self/stat", "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				&utime, &stime) == 2)
+			metric__set(s->cpu, NULL, (double)(utime + stime) / sysconf(_SC_CLK_TCK));
+		fclose(f);
+	}
+	f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%*d %ld", &rss_pages) == 1)
+			metric__set(s->rss, NULL, (double)rss_pages * sysconf(_SC_PAGESIZE));
+		fclose(f);
+	}
+}
+
+static int register_self_metrics(struct sonde *s)
+{
+	static const char *const version_label[] = { "version" };
+	static const char *const version[] = { SONDE_VERSION };
+
+	s->build_info = metrics__gauge(s->m, "sonde_build_info", "sonde's version",
+				       version_label, 1);
+	s->events = metrics__counter(s->m, "sonde_events_total",
+				     "Records the BPF programs wrote to the ring buffer", NULL, 0);
+	s->lost = metrics__counter(s->m, "sonde_events_lost_total",
+				   "Records dropped in the kernel because the ring buffer was full",
+				   NULL, 0);
+	s->targets = metrics__gauge(s->m, "sonde_targets", "Processes observed now", NULL, 0);
+	s->cpu = metrics__counter(s->m, "process_cpu_seconds_total",
+				  "User and system CPU time spent by sonde", NULL, 0);
+	s->rss = metrics__gauge(s->m, "process_resident_memory_bytes",
+				"Resident memory of sonde", NULL, 0);
+	if (!s->build_info || !s->events || !s->lost || !s->targets || !s->cpu || !s->rss)
+		return -1;
+	metric__set(s->build_info, version, 1);
+	return metrics__add_collector(s->m, collect, s);
+}
+
+static void comm_of(pid_t pid, char *out, size_t outsz)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	out[0] = '\0';
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(out, (int)outsz, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+	if (!out[0])
+		snprintf(out, outsz, "pid%d", pid);
+}
+
+static void target_gone(void *ctx, uint32_t tgid)
+{
+	agent__drop_tgid(ctx, tgid);
+}
+
+/*
+ * Start COMMAND stopped behind a pipe, make it a target, then let it exec:
+ * nothing it does escapes observation.
+ */
+static int start_command(struct sonde *s)
+{
+	char name[16];
+	int go[2], svc;
+	char c = 0;
+
+	snprintf(name, sizeof(name), "%s", basename(s->cfg.command[0]));
+	svc = agent__add_service(s->agent, name);
+	if (svc < 0 || pipe(go))
+		return -1;
+	s->child = fork();
+	if (s->child < 0)
+		return -1;
+	if (s->child == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		close(go[0]);
+		execvp(s->cfg.command[0], s->cfg.command);
+		fprintf(stderr, "sonde: cannot run %s: %s\n", s->cfg.command[0], strerror(errno));
+		_exit(127);
+	}
+	close(go[0]);
+	if (loader__add_target(s->loader, s->child, (uint32_t)svc, true)) {
+		kill(s->child, SIGKILL);
+		return -1;
+	}
+	if (write(go[1], &c, 1) != 1)
+		return -1;
+	close(go[1]);
+	return 0;
+}
+
+static int run(struct sonde *s)
+{
+	uint64_t last_sweep = 0;
+	int status = 0;
+
+	while (!stop_signal) {
+		uint64_t now;
+
+		if (loader__poll(s->loader, POLL_MS) < 0 && errno != EINTR)
+			break;
+		now = now_ns();
+		atomic_store(&s->heartbeat, now);
+		if (now - last_sweep >= SWEEP_NS) {
+			last_sweep = now;
+			atomic_store(&s->live_targets,
+				     loader__sweep(s->loader, target_gone, s->agent));
+			agent__expire(s->agent, now, IDLE_NS);
+		}
+		if (s->child > 0 && waitpid(s->child, &status, WNOHANG) == s->child) {
+			loader__poll(s->loader, 0); /* what it said last */
+			s->child = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+	}
+	if (s->child > 0) {
+		kill(s->child, SIGTERM);
+		waitpid(s->child, &status, 0);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sonde s;
+	struct httpd_health health = { healthy, ready, &s };
+	struct sigaction sa = { .sa_handler = on_signal };
+	char err[512];
+	int ret = 1;
+
+	config_init(&s.cfg);
+	switch (config_parse_args(&s.cfg, argc, argv, stderr)) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_EXIT_OK:
+		return 0;
+	default:
+		return 2;
+	}
+	if (config_load_file(&s.cfg, err, sizeof(err))) {
+		fprintf(stderr, "sonde: %s\n", err);
+		return 2;
+	}
+	if (loader_check_env(err, sizeof(err))) {
+		fprintf(stderr, "sonde: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < s.cfg.ntargets; i++) {
+		if (kill(s.cfg.targets[i].pid, 0) && errno == ESRCH) {
+			fprintf(stderr, "sonde: no such process: pid %d\n", s.cfg.targets[i].pid);
+			return 1;
+		}
+	}
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	s.m = metrics__new();
+	s.agent = s.m ? agent__new(s.m, &s.cfg.routes, s.cfg.max_routes) : NULL;
+	if (!s.agent || register_self_metrics(&s)) {
+		fprintf(stderr, "sonde: out of memory\n");
+		goto out;
+	}
+	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.verbose, on_event, s.agent, err,
+				sizeof(err));
+	if (!s.loader) {
+		fprintf(stderr, "sonde: %s\n", err);
+		goto out;
+	}
+	for (int i = 0; i < s.cfg.ntargets; i++) {
+		struct config_target *t = &s.cfg.targets[i];
+		char name[CONFIG_NAME_MAX];
+		int svc, e;
+
+		if (t->name[0])
+			snprintf(name, sizeof(name), "%s", t->name);
+		else
+			comm_of(t->pid, name, sizeof(name));
+		svc = agent__add_service(s.agent, name);
+		e = svc < 0 ? -ENOMEM : loader__add_target(s.loader, t->pid, (uint32_t)svc, true);
+		if (e) {
+			fprintf(stderr, "sonde: cannot observe pid %d: %s\n", t->pid, strerror(-e));
+			goto out;
+		}
+		if (s.cfg.verbose)
+			fprintf(stderr, "sonde: observing pid %d as service \"%s\"\n", t->pid, name);
+	}
+	if (s.cfg.command && start_command(&s)) {
+		fprintf(stderr, "sonde: cannot start %s: %s\n", s.cfg.command[0], strerror(errno));
+		goto out;
+	}
+	atomic_store(&s.live_targets, loader__sweep(s.loader, target_gone, s.agent));
+	atomic_store(&s.heartbeat, now_ns());
+	s.httpd = httpd__start(s.cfg.listen, s.m, &health);
+	if (!s.httpd) {
+		fprintf(stderr, "sonde: cannot listen on %s: %s\n", s.cfg.listen, strerror(errno));
+		if (s.child > 0)
+			kill(s.child, SIGTERM);
+		goto out;
+	}
+	if (s.cfg.verbose)
+		fprintf(stderr, "sonde: serving http://%s/metrics\n", s.cfg.listen);
+	ret = run(&s);
+out:
+	httpd__stop(s.httpd);
+	loader__close(s.loader);
+	agent__free(s.agent);
+	metrics__free(s.m);
+	config_free(&s.cfg);
+	return ret;
+}

@@ -1,0 +1,1170 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * HTTP/1.x framing and request/response pairing (see http.h).
+ *
+ * Each direction ("half") runs its own state machine over the bytes of one
+ * syscall at a time. sonde may attach to a connection in the middle of a
+ * message and may miss bytes (capture limit, sendfile), so a half is either in
+ * step with message boundaries (idle, head, body states) or out of step
+ * (resync, until-next). Out of step, only a feed that *begins* with a start
+ * line can bring it back in step: such a head is a "candidate" until its start
+ * line validates; if it does not, its bytes were just more of whatever came
+ * before. In step, anything that is not a valid message is malformed.
+ */
+#include <string.h>
+
+#include "proto/http.h"
+
+enum half_state {
+	ST_RESYNC = 0,	/* out of step, no current message: wait for a feed starting a message */
+	ST_IDLE,	/* in step, between messages */
+	ST_HEAD,	/* buffering a head */
+	ST_BODY_LEN,	/* Content-Length body */
+	ST_BODY_CHUNKED,
+	ST_UNTIL_CLOSE, /* response body delimited by the end of the connection */
+	ST_UNTIL_NEXT,	/* framing lost: the message lasts until a feed starts the next one */
+	ST_DONE,	/* protocol switched or connection closed: ignore everything */
+};
+
+enum half_kind {
+	KIND_ANY = 0, /* role unknown yet: look for requests in both directions */
+	KIND_REQ = 1,
+	KIND_RESP = 2,
+};
+
+/* Start-line validator states (request line, then status line). */
+enum sl_state {
+	SL_METHOD = 0,
+	SL_TARGET,
+	SL_RVERSION,
+	SL_RCR,
+	SL_SVERSION,
+	SL_CODE,
+	SL_REASON,
+	SL_SCR,
+	SL_OK,
+};
+
+enum sl_result { SL_MORE, SL_DONE, SL_BAD };
+
+/* End-of-head scanner: an empty line (CRLF or bare LF) ends the head. */
+enum eoh_state { EOH_LINE = 0, EOH_BOL, EOH_BOL_CR };
+
+/* Chunked decoder sub-states. */
+enum chunk_state {
+	CK_SIZE = 0,
+	CK_SIZE_WS,
+	CK_EXT,
+	CK_SIZE_LF,
+	CK_DATA,
+	CK_DATA_CR,
+	CK_DATA_LF,
+	CK_TRAILER_BOL,
+	CK_TRAILER,
+	CK_END_LF,
+};
+
+#define CL_MAX (1ULL << 53)
+
+static const char http_ver[] = "HTTP/1.";
+
+/* One call to http_conn_feed() or http_conn_close(). */
+struct feed {
+	struct http_conn *c;
+	struct http_half *h;
+	enum http_dir dir;
+	const uint8_t *data;
+	size_t len;
+	size_t off;
+	uint64_t unseen;
+	uint64_t ts;
+	uint64_t prev_ts; /* h->head_last_ts before this feed */
+	struct http_exchange *out;
+	int max_out;
+	int n;
+};
+
+/* What the head says about framing. */
+struct head_info {
+	int status;
+	uint64_t cl;
+	bool has_cl;
+	bool te;
+	bool chunked;
+	bool conn_close;
+	bool keep_alive;
+};
+
+static bool is_digit(uint8_t b)
+{
+	return b >= '0' && b <= '9';
+}
+
+static bool is_tchar(uint8_t b)
+{
+	if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || is_digit(b))
+		return true;
+	return b && strchr("!#$%&'*+-.^_`|~", b);
+}
+
+static int hex_val(uint8_t b)
+{
+	if (is_digit(b))
+		return b - '0';
+	if (b >= 'a' && b <= 'f')
+		return b - 'a' + 10;
+	if (b >= 'A' && b <= 'F')
+		return b - 'A' + 10;
+	return -1;
+}
+
+static uint8_t lower(uint8_t b)
+{
+	return (b >= 'A' && b <= 'Z') ? b + ('a' - 'A') : b;
+}
+
+static bool ieq(const char *a, size_t alen, const char *lit)
+{
+	size_t i;
+
+	if (alen != strlen(lit))
+		return false;
+	for (i = 0; i < alen; i++)
+		if (lower(a[i]) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+static void copy_str(char *dst, size_t dstsz, const char *src, size_t len)
+{
+	if (len > dstsz - 1)
+		len = dstsz - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* ---- pending requests ---- */
+
+static struct http_pending *pending_find(struct http_conn *c, uint32_t seq)
+{
+	uint32_t i = seq - c->first_seq;
+
+	if (i >= c->npending)
+		return NULL;
+	return &c->pending[(c->first + i) % HTTP_PIPELINE_MAX];
+}
+
+static void pending_pop(struct http_conn *c)
+{
+	c->first = (c->first + 1) % HTTP_PIPELINE_MAX;
+	c->first_seq++;
+	c->npending--;
+}
+
+static struct http_pending *pending_push(struct http_conn *c, uint32_t *seq)
+{
+	/* A peer that never answers must not stall pairing for later requests. */
+	if (c->npending == HTTP_PIPELINE_MAX)
+		pending_pop(c);
+	*seq = c->first_seq + c->npending;
+	return &c->pending[(c->first + c->npending++) % HTTP_PIPELINE_MAX];
+}
+
+static void emit(struct feed *f, const struct http_exchange *x)
+{
+	if (f->out && f->n < f->max_out)
+		f->out[f->n++] = *x;
+}
+
+static bool is_req_half(const struct http_half *h)
+{
+	return h->kind != KIND_RESP;
+}
+
+/* ---- message bookkeeping ---- */
+
+/* n more bytes of h's current message, the latest of them seen at ts. */
+static void msg_add(struct http_conn *c, struct http_half *h, uint64_t n, uint64_t ts)
+{
+	struct http_pending *p;
+
+	if (!n)
+		return;
+	h->msg_bytes += n;
+	h->last_ts = ts;
+	if (!h->has_msg)
+		return;
+	p = pending_find(c, h->seq);
+	if (!p)
+		return;
+	/* Written through so that an early response sees the request as far as it got. */
+	if (is_req_half(h)) {
+		p->x.req_bytes = h->msg_bytes;
+		p->x.req_end_ts = ts;
+	} else {
+		p->x.resp_bytes = h->msg_bytes;
+		p->x.resp_end_ts = ts;
+	}
+}
+
+/* h's current message is complete; a response completes its exchange. The caller sets state. */
+static void msg_end(struct feed *f, struct http_half *h)
+{
+	struct http_conn *c = f->c;
+	struct http_pending *p;
+
+	if (!h->has_msg)
+		return;
+	h->has_msg = false;
+	p = pending_find(c, h->seq);
+	if (!p)
+		return;
+	if (is_req_half(h)) {
+		p->x.req_bytes = h->msg_bytes;
+		p->x.req_end_ts = h->last_ts;
+		return;
+	}
+	p->x.resp_bytes = h->msg_bytes;
+	p->x.resp_end_ts = h->last_ts;
+	/* Responses come in request order, so only the oldest can complete. */
+	if (h->seq == c->first_seq) {
+		emit(f, &p->x);
+		pending_pop(c);
+	}
+}
+
+static void conn_done(struct http_conn *c)
+{
+	c->half[0].state = ST_DONE;
+	c->half[1].state = ST_DONE;
+}
+
+/*
+ * A response whose end we could not find ends when the next request begins:
+ * a client only reuses the connection once the previous response is done.
+ */
+static void resp_until_next_end(struct feed *f)
+{
+	struct http_half *o = &f->c->half[!f->dir];
+
+	if (o->kind != KIND_RESP || !o->has_msg)
+		return;
+	if (o->state == ST_UNTIL_NEXT) {
+		msg_end(f, o);
+		o->state = ST_RESYNC;
+	} else if (o->state == ST_HEAD && o->cand && o->cand_prev == ST_UNTIL_NEXT) {
+		msg_end(f, o);
+		o->cand_prev = ST_RESYNC;
+	}
+}
+
+static void set_role(struct feed *f)
+{
+	struct http_conn *c = f->c;
+	struct http_half *o = &c->half[!f->dir];
+
+	c->role = f->dir == HTTP_DIR_INGRESS ? HTTP_ROLE_SERVER : HTTP_ROLE_CLIENT;
+	f->h->kind = KIND_REQ;
+	o->kind = KIND_RESP;
+	/* Whatever the other direction buffered was looking for requests. */
+	o->state = ST_RESYNC;
+	o->cand = false;
+	o->has_msg = false;
+}
+
+/* ---- start line ---- */
+
+static enum sl_result sl_step(struct http_half *h, uint8_t b)
+{
+	switch (h->sl_state) {
+	case SL_METHOD:
+		if (b == ' ' && h->sl_pos > 0) {
+			h->sl_state = SL_TARGET;
+			h->sl_pos = 0;
+			return SL_MORE;
+		}
+		if (!is_tchar(b) || h->sl_pos >= HTTP_METHOD_MAX - 1)
+			return SL_BAD;
+		h->sl_pos++;
+		return SL_MORE;
+	case SL_TARGET:
+		if (b == ' ' && h->sl_pos > 0) {
+			h->sl_state = SL_RVERSION;
+			h->sl_pos = 0;
+			return SL_MORE;
+		}
+		if (b <= ' ' || b == 0x7f)
+			return SL_BAD;
+		h->sl_pos = 1;
+		return SL_MORE;
+	case SL_RVERSION:
+		if (h->sl_pos < 7) {
+			if (b != (uint8_t)http_ver[h->sl_pos])
+				return SL_BAD;
+		} else if (h->sl_pos == 7) {
+			if (!is_digit(b))
+				return SL_BAD;
+		} else if (b == '\r') {
+			h->sl_state = SL_RCR;
+			return SL_MORE;
+		} else if (b == '\n') {
+			h->sl_state = SL_OK;
+			return SL_DONE;
+		} else {
+			return SL_BAD;
+		}
+		h->sl_pos++;
+		return SL_MORE;
+	case SL_RCR:
+	case SL_SCR:
+		if (b != '\n')
+			return SL_BAD;
+		h->sl_state = SL_OK;
+		return SL_DONE;
+	case SL_SVERSION:
+		if (h->sl_pos < 7) {
+			if (b != (uint8_t)http_ver[h->sl_pos])
+				return SL_BAD;
+		} else if (h->sl_pos == 7) {
+			if (!is_digit(b))
+				return SL_BAD;
+		} else if (b == ' ') {
+			h->sl_state = SL_CODE;
+			h->sl_pos = 0;
+			return SL_MORE;
+		} else {
+			return SL_BAD;
+		}
+		h->sl_pos++;
+		return SL_MORE;
+	case SL_CODE:
+		if (h->sl_pos < 3) {
+			if (!is_digit(b))
+				return SL_BAD;
+			h->sl_pos++;
+			return SL_MORE;
+		}
+		if (b == ' ') {
+			h->sl_state = SL_REASON;
+			return SL_MORE;
+		}
+		if (b == '\r') {
+			h->sl_state = SL_SCR;
+			return SL_MORE;
+		}
+		if (b == '\n') {
+			h->sl_state = SL_OK;
+			return SL_DONE;
+		}
+		return SL_BAD;
+	case SL_REASON:
+		if (b == '\r') {
+			h->sl_state = SL_SCR;
+			return SL_MORE;
+		}
+		if (b == '\n') {
+			h->sl_state = SL_OK;
+			return SL_DONE;
+		}
+		if ((b < ' ' && b != '\t') || b == 0x7f)
+			return SL_BAD;
+		return SL_MORE;
+	default:
+		return SL_DONE;
+	}
+}
+
+/* ---- head parsing ---- */
+
+static void parse_request_line(const char *l, size_t len, bool complete, struct http_exchange *x)
+{
+	const char *sp = memchr(l, ' ', len);
+	const char *t, *te;
+
+	x->version_minor = 1;
+	if (!sp) {
+		copy_str(x->method, sizeof(x->method), l, len);
+		x->target_truncated = true;
+		return;
+	}
+	copy_str(x->method, sizeof(x->method), l, sp - l);
+	t = sp + 1;
+	te = memchr(t, ' ', l + len - t);
+	if (!te) {
+		/* Only a truncated head gets here: the target may go on. */
+		te = l + len;
+		x->target_truncated = true;
+	}
+	if ((size_t)(te - t) >= sizeof(x->target))
+		x->target_truncated = true;
+	copy_str(x->target, sizeof(x->target), t, te - t);
+	if (complete && len >= 8)
+		x->version_minor = l[len - 1] - '0';
+}
+
+static int parse_status(const char *l, size_t len)
+{
+	size_t i;
+	int st = 0;
+
+	if (len < 12)
+		return 0;
+	for (i = 9; i < 12; i++) {
+		if (!is_digit(l[i]))
+			return 0;
+		st = st * 10 + (l[i] - '0');
+	}
+	return st;
+}
+
+static int parse_cl(const char *v, size_t len, uint64_t *out)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (!len)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!is_digit(v[i]))
+			return -1;
+		n = n * 10 + (v[i] - '0');
+		if (n > CL_MAX)
+			return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static void trim(const char **v, size_t *len)
+{
+	while (*len && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*len)--;
+	}
+	while (*len && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* Calls fn on each comma-separated, trimmed, non-empty element of a list value. */
+static void list_each(const char *v, size_t len, struct head_info *hi,
+		      void (*fn)(const char *, size_t, struct head_info *))
+{
+	while (len) {
+		const char *comma = memchr(v, ',', len);
+		size_t el = comma ? (size_t)(comma - v) : len;
+		const char *e = v;
+		size_t elen = el;
+
+		trim(&e, &elen);
+		if (elen)
+			fn(e, elen, hi);
+		if (!comma)
+			break;
+		v += el + 1;
+		len -= el + 1;
+	}
+}
+
+static void te_token(const char *t, size_t len, struct head_info *hi)
+{
+	/* Only a final "chunked" frames the body; any later coding hides it. */
+	hi->chunked = ieq(t, len, "chunked");
+}
+
+static void conn_token(const char *t, size_t len, struct head_info *hi)
+{
+	if (ieq(t, len, "close"))
+		hi->conn_close = true;
+	else if (ieq(t, len, "keep-alive"))
+		hi->keep_alive = true;
+}
+
+static int header(const char *name, size_t nlen, const char *v, size_t vlen, struct head_info *hi,
+		  struct http_exchange *x)
+{
+	struct http_trace_hdrs *tr = &x->trace;
+	uint64_t cl;
+
+	if (ieq(name, nlen, "content-length")) {
+		if (parse_cl(v, vlen, &cl))
+			return -1;
+		/* Differing lengths make the framing ambiguous (request smuggling). */
+		if (hi->has_cl && hi->cl != cl)
+			return -1;
+		hi->has_cl = true;
+		hi->cl = cl;
+	} else if (ieq(name, nlen, "transfer-encoding")) {
+		hi->te = true;
+		hi->chunked = false;
+		list_each(v, vlen, hi, te_token);
+	} else if (ieq(name, nlen, "connection")) {
+		list_each(v, vlen, hi, conn_token);
+	} else if (ieq(name, nlen, "host")) {
+		copy_str(x->host, sizeof(x->host), v, vlen);
+	} else if (ieq(name, nlen, "traceparent")) {
+		copy_str(tr->traceparent, sizeof(tr->traceparent), v, vlen);
+	} else if (ieq(name, nlen, "b3")) {
+		copy_str(tr->b3, sizeof(tr->b3), v, vlen);
+	} else if (ieq(name, nlen, "x-b3-traceid")) {
+		copy_str(tr->x_b3_traceid, sizeof(tr->x_b3_traceid), v, vlen);
+	} else if (ieq(name, nlen, "x-b3-spanid")) {
+		copy_str(tr->x_b3_spanid, sizeof(tr->x_b3_spanid), v, vlen);
+	} else if (ieq(name, nlen, "x-b3-parentspanid")) {
+		copy_str(tr->x_b3_parentspanid, sizeof(tr->x_b3_parentspanid), v, vlen);
+	} else if (ieq(name, nlen, "x-b3-sampled")) {
+		copy_str(tr->x_b3_sampled, sizeof(tr->x_b3_sampled), v, vlen);
+	}
+	return 0;
+}
+
+/*
+ * Parse head[0..head_len). A truncated head may end in the middle of a line:
+ * only complete lines count, and the start line may be a prefix.
+ */
+static int parse_head(const struct http_half *h, struct head_info *hi, struct http_exchange *x)
+{
+	const char *p = h->head;
+	const char *end = p + h->head_len;
+	const char *lf = memchr(p, '\n', end - p);
+	size_t len = lf ? (size_t)(lf - p) : (size_t)(end - p);
+
+	if (len && p[len - 1] == '\r')
+		len--;
+	if (is_req_half(h))
+		parse_request_line(p, len, lf != NULL, x);
+	else
+		hi->status = parse_status(p, len);
+	if (!lf)
+		return 0;
+	p = lf + 1;
+	while (p < end) {
+		const char *colon, *v;
+		size_t vlen;
+
+		lf = memchr(p, '\n', end - p);
+		if (!lf)
+			break;
+		len = lf - p;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (!len)
+			break;
+		/* Obsolete line folding continues the previous value: nothing we need. */
+		if (p[0] != ' ' && p[0] != '\t') {
+			colon = memchr(p, ':', len);
+			if (!colon || colon == p)
+				return -1;
+			v = colon + 1;
+			vlen = p + len - v;
+			trim(&v, &vlen);
+			if (header(p, colon - p, v, vlen, hi, x))
+				return -1;
+		}
+		p = lf + 1;
+	}
+	return 0;
+}
+
+/* ---- state machine ---- */
+
+static void head_begin(struct feed *f, bool cand)
+{
+	struct http_half *h = f->h;
+
+	h->cand = cand;
+	if (cand) {
+		h->cand_prev = h->state;
+		h->cand_feed = h->nfeed;
+	}
+	h->state = ST_HEAD;
+	h->head_len = 0;
+	h->head_ts = f->ts;
+	h->head_last_ts = f->ts;
+	h->head_partial = false;
+	h->sl_state = h->kind == KIND_RESP ? SL_SVERSION : SL_METHOD;
+	h->sl_pos = 0;
+	h->eoh = EOH_LINE;
+}
+
+/* The candidate head is no message start after all: its bytes were more of the previous state. */
+static void cand_fail(struct feed *f)
+{
+	struct http_half *h = f->h;
+
+	h->state = h->cand_prev;
+	h->cand = false;
+	if (h->cand_feed != h->nfeed) {
+		/* It began in an earlier feed, but this feed may begin a message of its own. */
+		if (h->state == ST_UNTIL_NEXT)
+			msg_add(f->c, h, h->head_len - f->off, f->prev_ts);
+		f->off = 0;
+		return;
+	}
+	/* The rest of the feed is skipped (and counted) by the out-of-step state. */
+	if (h->state == ST_UNTIL_NEXT)
+		msg_add(f->c, h, f->off, f->ts);
+}
+
+/* The candidate's start line is valid: the half is in step again. */
+static void cand_sync(struct feed *f)
+{
+	struct http_half *h = f->h;
+
+	h->cand = false;
+	if (h->cand_prev == ST_UNTIL_NEXT)
+		msg_end(f, h);
+	if (h->kind == KIND_ANY)
+		set_role(f);
+}
+
+static void body_begin_chunked(struct http_half *h)
+{
+	h->state = ST_BODY_CHUNKED;
+	h->chunk_state = CK_SIZE;
+	h->chunk_size = 0;
+}
+
+static void req_head(struct feed *f, const struct head_info *hi, struct http_exchange *x,
+		     bool truncated)
+{
+	struct http_conn *c = f->c;
+	struct http_half *h = f->h;
+	struct http_pending *p;
+
+	resp_until_next_end(f);
+	p = pending_push(c, &h->seq);
+	x->role = c->role;
+	x->req_begin_ts = h->begin_ts;
+	x->req_end_ts = h->last_ts;
+	x->req_bytes = h->msg_bytes;
+	x->head_truncated = truncated;
+	p->x = *x;
+	p->is_head = !strcmp(x->method, "HEAD");
+	p->resp_started = false;
+	h->has_msg = true;
+
+	if (truncated) {
+		h->state = ST_UNTIL_NEXT;
+	} else if (hi->te) {
+		/* A request must end in "chunked" if it has a transfer coding at all. */
+		if (hi->chunked)
+			body_begin_chunked(h);
+		else
+			h->state = ST_UNTIL_NEXT;
+	} else if (hi->has_cl && hi->cl) {
+		h->remaining = hi->cl;
+		h->state = ST_BODY_LEN;
+	} else {
+		msg_end(f, h);
+		h->state = ST_IDLE;
+	}
+}
+
+static void resp_head(struct feed *f, const struct head_info *hi, bool truncated)
+{
+	struct http_conn *c = f->c;
+	struct http_half *h = f->h;
+	struct http_pending *p;
+	int st = hi->status;
+	bool tunnel;
+
+	if (st >= 100 && st < 200 && st != 101) {
+		/* Interim response: the final one follows; we only know where if we saw it all. */
+		h->state = truncated ? ST_RESYNC : ST_IDLE;
+		return;
+	}
+	if (!c->npending) {
+		/*
+		 * Answers a request we did not see (mid-stream start): without the
+		 * request we cannot frame it (HEAD, CONNECT), so wait for the next one.
+		 */
+		if (st == 101)
+			conn_done(c);
+		else
+			h->state = ST_RESYNC;
+		return;
+	}
+	p = &c->pending[c->first];
+	p->resp_started = true;
+	p->x.status = st;
+	if (truncated)
+		p->x.head_truncated = true;
+	p->x.resp_begin_ts = h->begin_ts;
+	p->x.resp_end_ts = h->last_ts;
+	p->x.resp_bytes = h->msg_bytes;
+	h->seq = c->first_seq;
+	h->has_msg = true;
+
+	/* After 101 or a successful CONNECT the bytes are another protocol. */
+	tunnel = st == 101 || (st >= 200 && st < 300 && !strcmp(p->x.method, "CONNECT"));
+	if (tunnel) {
+		msg_end(f, h);
+		conn_done(c);
+	} else if (truncated) {
+		h->state = ST_UNTIL_NEXT;
+	} else if (p->is_head || st == 204 || st == 304) {
+		msg_end(f, h);
+		h->state = ST_IDLE;
+	} else if (hi->te) {
+		if (hi->chunked)
+			body_begin_chunked(h);
+		else
+			h->state = ST_UNTIL_CLOSE;
+	} else if (hi->has_cl) {
+		h->remaining = hi->cl;
+		h->state = ST_BODY_LEN;
+		if (!hi->cl) {
+			msg_end(f, h);
+			h->state = ST_IDLE;
+		}
+	} else {
+		h->state = ST_UNTIL_CLOSE;
+	}
+}
+
+/* The head is complete, or (truncated) the rest of it was not captured. */
+static int head_done(struct feed *f, bool truncated)
+{
+	struct http_half *h = f->h;
+	struct head_info hi;
+	struct http_exchange x;
+
+	memset(&hi, 0, sizeof(hi));
+	memset(&x, 0, sizeof(x));
+	if (parse_head(h, &hi, &x))
+		return -1;
+	h->head_partial = truncated;
+	h->msg_bytes = h->head_len;
+	h->begin_ts = h->head_ts;
+	h->last_ts = f->ts;
+	h->has_msg = false;
+	if (truncated) {
+		/* The unseen rest of the syscall is part of this message, wherever it ends. */
+		h->msg_bytes += f->unseen;
+		f->unseen = 0;
+	}
+	if (is_req_half(h))
+		req_head(f, &hi, &x, truncated);
+	else
+		resp_head(f, &hi, truncated);
+	return 0;
+}
+
+static bool looks_like_start(const struct http_half *h)
+{
+	const uint8_t *d = (const uint8_t *)h->head;
+
+	if (is_req_half(h))
+		return http_looks_like_request(d, h->head_len);
+	return http_looks_like_response(d, h->head_len);
+}
+
+static int head_feed(struct feed *f)
+{
+	struct http_half *h = f->h;
+
+	while (f->off < f->len) {
+		uint8_t b = f->data[f->off];
+		enum sl_result r = SL_DONE;
+
+		if (h->head_len >= HTTP_HEAD_MAX) {
+			if (h->cand) {
+				cand_fail(f);
+				return 0;
+			}
+			return -1;
+		}
+		h->head[h->head_len++] = b;
+		h->head_last_ts = f->ts;
+		f->off++;
+		if (h->sl_state != SL_OK) {
+			r = sl_step(h, b);
+			if (r == SL_BAD) {
+				if (h->cand) {
+					cand_fail(f);
+					return 0;
+				}
+				return -1;
+			}
+			if (r == SL_DONE && h->cand)
+				cand_sync(f);
+			if (r == SL_MORE)
+				continue;
+		}
+		switch (h->eoh) {
+		case EOH_LINE:
+			if (b == '\n')
+				h->eoh = EOH_BOL;
+			break;
+		case EOH_BOL:
+		case EOH_BOL_CR:
+			if (b == '\n')
+				return head_done(f, false);
+			if (b == '\r' && h->eoh == EOH_BOL)
+				h->eoh = EOH_BOL_CR;
+			else
+				h->eoh = EOH_LINE;
+			break;
+		}
+	}
+	if (!f->unseen)
+		return 0;
+	if (h->cand) {
+		if (h->sl_state != SL_OK && !looks_like_start(h)) {
+			cand_fail(f);
+			return 0;
+		}
+		cand_sync(f);
+	}
+	return head_done(f, true);
+}
+
+static void body_len(struct feed *f)
+{
+	struct http_half *h = f->h;
+	uint64_t n = f->len - f->off;
+
+	if (n > h->remaining)
+		n = h->remaining;
+	f->off += n;
+	h->remaining -= n;
+	if (h->remaining && f->off == f->len && f->unseen) {
+		uint64_t u = f->unseen < h->remaining ? f->unseen : h->remaining;
+
+		f->unseen -= u;
+		h->remaining -= u;
+		n += u;
+	}
+	msg_add(f->c, h, n, f->ts);
+	if (!h->remaining) {
+		msg_end(f, h);
+		h->state = ST_IDLE;
+	}
+}
+
+/* Returns 1 when the message is complete, -1 on a framing error, else 0. */
+static int chunk_byte(struct http_half *h, uint8_t b)
+{
+	int v;
+
+	switch (h->chunk_state) {
+	case CK_SIZE:
+		v = hex_val(b);
+		if (v >= 0) {
+			if (h->chunk_size > (UINT64_MAX >> 4))
+				return -1;
+			h->chunk_size = h->chunk_size * 16 + v;
+			h->remaining = 1; /* at least one digit seen */
+			return 0;
+		}
+		if (!h->remaining)
+			return -1;
+		/* fall through */
+	case CK_SIZE_WS:
+		if (b == ' ' || b == '\t')
+			h->chunk_state = CK_SIZE_WS;
+		else if (b == ';')
+			h->chunk_state = CK_EXT;
+		else if (b == '\r')
+			h->chunk_state = CK_SIZE_LF;
+		else if (b == '\n')
+			goto size_done;
+		else
+			return -1;
+		return 0;
+	case CK_EXT:
+		if (b == '\r')
+			h->chunk_state = CK_SIZE_LF;
+		else if (b == '\n')
+			goto size_done;
+		return 0;
+	case CK_SIZE_LF:
+		if (b != '\n')
+			return -1;
+		goto size_done;
+	case CK_DATA_CR:
+		if (b == '\r') {
+			h->chunk_state = CK_DATA_LF;
+			return 0;
+		}
+		/* fall through */
+	case CK_DATA_LF:
+		if (b != '\n')
+			return -1;
+		h->chunk_state = CK_SIZE;
+		h->chunk_size = 0;
+		h->remaining = 0;
+		return 0;
+	case CK_TRAILER_BOL:
+		if (b == '\n')
+			return 1;
+		h->chunk_state = b == '\r' ? CK_END_LF : CK_TRAILER;
+		return 0;
+	case CK_TRAILER:
+		if (b == '\n')
+			h->chunk_state = CK_TRAILER_BOL;
+		return 0;
+	case CK_END_LF:
+		return b == '\n' ? 1 : -1;
+	default:
+		return -1;
+	}
+size_done:
+	if (h->chunk_size) {
+		h->remaining = h->chunk_size;
+		h->chunk_state = CK_DATA;
+	} else {
+		h->chunk_state = CK_TRAILER_BOL;
+	}
+	return 0;
+}
+
+static int body_chunked(struct feed *f)
+{
+	struct http_half *h = f->h;
+	size_t start = f->off;
+	int r = 0;
+
+	while (f->off < f->len) {
+		if (h->chunk_state == CK_DATA) {
+			uint64_t n = f->len - f->off;
+
+			if (n > h->remaining)
+				n = h->remaining;
+			f->off += n;
+			h->remaining -= n;
+			if (!h->remaining)
+				h->chunk_state = CK_DATA_CR;
+			continue;
+		}
+		r = chunk_byte(h, f->data[f->off++]);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			break;
+	}
+	msg_add(f->c, h, f->off - start, f->ts);
+	if (r > 0) {
+		msg_end(f, h);
+		h->state = ST_IDLE;
+		return 0;
+	}
+	if (f->off < f->len || !f->unseen)
+		return 0;
+	if (h->chunk_state == CK_DATA && h->remaining > f->unseen) {
+		h->remaining -= f->unseen;
+	} else {
+		/* Unseen bytes reach into the chunk framing: we cannot follow it any more. */
+		h->state = ST_UNTIL_NEXT;
+	}
+	msg_add(f->c, h, f->unseen, f->ts);
+	f->unseen = 0;
+	return 0;
+}
+
+static int half_feed(struct feed *f)
+{
+	struct http_half *h = f->h;
+
+	while (f->off < f->len || f->unseen) {
+		switch (h->state) {
+		case ST_DONE:
+			return 0;
+		case ST_RESYNC:
+		case ST_UNTIL_NEXT:
+			if (f->off == 0 && f->len > 0) {
+				head_begin(f, true);
+				break;
+			}
+			if (h->state == ST_UNTIL_NEXT)
+				msg_add(f->c, h, f->len - f->off + f->unseen, f->ts);
+			f->off = f->len;
+			f->unseen = 0;
+			break;
+		case ST_IDLE:
+			if (f->off == f->len) {
+				/*
+				 * A message begins beyond the capture. Keep it so that
+				 * pairing stays in order, even knowing nothing of it.
+				 */
+				head_begin(f, false);
+				break;
+			}
+			/* Tolerate empty lines between messages (RFC 9112 2.2). */
+			if (f->data[f->off] == '\r' || f->data[f->off] == '\n') {
+				f->off++;
+				break;
+			}
+			head_begin(f, false);
+			break;
+		case ST_HEAD:
+			if (head_feed(f))
+				return -1;
+			break;
+		case ST_BODY_LEN:
+			body_len(f);
+			break;
+		case ST_BODY_CHUNKED:
+			if (body_chunked(f))
+				return -1;
+			break;
+		case ST_UNTIL_CLOSE:
+			msg_add(f->c, h, f->len - f->off + f->unseen, f->ts);
+			f->off = f->len;
+			f->unseen = 0;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- public API ---- */
+
+void http_conn_init(struct http_conn *c, enum http_role role_hint)
+{
+	memset(c, 0, sizeof(*c));
+	if (role_hint == HTTP_ROLE_SERVER) {
+		c->half[HTTP_DIR_INGRESS].kind = KIND_REQ;
+		c->half[HTTP_DIR_EGRESS].kind = KIND_RESP;
+	} else if (role_hint == HTTP_ROLE_CLIENT) {
+		c->half[HTTP_DIR_INGRESS].kind = KIND_RESP;
+		c->half[HTTP_DIR_EGRESS].kind = KIND_REQ;
+	} else {
+		role_hint = HTTP_ROLE_UNKNOWN;
+	}
+	c->role = role_hint;
+}
+
+int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, size_t caplen,
+		   uint64_t total, uint64_t ts, struct http_exchange *out, int max_out)
+{
+	struct feed f;
+
+	if (!c || c->broken || (dir != HTTP_DIR_INGRESS && dir != HTTP_DIR_EGRESS))
+		return 0;
+	if (!data || caplen > total)
+		caplen = data ? total : 0;
+	if (!total || c->half[dir].state == ST_DONE)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	f.h = &c->half[dir];
+	f.dir = dir;
+	f.data = data;
+	f.len = caplen;
+	f.unseen = total - caplen;
+	f.ts = ts;
+	f.prev_ts = f.h->head_last_ts;
+	f.out = out;
+	f.max_out = max_out;
+	f.h->nfeed++;
+	if (half_feed(&f)) {
+		c->broken = true;
+		return -1;
+	}
+	return f.n;
+}
+
+int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out, int max_out)
+{
+	struct feed f;
+	struct http_half *h;
+
+	(void)ts; /* an exchange ends with its last bytes, not with the close */
+	if (!c || c->broken)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	f.out = out;
+	f.max_out = max_out;
+	if (c->role == HTTP_ROLE_SERVER || c->role == HTTP_ROLE_CLIENT) {
+		f.dir = c->role == HTTP_ROLE_SERVER ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS;
+		h = &c->half[f.dir];
+		f.h = h;
+		if (h->state == ST_HEAD && h->cand && h->cand_prev == ST_UNTIL_NEXT) {
+			/* The unfinished candidate never became a message: more of the old one. */
+			msg_add(c, h, h->head_len, h->head_last_ts);
+			h->state = ST_UNTIL_NEXT;
+		}
+		if (h->state == ST_UNTIL_CLOSE || h->state == ST_UNTIL_NEXT)
+			msg_end(&f, h);
+	}
+	conn_done(c);
+	return f.n;
+}
+
+bool http_conn_broken(const struct http_conn *c)
+{
+	return c && c->broken;
+}
+
+bool http_looks_like_request(const uint8_t *data, size_t len)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	};
+	size_t i, n;
+
+	if (!data)
+		return false;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		n = strlen(methods[i]);
+		if (len > n && !memcmp(data, methods[i], n) && data[n] == ' ')
+			return true;
+	}
+	for (n = 0; n < len && n < HTTP_METHOD_MAX && data[n] >= 'A' && data[n] <= 'Z'; n++)
+		;
+	if (n < 3 || n >= HTTP_METHOD_MAX || n + 1 >= len || data[n] != ' ')
+		return false;
+	data += n + 1;
+	len -= n + 1;
+	if (data[0] == '/' || data[0] == '*')
+		return true;
+	return len >= 4 && !memcmp(data, "http", 4);
+}
+
+bool http_looks_like_response(const uint8_t *data, size_t len)
+{
+	size_t i;
+
+	if (!data || len < 8 || memcmp(data, http_ver, 7) || (data[7] != '0' && data[7] != '1'))
+		return false;
+	if (len > 8 && data[8] != ' ')
+		return false;
+	for (i = 9; i < len && i < 12; i++)
+		if (!is_digit(data[i]))
+			return false;
+	return true;
+}
+
+const char *http_outcome(int status)
+{
+	if (status >= 100 && status < 200)
+		return "INFORMATIONAL";
+	if (status >= 200 && status < 300)
+		return "SUCCESS";
+	if (status >= 300 && status < 400)
+		return "REDIRECTION";
+	if (status >= 400 && status < 500)
+		return "CLIENT_ERROR";
+	if (status >= 500 && status < 600)
+		return "SERVER_ERROR";
+	return "UNKNOWN";
+}
+
+const char *http_method_label(const char *method)
+{
+	static const char *const known[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	};
+	size_t i;
+
+	if (!method)
+		return "OTHER";
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(method, known[i]))
+			return known[i];
+	return "OTHER";
+}
