@@ -2,11 +2,12 @@
 /*
  * Socket data capture on syscall tracepoints.
  *
- * Every process pays one hash lookup (targets) per traced syscall; only target
- * processes go further. Arguments are saved at sys_enter and the payload is
- * copied at sys_exit, when the return value says how many bytes moved. Records
- * go to one ring buffer without waking the consumer, unless it is filling up:
- * userspace drains it on a short timer, in batches.
+ * Every process pays one hash lookup (targets) per traced syscall exit; only
+ * target processes go further. Data syscalls have no sys_enter program: at
+ * sys_exit the return value says how many bytes moved and the arguments are
+ * read back from the user registers saved at entry. Records go to one ring
+ * buffer without waking the consumer: userspace drains it on a short timer,
+ * in batches.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -20,8 +21,6 @@
 
 /* Set by userspace before load. */
 const volatile __u32 capture_bytes = SONDE_CAPTURE_DEFAULT;
-/* Wake the consumer only when this much data is waiting. */
-const volatile __u64 wakeup_bytes = 1 << 20;
 
 /* Source of conn_id values: unique for the life of the loaded program. */
 __u64 next_conn_id = 1;
@@ -60,26 +59,6 @@ struct {
 	__type(key, struct sonde_fd_key);
 	__type(value, struct conn_state);
 } conns SEC(".maps");
-
-/*
- * active_io: pid_tgid -> arguments of a data syscall in flight, from
- * sys_enter to sys_exit of the same thread. Deleted at exit.
- */
-struct active_io {
-	__u64 buf;	/* user buffer, or iovec array when iovcnt > 0 */
-	__u32 fd;
-	__u32 iovcnt;
-	__u8 call;	/* enum sonde_call */
-	__u8 dir;	/* enum sonde_dir */
-	__u8 _pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct active_io);
-} active_io SEC(".maps");
 
 /* events: the ring buffer of struct sonde_event records (+ payload). */
 struct {
@@ -162,28 +141,6 @@ static __always_inline struct conn_state *conn_cached(__u32 tgid, __u32 fd, __u3
 	return cs;
 }
 
-static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 call, __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	struct sonde_target *t = target_of(tgid);
-	struct conn_state *cs;
-	struct active_io a = {};
-
-	if (!t)
-		return 0;
-	cs = conn_cached(tgid, fd, t->gen);
-	if (cs && !cs->watch)
-		return 0;
-	a.buf = buf;
-	a.fd = fd;
-	a.iovcnt = iovcnt;
-	a.call = call;
-	a.dir = dir;
-	bpf_map_update_elem(&active_io, &id, &a, BPF_ANY);
-	return 0;
-}
-
 /* Copy up to cap bytes from an iovec array into e->data; returns bytes copied. */
 static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iovcnt, __u32 cap)
 {
@@ -212,55 +169,56 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iov
 
 static __always_inline void emit(struct event_buf *e, __u32 caplen)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
 	if (caplen > SONDE_CAPTURE_MAX)
 		caplen = SONDE_CAPTURE_MAX;
 	e->hdr.caplen = caplen;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + MASKED(caplen, LEN_MASK), flags)) {
+	/* Never wake the consumer: it drains on a timer, in batches. */
+	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + MASKED(caplen, LEN_MASK),
+			       BPF_RB_NO_WAKEUP)) {
 		stat_inc(SONDE_STAT_LOST);
 		return;
 	}
 	stat_inc(SONDE_STAT_EVENTS);
 }
 
-static __always_inline int io_exit(long ret)
+/*
+ * The arguments of a data syscall, read back at its exit from the user
+ * registers saved at entry: no sys_enter program and no map to carry them.
+ */
+struct io_args {
+	__u64 buf;	/* user buffer, or iovec array when iovcnt > 0 */
+	__u32 fd;
+	__u32 iovcnt;
+};
+
+static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct io_args *a)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct active_io *ap = bpf_map_lookup_elem(&active_io, &id);
-	struct active_io a;
 	struct sonde_target *t;
 	struct conn_state *cs;
 	struct event_buf *e;
 	__u32 zero = 0, cap, got = 0;
 
-	if (!ap)
-		return 0;
-	a = *ap;
-	bpf_map_delete_elem(&active_io, &id);
 	if (ret <= 0)
 		return 0;
 	t = target_of(tgid);
 	if (!t)
 		return 0;
-	cs = conn_cached(tgid, a.fd, t->gen);
+	cs = conn_cached(tgid, a->fd, t->gen);
 	if (!cs)
-		cs = conn_learn(tgid, a.fd, t->gen, SONDE_ROLE_UNKNOWN);
+		cs = conn_learn(tgid, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
 	if (!cs || !cs->watch)
 		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
-
 	e->hdr.type = SONDE_EV_DATA;
-	e->hdr.dir = a.dir;
-	e->hdr.call = a.call;
+	e->hdr.dir = dir;
+	e->hdr.call = call;
 	e->hdr.tgid = tgid;
 	e->hdr.tid = (__u32)id;
-	e->hdr.fd = a.fd;
+	e->hdr.fd = a->fd;
 	e->hdr.service = t->service;
 	e->hdr.conn_id = cs->conn_id;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
@@ -272,16 +230,21 @@ static __always_inline int io_exit(long ret)
 		cap = SONDE_CAPTURE_MAX;
 	if (cap < e->hdr.len)
 		stat_inc(SONDE_STAT_TRUNCATED);
-	if (a.call == SONDE_CALL_SENDFILE) {
+	if (call == SONDE_CALL_SENDFILE) {
 		got = 0;
-	} else if (a.iovcnt) {
-		got = copy_iov(e, a.buf, a.iovcnt, cap);
+	} else if (a->iovcnt) {
+		got = copy_iov(e, a->buf, a->iovcnt, cap);
 	} else {
-		if (cap > 0 && bpf_probe_read_user(e->data, MASKED(cap, LEN_MASK), (void *)a.buf) == 0)
+		if (cap > 0 && bpf_probe_read_user(e->data, MASKED(cap, LEN_MASK), (void *)a->buf) == 0)
 			got = cap;
 	}
 	emit(e, got);
 	return 0;
+}
+
+static __always_inline struct pt_regs *user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
 /* Connection lifecycle: learn identity and role as the socket is born. */
@@ -310,37 +273,17 @@ int sonde_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 	return learn_fd(ctx->ret, SONDE_ROLE_SERVER);
 }
 
-/* connect: the fd is an argument, so it travels in active_io to the exit. */
-SEC("tp/syscalls/sys_enter_connect")
-int sonde_connect_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	struct active_io a = {};
-
-	if (!target_of(tgid))
-		return 0;
-	a.fd = (__u32)ctx->args[0];
-	bpf_map_update_elem(&active_io, &id, &a, BPF_ANY);
-	return 0;
-}
-
 SEC("tp/syscalls/sys_exit_connect")
 int sonde_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct active_io *ap = bpf_map_lookup_elem(&active_io, &id);
 	long ret = ctx->ret;
-	__u32 fd;
 
-	if (!ap)
-		return 0;
-	fd = ap->fd;
-	bpf_map_delete_elem(&active_io, &id);
 	/* A non-blocking connect returns -EINPROGRESS with the tuple already set. */
 	if (ret < 0 && ret != -EINPROGRESS)
 		return 0;
-	return learn_fd(fd, SONDE_ROLE_CLIENT);
+	if (!target_of(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return learn_fd(PT_REGS_PARM1_CORE_SYSCALL(user_regs()), SONDE_ROLE_CLIENT);
 }
 
 SEC("tp/syscalls/sys_enter_close")
@@ -443,97 +386,84 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* Data syscalls. */
-#define ARG(n) ((__u64)ctx->args[n])
+/*
+ * Data syscalls: one program at exit each. The arguments come from the user
+ * registers (PT_REGS_PARMn_CORE_SYSCALL), read only once the process is known
+ * to be a target and the call to have moved bytes.
+ */
+/* Quick rejection shared by every data exit: failed call or not a target. */
+#define DATA_PROLOGUE(ctx)                                                     \
+	long ret = (ctx)->ret;                                                 \
+	struct pt_regs *regs;                                                  \
+	struct io_args a = {};                                                 \
+	if (ret <= 0 || !target_of(bpf_get_current_pid_tgid() >> 32))         \
+		return 0;                                                      \
+	regs = user_regs();                                                    \
+	a.fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs)
 
-SEC("tp/syscalls/sys_enter_read")
-int sonde_read_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(0), ARG(1), 0, SONDE_CALL_READ, SONDE_DIR_INGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_write")
-int sonde_write_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(0), ARG(1), 0, SONDE_CALL_WRITE, SONDE_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_readv")
-int sonde_readv_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(0), ARG(1), ARG(2), SONDE_CALL_READV, SONDE_DIR_INGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_writev")
-int sonde_writev_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(0), ARG(1), ARG(2), SONDE_CALL_WRITEV, SONDE_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_recvfrom")
-int sonde_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ARG(3) & MSG_PEEK)
-		return 0; /* the bytes will be read again */
-	return io_enter(ARG(0), ARG(1), 0, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_sendto")
-int sonde_sendto_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(0), ARG(1), 0, SONDE_CALL_SENDTO, SONDE_DIR_EGRESS);
-}
-
-/* recvmsg/sendmsg: the iovec array and its length live in the user msghdr. */
-static __always_inline int msg_enter(__u32 fd, __u64 umsg, __u8 call, __u8 dir)
-{
-	struct user_msghdr m;
-
-	if (!target_of(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)umsg))
-		return 0;
-	if (m.msg_iovlen == 0)
-		return 0;
-	return io_enter(fd, (__u64)m.msg_iov, (__u32)m.msg_iovlen, call, dir);
-}
-
-SEC("tp/syscalls/sys_enter_recvmsg")
-int sonde_recvmsg_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ARG(2) & MSG_PEEK)
-		return 0;
-	return msg_enter(ARG(0), ARG(1), SONDE_CALL_RECVMSG, SONDE_DIR_INGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_sendmsg")
-int sonde_sendmsg_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return msg_enter(ARG(0), ARG(1), SONDE_CALL_SENDMSG, SONDE_DIR_EGRESS);
-}
-
-SEC("tp/syscalls/sys_enter_sendfile64")
-int sonde_sendfile_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(0), 0, 0, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS);
-}
-
-/* One exit program serves every data syscall: the saved call tells them apart. */
-#define DATA_EXIT(name)                                                        \
+/* read(fd, buf, n), write, recvfrom(fd, buf, n, flags, ...), sendto */
+#define PLAIN_EXIT(name, call, dir)                                            \
 	SEC("tp/syscalls/sys_exit_" #name)                                     \
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
-		return io_exit(ctx->ret);                                      \
+		DATA_PROLOGUE(ctx);                                            \
+		a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);                      \
+		return io_exit(ret, call, dir, &a);                            \
 	}
 
-DATA_EXIT(read)
-DATA_EXIT(write)
-DATA_EXIT(readv)
-DATA_EXIT(writev)
-DATA_EXIT(recvfrom)
-DATA_EXIT(sendto)
-DATA_EXIT(recvmsg)
-DATA_EXIT(sendmsg)
-DATA_EXIT(sendfile64)
+/* readv(fd, iov, iovcnt), writev */
+#define IOV_EXIT(name, call, dir)                                              \
+	SEC("tp/syscalls/sys_exit_" #name)                                     \
+	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
+	{                                                                      \
+		DATA_PROLOGUE(ctx);                                            \
+		a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);                      \
+		a.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);            \
+		return io_exit(ret, call, dir, &a);                            \
+	}
+
+/* recvmsg(fd, msghdr, flags), sendmsg: the iovec array lives in the msghdr. */
+#define MSG_EXIT(name, call, dir)                                              \
+	SEC("tp/syscalls/sys_exit_" #name)                                     \
+	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
+	{                                                                      \
+		struct user_msghdr m;                                          \
+		DATA_PROLOGUE(ctx);                                            \
+		if (dir == SONDE_DIR_INGRESS &&                                \
+		    (PT_REGS_PARM3_CORE_SYSCALL(regs) & MSG_PEEK))             \
+			return 0; /* the bytes will be read again */           \
+		if (bpf_probe_read_user(&m, sizeof(m),                         \
+					(void *)PT_REGS_PARM2_CORE_SYSCALL(regs))) \
+			return 0;                                              \
+		a.buf = (__u64)m.msg_iov;                                      \
+		a.iovcnt = (__u32)m.msg_iovlen;                                \
+		return io_exit(ret, call, dir, &a);                            \
+	}
+
+PLAIN_EXIT(read, SONDE_CALL_READ, SONDE_DIR_INGRESS)
+PLAIN_EXIT(write, SONDE_CALL_WRITE, SONDE_DIR_EGRESS)
+PLAIN_EXIT(sendto, SONDE_CALL_SENDTO, SONDE_DIR_EGRESS)
+IOV_EXIT(readv, SONDE_CALL_READV, SONDE_DIR_INGRESS)
+IOV_EXIT(writev, SONDE_CALL_WRITEV, SONDE_DIR_EGRESS)
+MSG_EXIT(recvmsg, SONDE_CALL_RECVMSG, SONDE_DIR_INGRESS)
+MSG_EXIT(sendmsg, SONDE_CALL_SENDMSG, SONDE_DIR_EGRESS)
+
+SEC("tp/syscalls/sys_exit_recvfrom")
+int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	DATA_PROLOGUE(ctx);
+	if (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)
+		return 0; /* the bytes will be read again */
+	a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	return io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, &a);
+}
+
+/* sendfile(out_fd, in_fd, offset, count): counted, not copied. */
+SEC("tp/syscalls/sys_exit_sendfile64")
+int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	DATA_PROLOGUE(ctx);
+	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, &a);
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -121,7 +121,6 @@ struct loader *loader__open(unsigned capture_bytes, int verbose,
 		goto fail;
 	}
 	l->skel->rodata->capture_bytes = capture_bytes;
-	l->skel->rodata->wakeup_bytes = bpf_map__max_entries(l->skel->maps.events) / 4;
 	e = capture_bpf__load(l->skel);
 	if (e) {
 		snprintf(err, errsz, "kernel refused the BPF programs (%s); run with -v for the "
