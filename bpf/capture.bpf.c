@@ -144,23 +144,30 @@ static __always_inline struct conn_state *conn_cached(__u32 tgid, __u32 fd, __u3
 /* Copy up to cap bytes from an iovec array into e->data; returns bytes copied. */
 static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iovcnt, __u32 cap)
 {
+	struct iovec iov[SONDE_MAX_IOV];
 	__u32 off = 0;
 
+	if (iovcnt == 0)
+		return 0;
+	if (iovcnt > SONDE_MAX_IOV)
+		iovcnt = SONDE_MAX_IOV;
+	/* One read for the array (1..4 entries): a helper call costs more than the bytes. */
+	if (bpf_probe_read_user(iov, (MASKED(iovcnt - 1, SONDE_MAX_IOV - 1) + 1) * sizeof(iov[0]),
+				(void *)uiov))
+		return 0;
 #pragma unroll
 	for (int i = 0; i < SONDE_MAX_IOV; i++) {
-		struct iovec iov;
 		__u32 n;
 
 		if (i >= iovcnt || off >= cap)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(uiov + i * sizeof(iov))))
-			break;
 		n = cap - off;
-		if (iov.iov_len < n)
-			n = iov.iov_len;
+		if (iov[i].iov_len < n)
+			n = iov[i].iov_len;
 		if (n == 0)
 			continue;
-		if (bpf_probe_read_user(&e->data[MASKED(off, OFF_MASK)], MASKED(n, LEN_MASK), iov.iov_base))
+		if (bpf_probe_read_user(&e->data[MASKED(off, OFF_MASK)], MASKED(n, LEN_MASK),
+					iov[i].iov_base))
 			break;
 		off += n;
 	}
@@ -191,20 +198,15 @@ struct io_args {
 	__u32 iovcnt;
 };
 
-static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct io_args *a)
+static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_target *t,
+				   struct io_args *a)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct sonde_target *t;
 	struct conn_state *cs;
 	struct event_buf *e;
 	__u32 zero = 0, cap, got = 0;
 
-	if (ret <= 0)
-		return 0;
-	t = target_of(tgid);
-	if (!t)
-		return 0;
 	cs = conn_cached(tgid, a->fd, t->gen);
 	if (!cs)
 		cs = conn_learn(tgid, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
@@ -283,7 +285,7 @@ int sonde_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (!target_of(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	return learn_fd(PT_REGS_PARM1_CORE_SYSCALL(user_regs()), SONDE_ROLE_CLIENT);
+	return learn_fd(PT_REGS_PARM1_SYSCALL(user_regs()), SONDE_ROLE_CLIENT);
 }
 
 SEC("tp/syscalls/sys_enter_close")
@@ -396,10 +398,11 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	long ret = (ctx)->ret;                                                 \
 	struct pt_regs *regs;                                                  \
 	struct io_args a = {};                                                 \
-	if (ret <= 0 || !target_of(bpf_get_current_pid_tgid() >> 32))         \
+	struct sonde_target *t;                                                \
+	if (ret <= 0 || !(t = target_of(bpf_get_current_pid_tgid() >> 32)))   \
 		return 0;                                                      \
 	regs = user_regs();                                                    \
-	a.fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs)
+	a.fd = (__u32)PT_REGS_PARM1_SYSCALL(regs)
 
 /* read(fd, buf, n), write, recvfrom(fd, buf, n, flags, ...), sendto */
 #define PLAIN_EXIT(name, call, dir)                                            \
@@ -407,8 +410,8 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
 		DATA_PROLOGUE(ctx);                                            \
-		a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);                      \
-		return io_exit(ret, call, dir, &a);                            \
+		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
+		return io_exit(ret, call, dir, t, &a);                            \
 	}
 
 /* readv(fd, iov, iovcnt), writev */
@@ -417,9 +420,9 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
 		DATA_PROLOGUE(ctx);                                            \
-		a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);                      \
-		a.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);            \
-		return io_exit(ret, call, dir, &a);                            \
+		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
+		a.iovcnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);            \
+		return io_exit(ret, call, dir, t, &a);                            \
 	}
 
 /* recvmsg(fd, msghdr, flags), sendmsg: the iovec array lives in the msghdr. */
@@ -430,14 +433,14 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 		struct user_msghdr m;                                          \
 		DATA_PROLOGUE(ctx);                                            \
 		if (dir == SONDE_DIR_INGRESS &&                                \
-		    (PT_REGS_PARM3_CORE_SYSCALL(regs) & MSG_PEEK))             \
+		    (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK))             \
 			return 0; /* the bytes will be read again */           \
 		if (bpf_probe_read_user(&m, sizeof(m),                         \
-					(void *)PT_REGS_PARM2_CORE_SYSCALL(regs))) \
+					(void *)PT_REGS_PARM2_SYSCALL(regs))) \
 			return 0;                                              \
 		a.buf = (__u64)m.msg_iov;                                      \
 		a.iovcnt = (__u32)m.msg_iovlen;                                \
-		return io_exit(ret, call, dir, &a);                            \
+		return io_exit(ret, call, dir, t, &a);                            \
 	}
 
 PLAIN_EXIT(read, SONDE_CALL_READ, SONDE_DIR_INGRESS)
@@ -452,10 +455,10 @@ SEC("tp/syscalls/sys_exit_recvfrom")
 int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	DATA_PROLOGUE(ctx);
-	if (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)
+	if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
 		return 0; /* the bytes will be read again */
-	a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	return io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, &a);
+	a.buf = PT_REGS_PARM2_SYSCALL(regs);
+	return io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, t, &a);
 }
 
 /* sendfile(out_fd, in_fd, offset, count): counted, not copied. */
@@ -463,7 +466,7 @@ SEC("tp/syscalls/sys_exit_sendfile64")
 int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	DATA_PROLOGUE(ctx);
-	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, &a);
+	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, t, &a);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
