@@ -141,6 +141,8 @@ static __always_inline struct conn_state *conn_cached(__u32 tgid, __u32 fd, __u3
 	return cs;
 }
 
+#define IOV_HEAD_MIN 64
+
 /* Copy up to cap bytes from an iovec array into e->data; returns bytes copied. */
 static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iovcnt, __u32 cap)
 {
@@ -160,6 +162,13 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iov
 		__u32 n;
 
 		if (i >= iovcnt || off >= cap)
+			break;
+		/*
+		 * [head, body] is the common shape of a writev: the first iovec
+		 * holds what parsers need, and each further read costs ~100 ns.
+		 * Go on only while what we have is too short to be a whole head.
+		 */
+		if (i > 0 && off >= IOV_HEAD_MIN)
 			break;
 		n = cap - off;
 		if (iov[i].iov_len < n)
