@@ -142,7 +142,8 @@ static void record_http(struct agent *a, const struct conn *c, const struct http
 	const char *uri;
 	double secs;
 
-	if (x->status <= 0 || c->service >= (uint32_t)a->nsvc)
+	/* Placeholders for messages that began in bytes we never saw: no status, no method. */
+	if (x->status <= 0 || !x->method[0] || c->service >= (uint32_t)a->nsvc)
 		return;
 	svc = &a->svc[c->service];
 	route_normalize(a->routes, x->target, route, sizeof(route));

@@ -18,8 +18,8 @@
 #include "export/httpd.h"
 #include "export/metrics.h"
 
-#define CONN_LIMIT 16      /* Prometheus needs one; the rest is for people with curl */
-#define CONN_TIMEOUT_S 10  /* drop idle or trickling clients: one thread serves all */
+#define CONN_LIMIT 16     /* Prometheus needs one; the rest is for people with curl */
+#define CONN_TIMEOUT_S 10 /* drop idle or trickling clients: one thread serves all */
 #define REASON_MAX 256
 
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"

@@ -35,9 +35,9 @@ struct series {
 	uint64_t hash;
 	size_t keylen; /* bytes in key: every label value with its NUL */
 	char *key;
-	char *labels;  /* preformatted 'a="x",b="y"' (escaped), "" without labels */
-	double value;  /* counter, gauge */
-	double sum;    /* histogram */
+	char *labels; /* preformatted 'a="x",b="y"' (escaped), "" without labels */
+	double value; /* counter, gauge */
+	double sum;   /* histogram */
 	uint64_t count;
 	uint64_t buckets[]; /* histogram: per bucket, not cumulative; +Inf last */
 };

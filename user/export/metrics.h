@@ -46,9 +46,12 @@ struct metric_family *metrics__histogram(struct metrics *m, const char *name, co
  * negative or NaN counter value, a NaN observation; -ENOMEM).
  * A counter set to a lower total keeps it: Prometheus reads a counter reset.
  */
-int metric__add(struct metric_family *f, const char *const *values, double v);     /* counter, gauge */
-int metric__set(struct metric_family *f, const char *const *values, double v);     /* gauge; counter: set the total (for values read from elsewhere, must not decrease) */
-int metric__observe(struct metric_family *f, const char *const *values, double v); /* histogram */
+/* counter, gauge */
+int metric__add(struct metric_family *f, const char *const *values, double v);
+/* gauge; counter: set the total (for values read from elsewhere, must not decrease) */
+int metric__set(struct metric_family *f, const char *const *values, double v);
+/* histogram */
+int metric__observe(struct metric_family *f, const char *const *values, double v);
 /* Remove every series of a family (for gauges recomputed at each scrape). */
 void metric__clear(struct metric_family *f);
 

@@ -16,14 +16,14 @@
 #include "proto/http.h"
 
 enum half_state {
-	ST_RESYNC = 0,	/* out of step, no current message: wait for a feed starting a message */
-	ST_IDLE,	/* in step, between messages */
-	ST_HEAD,	/* buffering a head */
-	ST_BODY_LEN,	/* Content-Length body */
+	ST_RESYNC = 0, /* out of step, no current message: wait for a feed starting a message */
+	ST_IDLE,       /* in step, between messages */
+	ST_HEAD,       /* buffering a head */
+	ST_BODY_LEN,   /* Content-Length body */
 	ST_BODY_CHUNKED,
 	ST_UNTIL_CLOSE, /* response body delimited by the end of the connection */
-	ST_UNTIL_NEXT,	/* framing lost: the message lasts until a feed starts the next one */
-	ST_DONE,	/* protocol switched or connection closed: ignore everything */
+	ST_UNTIL_NEXT,  /* framing lost: the message lasts until a feed starts the next one */
+	ST_DONE,        /* protocol switched or connection closed: ignore everything */
 };
 
 enum half_kind {
@@ -65,6 +65,10 @@ enum chunk_state {
 };
 
 #define CL_MAX (1ULL << 53)
+
+#ifndef fallthrough
+#define fallthrough __attribute__((__fallthrough__))
+#endif
 
 static const char http_ver[] = "HTTP/1.";
 
@@ -255,6 +259,8 @@ static void resp_until_next_end(struct feed *f)
 	} else if (o->state == ST_HEAD && o->cand && o->cand_prev == ST_UNTIL_NEXT) {
 		msg_end(f, o);
 		o->cand_prev = ST_RESYNC;
+		o->head_answers = f->c->npending > 0;
+		o->head_seq = f->c->first_seq;
 	}
 }
 
@@ -584,6 +590,9 @@ static void head_begin(struct feed *f, bool cand)
 	h->sl_state = h->kind == KIND_RESP ? SL_SVERSION : SL_METHOD;
 	h->sl_pos = 0;
 	h->eoh = EOH_LINE;
+	/* A response can only answer a request sent before it began. */
+	h->head_answers = f->c->npending > 0;
+	h->head_seq = f->c->first_seq;
 }
 
 /* The candidate head is no message start after all: its bytes were more of the previous state. */
@@ -611,8 +620,12 @@ static void cand_sync(struct feed *f)
 	struct http_half *h = f->h;
 
 	h->cand = false;
-	if (h->cand_prev == ST_UNTIL_NEXT)
+	if (h->cand_prev == ST_UNTIL_NEXT) {
 		msg_end(f, h);
+		/* The response it ends was queued when this one began: the next one is due. */
+		h->head_answers = f->c->npending > 0;
+		h->head_seq = f->c->first_seq;
+	}
 	if (h->kind == KIND_ANY)
 		set_role(f);
 }
@@ -622,6 +635,7 @@ static void body_begin_chunked(struct http_half *h)
 	h->state = ST_BODY_CHUNKED;
 	h->chunk_state = CK_SIZE;
 	h->chunk_size = 0;
+	h->remaining = 0;
 }
 
 static void req_head(struct feed *f, const struct head_info *hi, struct http_exchange *x,
@@ -673,10 +687,11 @@ static void resp_head(struct feed *f, const struct head_info *hi, bool truncated
 		h->state = truncated ? ST_RESYNC : ST_IDLE;
 		return;
 	}
-	if (!c->npending) {
+	if (!c->npending || !h->head_answers || h->head_seq != c->first_seq) {
 		/*
-		 * Answers a request we did not see (mid-stream start): without the
-		 * request we cannot frame it (HEAD, CONNECT), so wait for the next one.
+		 * Answers a request we did not see (mid-stream start), or one we
+		 * dropped: without the request we cannot frame it (HEAD, CONNECT),
+		 * so wait for the next one.
 		 */
 		if (st == 101)
 			conn_done(c);
@@ -859,7 +874,7 @@ static int chunk_byte(struct http_half *h, uint8_t b)
 		}
 		if (!h->remaining)
 			return -1;
-		/* fall through */
+		fallthrough;
 	case CK_SIZE_WS:
 		if (b == ' ' || b == '\t')
 			h->chunk_state = CK_SIZE_WS;
@@ -887,7 +902,7 @@ static int chunk_byte(struct http_half *h, uint8_t b)
 			h->chunk_state = CK_DATA_LF;
 			return 0;
 		}
-		/* fall through */
+		fallthrough;
 	case CK_DATA_LF:
 		if (b != '\n')
 			return -1;
@@ -951,8 +966,10 @@ static int body_chunked(struct feed *f)
 	}
 	if (f->off < f->len || !f->unseen)
 		return 0;
-	if (h->chunk_state == CK_DATA && h->remaining > f->unseen) {
+	if (h->chunk_state == CK_DATA && h->remaining >= f->unseen) {
 		h->remaining -= f->unseen;
+		if (!h->remaining)
+			h->chunk_state = CK_DATA_CR;
 	} else {
 		/* Unseen bytes reach into the chunk framing: we cannot follow it any more. */
 		h->state = ST_UNTIL_NEXT;

@@ -76,7 +76,7 @@ struct http_exchange {
  * the header only so that the caller can embed the struct.
  */
 struct http_half {
-	uint8_t state;          /* resync, idle, head, body-length, body-chunked, until-close, ... */
+	uint8_t state;          /* resync, idle, head, body-length, body-chunked, until-close... */
 	uint8_t kind;           /* 0 unknown, 1 requests, 2 responses */
 	bool head_partial;      /* the head had unseen bytes */
 	bool cand;              /* the head in progress began a feed while out of step */
@@ -85,7 +85,9 @@ struct http_half {
 	uint8_t sl_pos;         /* position inside the current start-line element */
 	uint8_t eoh;            /* end-of-head scanner state */
 	bool has_msg;           /* the current message belongs to pending request seq */
+	bool head_answers;      /* a request (head_seq) was pending when the response head began */
 	uint32_t seq;           /* sequence number of that pending request */
+	uint32_t head_seq;      /* oldest pending request when the response head began */
 	uint32_t nfeed;         /* feeds seen in this direction */
 	uint32_t cand_feed;     /* nfeed of the feed where the candidate began */
 	uint32_t head_len;      /* bytes in head[] */

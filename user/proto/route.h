@@ -43,7 +43,7 @@ bool route_match(const char *pattern, const char *path);
 
 /*
  * Cardinality guard: at most `limit` distinct labels per set; further new
- * labels are replaced by the catch-all label ROUTE_OVERFLOW. Open addressing over label strings; the set
+ * labels are replaced by ROUTE_OVERFLOW. Open addressing over label strings; the set
  * owns its copies.
  */
 struct route_set;

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The agent pipeline fed with synthetic ring-buffer records, checked through /metrics text. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent.h"
+#include "export/metrics.h"
+#include "proto/route.h"
+
+#define MS 1000000ULL
+
+struct fixture {
+	struct metrics *m;
+	struct agent *a;
+	int svc;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->m = metrics__new();
+	f->a = agent__new(f->m, NULL, 3);
+	f->svc = agent__add_service(f->a, "shop");
+	assert_int_equal(f->svc, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	agent__free(f->a);
+	metrics__free(f->m);
+	free(f);
+	return 0;
+}
+
+/* Send one record: type, dir, fd, conn_id, ts, payload (len = strlen unless total given). */
+static void rec(struct agent *a, uint8_t type, uint8_t dir, uint32_t fd, uint64_t conn_id,
+		uint64_t ts, const char *payload, uint32_t total, uint8_t role)
+{
+	uint8_t buf[sizeof(struct sonde_event) + SONDE_CAPTURE_MAX];
+	struct sonde_event *e = (struct sonde_event *)buf;
+	size_t n = payload ? strlen(payload) : 0;
+
+	memset(buf, 0, sizeof(buf));
+	e->type = type;
+	e->dir = dir;
+	e->tgid = 100;
+	e->tid = 100;
+	e->fd = fd;
+	e->conn_id = conn_id;
+	e->ts_ns = ts;
+	e->caplen = (uint32_t)n;
+	e->len = total ? total : (uint32_t)n;
+	e->tuple.family = SONDE_AF_INET;
+	e->tuple.role = role;
+	inet_pton(AF_INET, "127.0.0.1", e->tuple.laddr);
+	inet_pton(AF_INET, "10.1.2.3", e->tuple.raddr);
+	e->tuple.lport = 80;
+	e->tuple.rport = 8080;
+	memcpy(e + 1, payload ? payload : "", n);
+	agent__handle(a, buf, sizeof(*e) + n);
+}
+
+static char *render(struct fixture *f)
+{
+	size_t len;
+
+	return metrics__render(f->m, &len);
+}
+
+static void expect_line(struct fixture *f, const char *line)
+{
+	char *text = render(f);
+	char *needle;
+
+	assert_non_null(text);
+	assert_true(asprintf(&needle, "\n%s\n", line) > 0);
+	if (!strstr(text, needle))
+		fail_msg("missing line: %s\n--- metrics ---\n%s", line, text);
+	free(needle);
+	free(text);
+}
+
+static void absent(struct fixture *f, const char *fragment)
+{
+	char *text = render(f);
+
+	if (strstr(text, fragment))
+		fail_msg("unexpected: %s\n--- metrics ---\n%s", fragment, text);
+	free(text);
+}
+
+#define SRV "http_server_requests_seconds"
+#define LBL "service=\"shop\",method=\"GET\",uri=\"/api/products/{id}\",status=\"200\",outcome=\"SUCCESS\""
+
+static void test_server_exchange(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1000 * MS,
+	    "GET /api/products/12?x=1 HTTP/1.1\r\nHost: shop\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 1030 * MS,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, SONDE_ROLE_SERVER);
+	expect_line(f, SRV "_count{" LBL "} 1");
+	expect_line(f, SRV "_bucket{" LBL ",le=\"0.025\"} 0");
+	expect_line(f, SRV "_bucket{" LBL ",le=\"0.05\"} 1");
+	assert_int_equal(agent__events(f->a), 2);
+}
+
+static void test_keepalive_and_pipelining(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 10; i++) {
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, (10 * i + 1) * MS,
+		    "GET /api/products/1 HTTP/1.1\r\n\r\nGET /api/products/2 HTTP/1.1\r\n\r\n", 0,
+		    SONDE_ROLE_SERVER);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, (10 * i + 2) * MS,
+		    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		    0, SONDE_ROLE_SERVER);
+	}
+	expect_line(f, SRV "_count{" LBL "} 20");
+}
+
+static void test_client_exchange_peer(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 9, 7, 1 * MS,
+	    "POST /orders HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 0, SONDE_ROLE_CLIENT);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 9, 7, 3 * MS,
+	    "HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_CLIENT);
+	expect_line(f, "http_client_requests_seconds_count{service=\"shop\",method=\"POST\","
+		       "uri=\"/orders\",status=\"503\",outcome=\"SERVER_ERROR\","
+		       "peer=\"10.1.2.3:8080\"} 1");
+}
+
+static void test_close_flushes_until_close_response(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS,
+	    "GET /api/products/5 HTTP/1.0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 2 * MS, "HTTP/1.0 200 OK\r\n\r\nbody", 0,
+	    SONDE_ROLE_SERVER);
+	absent(f, SRV "_count{" LBL);
+	rec(f->a, SONDE_EV_CLOSE, 0, 5, 1, 9 * MS, NULL, 0, SONDE_ROLE_SERVER);
+	expect_line(f, SRV "_count{" LBL "} 1");
+	expect_line(f, "sonde_connections 0");
+}
+
+static void test_fd_reuse_resets(void **state)
+{
+	struct fixture *f = *state;
+
+	/* A request on conn 1, then fd 5 is a new connection (id 2): the old request is dropped. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 2, 2 * MS, "GET /b HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 2, 3 * MS,
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/b\",status=\"404\","
+		       "outcome=\"CLIENT_ERROR\"} 1");
+	absent(f, "uri=\"/a\"");
+}
+
+static void test_garbage_counted(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 2 * MS,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 3 * MS, "\x01\x02garbage\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
+	/* Later bytes on that connection are ignored, others still count. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 4 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 6, 3, 4 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 6, 3, 5 * MS,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/a\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 2");
+}
+
+static void test_not_http_ignored(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 20; i++)
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 7, 4, 1 * MS, "\x16\x03\x01 tls", 0,
+		    SONDE_ROLE_SERVER);
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 0");
+}
+
+static void test_malformed_records(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[sizeof(struct sonde_event) + 8] = { 0 };
+	struct sonde_event *e = (struct sonde_event *)buf;
+
+	agent__handle(f->a, buf, 10); /* short */
+	e->type = SONDE_EV_DATA;
+	e->caplen = 100; /* more than the record holds */
+	e->len = 100;
+	agent__handle(f->a, buf, sizeof(buf));
+	e->caplen = 8;
+	e->len = 4; /* captured more than moved */
+	agent__handle(f->a, buf, sizeof(buf));
+	e->type = 99;
+	e->caplen = 0;
+	agent__handle(f->a, buf, sizeof(buf));
+	expect_line(f, "sonde_events_malformed_total 4");
+}
+
+static void test_route_limit(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const paths[] = { "/a", "/b", "/c", "/d", "/e", "/a" };
+	char req[64];
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", paths[i]);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, (2 * i + 1) * MS, req, 0,
+		    SONDE_ROLE_SERVER);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, (2 * i + 2) * MS,
+		    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	}
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/a\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 2");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/**\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 2");
+}
+
+static void test_drop_tgid(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	assert_int_equal(agent__connections(f->a), 1);
+	agent__drop_tgid(f->a, 100);
+	assert_int_equal(agent__connections(f->a), 0);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	agent__expire(f->a, 1000 * MS, 500 * MS);
+	assert_int_equal(agent__connections(f->a), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_server_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_and_pipelining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_exchange_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_flushes_until_close_response, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fd_reuse_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_http_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_tgid, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static enum config_result parse(struct config *c, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+	FILE *devnull = fopen("/dev/null", "w");
+	enum config_result r;
+
+	argv[argc++] = "sonde";
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	config_init(c);
+	r = config_parse_args(c, argc, argv, devnull);
+	fclose(devnull);
+	return r;
+}
+
+static void test_pids(void **state)
+{
+	struct config c;
+	const char *args[] = { "--pid", "42", "-p", "7=shop", NULL };
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(c.ntargets, 2);
+	assert_int_equal(c.targets[0].pid, 42);
+	assert_string_equal(c.targets[0].name, "");
+	assert_int_equal(c.targets[1].pid, 7);
+	assert_string_equal(c.targets[1].name, "shop");
+	assert_string_equal(c.listen, "127.0.0.1:9464");
+	assert_int_equal(c.capture_bytes, 256);
+	assert_null(c.command);
+	config_free(&c);
+}
+
+static void test_command(void **state)
+{
+	struct config c;
+	const char *args[] = { "-v", "--listen", "0.0.0.0:9000", "--", "nginx", "-g", "x", NULL };
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_non_null(c.command);
+	assert_string_equal(c.command[0], "nginx");
+	assert_string_equal(c.command[1], "-g");
+	assert_string_equal(c.listen, "0.0.0.0:9000");
+	assert_int_equal(c.verbose, 1);
+	config_free(&c);
+}
+
+static void test_bad_usage(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "--bogus", NULL },
+		{ "--pid", "abc", NULL },
+		{ "--pid", "0", NULL },
+		{ "--pid", "12=", NULL },
+		{ "--pid", "-5", NULL },
+		{ "--pid", "1", "--capture-bytes", "0" },
+		{ "--pid", "1", "--capture-bytes", "4097" },
+		{ "--pid", "1", "--capture-bytes", "12x" },
+		{ "--pid", "1", "--listen", "nocolon" },
+		{ NULL }, /* nothing to observe */
+		{ "--pid", "1", "stray", NULL },
+	};
+	struct config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[5] = { 0 };
+
+		memcpy(args, bad[i], sizeof(bad[i]));
+		assert_int_equal(parse(&c, args), CONFIG_USAGE);
+		config_free(&c);
+	}
+}
+
+static void test_capture_bounds(void **state)
+{
+	struct config c;
+	const char *args[] = { "--pid", "1", "--capture-bytes", "4096", NULL };
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(c.capture_bytes, 4096);
+	config_free(&c);
+}
+
+static void test_yaml(void **state)
+{
+	struct config c;
+	const char *args[] = { "--pid", "1", "--capture-bytes", "512", NULL };
+	const char *y = "# shop\n"
+			"listen: 127.0.0.1:9999\n"
+			"capture_bytes: 1024\n"
+			"max_routes_per_service: 50\n"
+			"routes:\n"
+			"  - /api/products/{id}/reviews\n"
+			"  - /static/**\n";
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "127.0.0.1:9999");
+	assert_int_equal(c.capture_bytes, 512); /* the command line wins */
+	assert_int_equal(c.max_routes, 50);
+	assert_int_equal(c.routes.n, 2);
+	assert_string_equal(c.routes.pattern[0], "/api/products/{id}/reviews");
+	assert_string_equal(c.routes.pattern[1], "/static/**");
+	config_free(&c);
+}
+
+static void test_yaml_errors(void **state)
+{
+	static const char *const bad[] = {
+		"routes: /x\n",
+		"routes:\n  - nope\n",
+		"capture_bytes: 0\n",
+		"capture_bytes: lots\n",
+		"max_routes_per_service: -1\n",
+		"listen: 9464\n",
+		"unknown_key: 1\n",
+		"- a\n- b\n",
+		"routes: [\n",
+		"key: [unclosed\n",
+	};
+	struct config c;
+	const char *args[] = { "--pid", "1", NULL };
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&c, args), CONFIG_OK);
+		err[0] = '\0';
+		assert_int_equal(config_load_yaml(&c, bad[i], strlen(bad[i]), "t.yaml", err,
+						  sizeof(err)),
+				 -1);
+		assert_true(strncmp(err, "t.yaml", 6) == 0);
+		config_free(&c);
+	}
+	/* An empty file is fine. */
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, "", 0, "t.yaml", err, sizeof(err)), 0);
+	config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pids),	       cmocka_unit_test(test_command),
+		cmocka_unit_test(test_bad_usage),      cmocka_unit_test(test_capture_bounds),
+		cmocka_unit_test(test_yaml),	       cmocka_unit_test(test_yaml_errors),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,1037 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests for the HTTP/1.x parser (user/proto/http.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/http.h"
+
+#define XMAX 64
+
+/* A connection under test and everything it emitted so far. */
+struct run {
+	struct http_conn *c;
+	struct http_exchange x[XMAX];
+	int n;
+};
+
+static struct run *run_new(enum http_role hint)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->c = malloc(sizeof(*r->c));
+	assert_non_null(r->c);
+	http_conn_init(r->c, hint);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->c);
+	free(r);
+}
+
+/* Feed caplen captured bytes of a syscall that moved total bytes. */
+static int feedt(struct run *r, enum http_dir d, const char *s, size_t caplen, uint64_t total,
+		 uint64_t ts)
+{
+	int rc = http_conn_feed(r->c, d, (const uint8_t *)s, caplen, total, ts, r->x + r->n,
+				XMAX - r->n);
+
+	if (rc > 0)
+		r->n += rc;
+	return rc;
+}
+
+static int feed(struct run *r, enum http_dir d, const char *s, uint64_t ts)
+{
+	return feedt(r, d, s, strlen(s), strlen(s), ts);
+}
+
+static int run_close(struct run *r, uint64_t ts)
+{
+	int rc = http_conn_close(r->c, ts, r->x + r->n, XMAX - r->n);
+
+	if (rc > 0)
+		r->n += rc;
+	return rc;
+}
+
+/* Feed s as consecutive syscalls cut at the given offsets; the i-th piece gets ts0 + i. */
+static void feed_cuts(struct run *r, enum http_dir d, const char *s, const size_t *cuts, int ncuts,
+		      uint64_t ts0)
+{
+	size_t len = strlen(s), from = 0;
+	int i;
+
+	for (i = 0; i <= ncuts; i++) {
+		size_t to = i < ncuts ? cuts[i] : len;
+
+		assert_true(feedt(r, d, s + from, to - from, to - from, ts0 + i) >= 0);
+		from = to;
+	}
+}
+
+static void assert_exchange(const struct http_exchange *x, const char *method, const char *target,
+			    int status)
+{
+	assert_string_equal(x->method, method);
+	assert_string_equal(x->target, target);
+	assert_int_equal(x->status, status);
+}
+
+static void assert_ts(const struct http_exchange *x, uint64_t rqb, uint64_t rqe, uint64_t rsb,
+		      uint64_t rse)
+{
+	assert_int_equal(x->req_begin_ts, rqb);
+	assert_int_equal(x->req_end_ts, rqe);
+	assert_int_equal(x->resp_begin_ts, rsb);
+	assert_int_equal(x->resp_end_ts, rse);
+}
+
+static const char REQ_GET[] = "GET /api/products/1?x=1 HTTP/1.1\r\n"
+			      "Host: shop.example\r\n"
+			      "Accept: */*\r\n"
+			      "\r\n";
+static const char RESP_200[] = "HTTP/1.1 200 OK\r\n"
+			       "Content-Type: text/plain\r\n"
+			       "Content-Length: 5\r\n"
+			       "\r\n"
+			       "hello";
+
+static void test_simple_get_server(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const struct http_exchange *x = &r->x[0];
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 100), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 200), 1);
+	assert_int_equal(x->role, HTTP_ROLE_SERVER);
+	assert_exchange(x, "GET", "/api/products/1?x=1", 200);
+	assert_string_equal(x->host, "shop.example");
+	assert_int_equal(x->version_minor, 1);
+	assert_ts(x, 100, 100, 200, 200);
+	assert_int_equal(x->req_bytes, strlen(REQ_GET));
+	assert_int_equal(x->resp_bytes, strlen(RESP_200));
+	assert_false(x->target_truncated);
+	assert_false(x->head_truncated);
+	assert_string_equal(x->trace.traceparent, "");
+	assert_false(http_conn_broken(r->c));
+	assert_int_equal(run_close(r, 300), 0);
+	run_free(r);
+}
+
+static void test_client_role(void **state)
+{
+	enum http_role hints[] = {HTTP_ROLE_CLIENT, HTTP_ROLE_UNKNOWN};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct run *r = run_new(hints[i]);
+
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ_GET, 10), 0);
+		assert_int_equal(r->c->role, HTTP_ROLE_CLIENT);
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP_200, 20), 1);
+		assert_int_equal(r->x[0].role, HTTP_ROLE_CLIENT);
+		assert_exchange(&r->x[0], "GET", "/api/products/1?x=1", 200);
+		assert_ts(&r->x[0], 10, 10, 20, 20);
+		run_free(r);
+	}
+}
+
+static void test_role_from_content(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_UNKNOWN);
+
+	(void)state;
+	assert_int_equal(r->c->role, HTTP_ROLE_UNKNOWN);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(r->c->role, HTTP_ROLE_SERVER);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 2), 1);
+	assert_int_equal(r->x[0].role, HTTP_ROLE_SERVER);
+	run_free(r);
+}
+
+/* Request and response each cut in two at every offset: the result never changes. */
+static void test_split_every_offset(void **state)
+{
+	enum http_role hints[] = {HTTP_ROLE_SERVER, HTTP_ROLE_UNKNOWN};
+	size_t lq = strlen(REQ_GET), lr = strlen(RESP_200), i, j, h;
+
+	(void)state;
+	for (h = 0; h < 2; h++) {
+		for (i = 1; i < lq; i++) {
+			for (j = 1; j < lr; j++) {
+				struct run *r = run_new(hints[h]);
+				const struct http_exchange *x = &r->x[0];
+
+				feed_cuts(r, HTTP_DIR_INGRESS, REQ_GET, &i, 1, 1);
+				feed_cuts(r, HTTP_DIR_EGRESS, RESP_200, &j, 1, 3);
+				assert_int_equal(r->n, 1);
+				assert_exchange(x, "GET", "/api/products/1?x=1", 200);
+				assert_string_equal(x->host, "shop.example");
+				assert_ts(x, 1, 2, 3, 4);
+				assert_int_equal(x->req_bytes, lq);
+				assert_int_equal(x->resp_bytes, lr);
+				assert_int_equal(x->role, HTTP_ROLE_SERVER);
+				assert_false(http_conn_broken(r->c));
+				run_free(r);
+			}
+		}
+	}
+}
+
+/* One byte per syscall, both directions, twice in a row (keep-alive, in step). */
+static void test_split_byte_by_byte(void **state)
+{
+	size_t cuts[512], i, k;
+	struct run *r = run_new(HTTP_ROLE_UNKNOWN);
+
+	(void)state;
+	for (i = 0; i < 512; i++)
+		cuts[i] = i + 1;
+	for (k = 0; k < 2; k++) {
+		feed_cuts(r, HTTP_DIR_INGRESS, REQ_GET, cuts, strlen(REQ_GET) - 1, 1000 * k);
+		feed_cuts(r, HTTP_DIR_EGRESS, RESP_200, cuts, strlen(RESP_200) - 1, 1000 * k + 500);
+		assert_int_equal(r->n, k + 1);
+		assert_exchange(&r->x[k], "GET", "/api/products/1?x=1", 200);
+		assert_ts(&r->x[k], 1000 * k, 1000 * k + strlen(REQ_GET) - 1, 1000 * k + 500,
+			  1000 * k + 500 + strlen(RESP_200) - 1);
+	}
+	run_free(r);
+}
+
+static const char PIPE_REQS[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+				"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"
+				"DELETE /c HTTP/1.1\r\nHost: h\r\n\r\n";
+static const char PIPE_RESPS[] = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+				 "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+				 "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnop";
+
+static void assert_pipe(const struct run *r)
+{
+	assert_int_equal(r->n, 3);
+	assert_exchange(&r->x[0], "GET", "/a", 200);
+	assert_exchange(&r->x[1], "POST", "/b", 201);
+	assert_exchange(&r->x[2], "DELETE", "/c", 404);
+	assert_int_equal(r->x[1].req_bytes, strlen("POST /b HTTP/1.1\r\nHost: h\r\n"
+						   "Content-Length: 4\r\n\r\nbody"));
+	assert_int_equal(r->x[2].resp_bytes, strlen("HTTP/1.1 404 Not Found\r\n"
+						    "Content-Length: 3\r\n\r\nnop"));
+}
+
+static void test_pipelining(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	size_t i, lq = strlen(PIPE_REQS), lr = strlen(PIPE_RESPS);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, PIPE_REQS, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, PIPE_RESPS, 2), 3);
+	assert_pipe(r);
+	assert_ts(&r->x[2], 1, 1, 2, 2);
+	run_free(r);
+
+	/* Requests and responses cut at every offset. */
+	for (i = 1; i < lq; i++) {
+		r = run_new(HTTP_ROLE_UNKNOWN);
+		feed_cuts(r, HTTP_DIR_INGRESS, PIPE_REQS, &i, 1, 1);
+		feed_cuts(r, HTTP_DIR_EGRESS, PIPE_RESPS, &i, 1, 3);
+		assert_pipe(r);
+		run_free(r);
+	}
+	for (i = 1; i < lr; i++) {
+		r = run_new(HTTP_ROLE_SERVER);
+		feed_cuts(r, HTTP_DIR_INGRESS, PIPE_REQS, NULL, 0, 1);
+		feed_cuts(r, HTTP_DIR_EGRESS, PIPE_RESPS, &i, 1, 3);
+		assert_pipe(r);
+		run_free(r);
+	}
+
+	/* Mixed: two requests, one response, the third request, the rest. */
+	r = run_new(HTTP_ROLE_SERVER);
+	i = strstr(PIPE_REQS, "DELETE") - PIPE_REQS;
+	assert_int_equal(feedt(r, HTTP_DIR_INGRESS, PIPE_REQS, i, i, 1), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, PIPE_RESPS, 39, 39, 2), 1);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, PIPE_REQS + i, 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, PIPE_RESPS + 39, 4), 2);
+	assert_pipe(r);
+	assert_ts(&r->x[0], 1, 1, 2, 2);
+	assert_ts(&r->x[2], 3, 3, 4, 4);
+	run_free(r);
+}
+
+static void test_keep_alive(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	char req[128], resp[128];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 20; i++) {
+		snprintf(req, sizeof(req),
+			 "PUT /items/%d HTTP/1.1\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+			 "\r\nhi",
+			 i);
+		snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 3\r\n\r\nabc",
+			 400 + i);
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, req, 10 * i), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, resp, 10 * i + 5), 1);
+		assert_int_equal(r->x[i].status, 400 + i);
+		assert_string_equal(r->x[i].method, "PUT");
+		assert_ts(&r->x[i], 10 * i, 10 * i, 10 * i + 5, 10 * i + 5);
+	}
+	assert_int_equal(r->c->npending, 0);
+	run_free(r);
+}
+
+static const char RESP_CHUNKED[] = "HTTP/1.1 200 OK\r\n"
+				   "Transfer-Encoding: gzip, chunked\r\n"
+				   "\r\n"
+				   "5;ext=1\r\nhello\r\n"
+				   "6 ; name=\"v\"\r\n world\r\n"
+				   "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+				   "0;last\r\n"
+				   "X-Trailer: t\r\n"
+				   "Another: u\r\n"
+				   "\r\n";
+static const char REQ2[] = "GET /two HTTP/1.1\r\n\r\n";
+static const char RESP2[] = "HTTP/1.1 204 No Content\r\n\r\n";
+
+static void test_chunked_every_offset(void **state)
+{
+	size_t i, lr = strlen(RESP_CHUNKED);
+
+	(void)state;
+	for (i = 1; i < lr; i++) {
+		struct run *r = run_new(HTTP_ROLE_SERVER);
+
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+		feed_cuts(r, HTTP_DIR_EGRESS, RESP_CHUNKED, &i, 1, 2);
+		assert_int_equal(r->n, 1);
+		assert_exchange(&r->x[0], "GET", "/api/products/1?x=1", 200);
+		assert_int_equal(r->x[0].resp_bytes, lr);
+		assert_ts(&r->x[0], 1, 1, 2, 3);
+		/* The next exchange parses in step: the chunked body ended exactly. */
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 5), 1);
+		assert_exchange(&r->x[1], "GET", "/two", 204);
+		run_free(r);
+	}
+}
+
+static void test_chunked_request(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_CLIENT);
+	const char *req = "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			  "3\r\nabc\r\n0\r\n\r\n";
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, req, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ2, 2), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP_200, 3), 1);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP2, 4), 1);
+	assert_exchange(&r->x[0], "POST", "/upload", 200);
+	assert_int_equal(r->x[0].req_bytes, strlen(req));
+	assert_exchange(&r->x[1], "GET", "/two", 204);
+	run_free(r);
+}
+
+static void test_head_request(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "HEAD /file HTTP/1.1\r\n\r\n", 1), 0);
+	assert_int_equal(
+	    feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 123456\r\n\r\n", 2), 1);
+	assert_exchange(&r->x[0], "HEAD", "/file", 200);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 4), 1);
+	assert_exchange(&r->x[1], "GET", "/api/products/1?x=1", 200);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_no_body_statuses(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "DELETE /x HTTP/1.1\r\n\r\n", 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 204 No Content\r\n\r\n", 2), 1);
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS, "GET /y HTTP/1.1\r\nIf-None-Match: \"e\"\r\n\r\n", 3), 0);
+	/* 304 may carry the Content-Length the 200 would have had. */
+	assert_int_equal(
+	    feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", 4),
+	    1);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 5), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 6), 1);
+	assert_int_equal(r->x[0].status, 204);
+	assert_int_equal(r->x[1].status, 304);
+	assert_int_equal(r->x[2].status, 200);
+	assert_string_equal(r->x[2].target, "/two");
+	run_free(r);
+}
+
+static void test_100_continue(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS,
+			      "POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"
+			      "\r\n",
+			      1),
+			 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 100 Continue\r\n\r\n", 2), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "hello", 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+			      "HTTP/1.1 100 Continue\r\n\r\n"
+			      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+			      4),
+			 1);
+	assert_exchange(&r->x[0], "POST", "/up", 200);
+	assert_ts(&r->x[0], 1, 3, 4, 4);
+	assert_int_equal(r->x[0].resp_bytes,
+			 strlen("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+	run_free(r);
+}
+
+static void test_101_upgrade(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS,
+		 "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 1),
+	    0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+			      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			      "Connection: Upgrade\r\n\r\n\x81\x05hello",
+			      2),
+			 1);
+	assert_exchange(&r->x[0], "GET", "/ws", 101);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "\x81\x85garbage", 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "\x01\x02\x03", 4), 0);
+	assert_false(http_conn_broken(r->c));
+	assert_int_equal(run_close(r, 5), 0);
+	assert_int_equal(r->n, 1);
+	run_free(r);
+}
+
+static void test_connect_tunnel(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_CLIENT);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+			      "CONNECT db.example:443 HTTP/1.1\r\nHost: db.example:443\r\n\r\n", 1),
+			 0);
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS, "HTTP/1.1 200 Connection established\r\n\r\n", 2), 1);
+	assert_exchange(&r->x[0], "CONNECT", "db.example:443", 200);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "\x16\x03\x01\x00\xa5\x01", 3), 0);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_until_close(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const char *head = "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n";
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "GET /old HTTP/1.0\r\n\r\n", 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, head, 2), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "<html>", 3), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, "</html>", 7, 1000, 4), 0);
+	assert_int_equal(run_close(r, 99), 1);
+	assert_exchange(&r->x[0], "GET", "/old", 200);
+	assert_int_equal(r->x[0].version_minor, 0);
+	assert_ts(&r->x[0], 1, 1, 2, 4);
+	assert_int_equal(r->x[0].resp_bytes, strlen(head) + 6 + 1000);
+	/* Closed: nothing more comes out. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 100), 0);
+	assert_int_equal(run_close(r, 101), 0);
+	run_free(r);
+}
+
+static void test_close_drops_unanswered(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 2), 0);
+	assert_int_equal(run_close(r, 3), 0);
+	run_free(r);
+
+	/* A response cut short with a known length is not emitted either. */
+	r = run_new(HTTP_ROLE_SERVER);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(
+	    feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", 2), 0);
+	assert_int_equal(run_close(r, 3), 0);
+	run_free(r);
+}
+
+static void test_unseen_body(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n";
+	const char *post = "POST /p HTTP/1.1\r\nContent-Length: 5000\r\n\r\nxx";
+	char buf[256];
+	size_t hl = strlen(head), pl = strlen(post);
+
+	(void)state;
+	/* One syscall: head and 100 body bytes captured, the rest not. */
+	snprintf(buf, sizeof(buf), "%s%0100d", head, 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, buf, hl + 100, hl + 10000, 2), 1);
+	assert_int_equal(r->x[0].resp_bytes, hl + 10000);
+	assert_ts(&r->x[0], 1, 1, 2, 2);
+
+	/* Split over a write and a sendfile that captures nothing. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 3), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, buf, hl + 100, hl + 6000, 4), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, NULL, 0, 3999, 5), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, "x", 1, 1, 6), 1);
+	assert_int_equal(r->x[1].resp_bytes, hl + 10000);
+	assert_ts(&r->x[1], 3, 3, 4, 6);
+
+	/* Unseen request body. */
+	assert_int_equal(feedt(r, HTTP_DIR_INGRESS, post, pl, pl - 2 + 5000, 7), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 8), 1);
+	assert_exchange(&r->x[2], "POST", "/p", 204);
+	assert_int_equal(r->x[2].req_bytes, pl - 2 + 5000);
+	assert_false(r->x[2].head_truncated);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_unseen_chunked(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const char *head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\nabc";
+	size_t hl = strlen(head);
+
+	(void)state;
+	/* Unseen bytes inside chunk data: the chunk count still works. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, head, hl, hl + 0x1000 - 3, 2), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "\r\n0\r\n\r\n", 3), 1);
+	assert_int_equal(r->x[0].resp_bytes, hl + 0x1000 - 3 + 7);
+	assert_ts(&r->x[0], 1, 1, 2, 3);
+
+	/* Unseen bytes reaching into the framing: until the next request. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, head, hl, hl + 5000, 5), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, "zzz", 3, 300, 6), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 7), 1);
+	assert_exchange(&r->x[1], "GET", "/two", 200);
+	assert_int_equal(r->x[1].resp_bytes, hl + 5000 + 300);
+	assert_ts(&r->x[1], 4, 4, 5, 6);
+	/* Back in step with the next response. */
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 8), 1);
+	assert_exchange(&r->x[2], "GET", "/api/products/1?x=1", 200);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_unseen_request_head(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const char *req =
+	    "GET /big HTTP/1.1\r\nHost: h\r\ntraceparent: 00-aa-bb-01\r\nCookie: aaaa";
+	size_t ql = strlen(req);
+
+	(void)state;
+	assert_int_equal(feedt(r, HTTP_DIR_INGRESS, req, ql, ql + 1000, 10), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "more cookie\r\n\r\n", 11), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 12), 1);
+	assert_exchange(&r->x[0], "GET", "/big", 200);
+	assert_string_equal(r->x[0].host, "h");
+	assert_string_equal(r->x[0].trace.traceparent, "00-aa-bb-01");
+	assert_true(r->x[0].head_truncated);
+	assert_ts(&r->x[0], 10, 11, 12, 12);
+	assert_int_equal(r->x[0].req_bytes, ql + 1000 + 15);
+
+	/* The next request begins a syscall: in step again. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 13), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 14), 1);
+	assert_exchange(&r->x[1], "GET", "/two", 200);
+	assert_false(r->x[1].head_truncated);
+	assert_ts(&r->x[1], 13, 13, 14, 14);
+
+	/* Even the request line cut: keep what there is, for pairing. */
+	assert_int_equal(feedt(r, HTTP_DIR_INGRESS, "GET /very/long/ta", 17, 900, 15), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 16), 1);
+	assert_exchange(&r->x[2], "GET", "/very/long/ta", 204);
+	assert_true(r->x[2].target_truncated);
+	assert_true(r->x[2].head_truncated);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_unseen_response_head(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const char *head = "HTTP/1.1 503 Unavailable\r\nContent-Type: text/html\r\nSet-Cookie: x";
+	size_t hl = strlen(head);
+
+	(void)state;
+	/* Ended by the next request on the other direction. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "GET /a HTTP/1.1\r\n\r\n", 1), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, head, hl, hl + 5000, 2), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, "body", 4, 100, 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "GET /b HTTP/1.1\r\n\r\n", 4), 1);
+	assert_exchange(&r->x[0], "GET", "/a", 503);
+	assert_true(r->x[0].head_truncated);
+	assert_ts(&r->x[0], 1, 1, 2, 3);
+	assert_int_equal(r->x[0].resp_bytes, hl + 5000 + 100);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 5), 1);
+	assert_exchange(&r->x[1], "GET", "/b", 204);
+	assert_ts(&r->x[1], 4, 4, 5, 5);
+
+	/* Ended by the next status line (pipelined requests). */
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS, "GET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n", 6), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, head, hl, hl + 5000, 7), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, "HTTP/1.1 body-ish", 4, 10, 8), 0);
+	assert_int_equal(
+	    feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 9), 2);
+	assert_exchange(&r->x[2], "GET", "/c", 503);
+	assert_ts(&r->x[2], 6, 6, 7, 8);
+	assert_int_equal(r->x[2].resp_bytes, hl + 5000 + 10);
+	assert_exchange(&r->x[3], "GET", "/d", 201);
+	assert_ts(&r->x[3], 6, 6, 9, 9);
+
+	/* Ended by the close. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "GET /e HTTP/1.1\r\n\r\n", 10), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, head, hl, hl + 5000, 11), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_EGRESS, "body", 4, 100, 12), 0);
+	assert_int_equal(run_close(r, 13), 1);
+	assert_exchange(&r->x[4], "GET", "/e", 503);
+	assert_ts(&r->x[4], 10, 10, 11, 12);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_mid_stream_start(void **state)
+{
+	enum http_role hints[] = {HTTP_ROLE_SERVER, HTTP_ROLE_UNKNOWN};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct run *r = run_new(hints[i]);
+
+		/* The tail of a response to a request sent before we attached. */
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, "ld\"}]}\r\n0\r\n\r\n", 1), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, "{\"more\": \"json\"}", 2), 0);
+		/* ... and of the request body, and a whole response to an unseen request. */
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, "name=value&x=1", 3), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 4), 0);
+		assert_false(http_conn_broken(r->c));
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS,
+				      "POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 5),
+				 0);
+		assert_int_equal(r->c->role, HTTP_ROLE_SERVER);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\n\r\n", 6), 0);
+		assert_int_equal(run_close(r, 7), 1);
+		assert_exchange(&r->x[0], "POST", "/x", 200);
+		assert_ts(&r->x[0], 5, 5, 6, 6);
+		run_free(r);
+	}
+}
+
+/* A response that began before its request cannot answer it. */
+static void test_response_before_request(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 2), 1);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 408 Request Timeout\r\nContent-", 3),
+			 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "Length: 0\r\n\r\n", 5), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 6), 1);
+	assert_exchange(&r->x[1], "GET", "/two", 200);
+	assert_ts(&r->x[1], 4, 4, 6, 6);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_garbage_broken(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 2), 1);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "\x16\x03\x01\x02\x00\x01\x00", 3), -1);
+	assert_true(http_conn_broken(r->c));
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 4), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 5), 0);
+	assert_int_equal(run_close(r, 6), 0);
+	run_free(r);
+
+	/* Garbage where the next status line should be. */
+	r = run_new(HTTP_ROLE_CLIENT);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ_GET, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP_200, 2), 1);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ2, 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "HTTP/2 200\r\n\r\n", 4), -1);
+	assert_true(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_malformed_heads(void **state)
+{
+	static const char *const bad[] = {
+	    "GET /a HTTP/1.1\r\nNoColonHere\r\n\r\n",
+	    "GET /a HTTP/1.1\r\n: empty name\r\n\r\n",
+	    "GET /a HTTP/1.1\r\nContent-Length: 12a\r\n\r\n",
+	    "GET /a HTTP/1.1\r\nContent-Length: \r\n\r\n",
+	    "GET /a HTTP/1.1\r\nContent-Length: 9007199254740993\r\n\r\n",
+	    "GET /a HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+	    "GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	    "GET /a\x01z HTTP/1.1\r\n\r\n",
+	    "GET /a\tz HTTP/1.1\r\n\r\n",
+	    "G\x7f T /a HTTP/1.1\r\n\r\n",
+	    "GET /a HTTP/1.1\rX\n\r\n",
+	    "GET  /a HTTP/1.1\r\n\r\n",
+	    "GET /a HTTP/2.0\r\n\r\n",
+	    "GET /a HTTP/1.1 extra\r\n\r\n",
+	    "VERYLONGMETHODNAME /a HTTP/1.1\r\n\r\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct run *r = run_new(HTTP_ROLE_SERVER);
+
+		/* In step after a first exchange, so no resync excuse applies. */
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 1), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, bad[i], 3), -1);
+		assert_true(http_conn_broken(r->c));
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 0);
+		run_free(r);
+	}
+}
+
+static void test_oversized_head(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	char *big = malloc(HTTP_HEAD_MAX + 64);
+	int rc = 0, i;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'a', HTTP_HEAD_MAX + 63);
+	big[HTTP_HEAD_MAX + 63] = '\0';
+	memcpy(big, "GET / HTTP/1.1\r\nX-Big: ", 23);
+	/* Arriving in small pieces, as the first message of the connection. */
+	for (i = 0; i < HTTP_HEAD_MAX + 63 && rc == 0; i += 100) {
+		size_t n = HTTP_HEAD_MAX + 63 - i < 100 ? HTTP_HEAD_MAX + 63 - i : 100;
+
+		rc = feedt(r, HTTP_DIR_INGRESS, big + i, n, n, 1);
+	}
+	assert_int_equal(rc, -1);
+	assert_true(http_conn_broken(r->c));
+	run_free(r);
+
+	/* A head of exactly HTTP_HEAD_MAX bytes is fine. */
+	r = run_new(HTTP_ROLE_SERVER);
+	memset(big, 'a', HTTP_HEAD_MAX);
+	memcpy(big, "GET / HTTP/1.1\r\nX-Big: ", 23);
+	memcpy(big + HTTP_HEAD_MAX - 4, "\r\n\r\n", 5);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, big, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
+	assert_int_equal(r->x[0].req_bytes, HTTP_HEAD_MAX);
+	free(big);
+	run_free(r);
+}
+
+static void test_bad_chunk_size(void **state)
+{
+	static const char *const bad[] = {
+	    "zz\r\n", "\r\n", "5\r\nhelloXX", "5 x\r\n", "11111111111111111\r\n", "0\r\n\rX",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct run *r = run_new(HTTP_ROLE_SERVER);
+
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+				      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 2),
+				 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, bad[i], 3), -1);
+		assert_true(http_conn_broken(r->c));
+		run_free(r);
+	}
+}
+
+static void test_trace_headers(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	const struct http_trace_hdrs *t = &r->x[0].trace;
+
+	(void)state;
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS,
+		 "GET /t HTTP/1.1\r\n"
+		 "TraceParent:  00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01  \r\n"
+		 "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90\r\n"
+		 "x-b3-traceid: 463ac35c9f6413ad48485a3953bb6124\r\n"
+		 "X-B3-SPANID: a2fb4a1d1a96d312\r\n"
+		 "X-B3-ParentSpanId:\t0020000000000001\r\n"
+		 "X-B3-Sampled: 1\r\n"
+		 "\r\n",
+		 1),
+	    0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
+	assert_string_equal(t->traceparent,
+			    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	assert_string_equal(t->b3,
+			    "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90");
+	assert_string_equal(t->x_b3_traceid, "463ac35c9f6413ad48485a3953bb6124");
+	assert_string_equal(t->x_b3_spanid, "a2fb4a1d1a96d312");
+	assert_string_equal(t->x_b3_parentspanid, "0020000000000001");
+	assert_string_equal(t->x_b3_sampled, "1");
+
+	/* Over-long values are cut to the field. */
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS,
+		 "GET /u HTTP/1.1\r\nX-B3-TraceId: 0123456789abcdef0123456789abcdefXYZ\r\n"
+		 "X-B3-Sampled: true\r\n\r\n",
+		 3),
+	    0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 4), 1);
+	assert_string_equal(r->x[1].trace.x_b3_traceid, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(r->x[1].trace.x_b3_sampled, "t");
+	assert_string_equal(r->x[1].trace.traceparent, "");
+	run_free(r);
+}
+
+static void test_long_target(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	char req[1024], target[400];
+
+	(void)state;
+	memset(target, 'p', sizeof(target) - 1);
+	target[0] = '/';
+	target[sizeof(target) - 1] = '\0';
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", target,
+		 "a-very-long-host-name-that-goes-on-and-on-and-on-and-on-and-on-and-on-and-on"
+		 "-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on.example");
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, req, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
+	assert_true(r->x[0].target_truncated);
+	assert_int_equal(strlen(r->x[0].target), HTTP_TARGET_MAX - 1);
+	assert_memory_equal(r->x[0].target, target, HTTP_TARGET_MAX - 1);
+	assert_int_equal(strlen(r->x[0].host), HTTP_HOST_MAX - 1);
+	assert_false(r->x[0].head_truncated);
+	run_free(r);
+}
+
+static void test_pipeline_overflow(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	char buf[64];
+	int i;
+
+	(void)state;
+	for (i = 0; i < HTTP_PIPELINE_MAX + 4; i++) {
+		snprintf(buf, sizeof(buf), "GET /%d HTTP/1.1\r\n\r\n", i);
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, buf, i), 0);
+	}
+	assert_int_equal(r->c->npending, HTTP_PIPELINE_MAX);
+	for (i = 0; i < HTTP_PIPELINE_MAX + 4; i++)
+		assert_true(feed(r, HTTP_DIR_EGRESS, RESP2, 100 + i) >= 0);
+	/* The oldest four were dropped; the others pair in order. */
+	assert_int_equal(r->n, HTTP_PIPELINE_MAX);
+	assert_string_equal(r->x[0].target, "/4");
+	assert_string_equal(r->x[HTTP_PIPELINE_MAX - 1].target, "/19");
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_max_out(void **state)
+{
+	struct http_conn *c = malloc(sizeof(*c));
+	struct http_exchange x[2];
+
+	(void)state;
+	assert_non_null(c);
+	http_conn_init(c, HTTP_ROLE_SERVER);
+	assert_int_equal(http_conn_feed(c, HTTP_DIR_INGRESS, (const uint8_t *)PIPE_REQS,
+					strlen(PIPE_REQS), strlen(PIPE_REQS), 1, x, 2),
+			 0);
+	assert_int_equal(http_conn_feed(c, HTTP_DIR_EGRESS, (const uint8_t *)PIPE_RESPS,
+					strlen(PIPE_RESPS), strlen(PIPE_RESPS), 2, x, 1),
+			 1);
+	assert_string_equal(x[0].target, "/a");
+	assert_int_equal(c->npending, 0);
+	/* caplen > total is clamped; a NULL out just drops. */
+	assert_int_equal(http_conn_feed(c, HTTP_DIR_INGRESS, (const uint8_t *)REQ_GET,
+					strlen(REQ_GET), 5, 3, NULL, 0),
+			 0);
+	free(c);
+}
+
+static void test_bare_lf_and_blank_lines(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS,
+			      "POST /lf HTTP/1.0\nContent-Length: 2\nHost: lf\n\nok\r\n", 1),
+			 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.0 200\nContent-Length: 0\n\n", 2), 1);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "\r\nGET /next HTTP/1.1\r\n\r\n", 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 4), 1);
+	assert_exchange(&r->x[0], "POST", "/lf", 200);
+	assert_string_equal(r->x[0].host, "lf");
+	assert_int_equal(r->x[0].version_minor, 0);
+	assert_exchange(&r->x[1], "GET", "/next", 204);
+	assert_false(http_conn_broken(r->c));
+	run_free(r);
+}
+
+static void test_outcome(void **state)
+{
+	(void)state;
+	assert_string_equal(http_outcome(100), "INFORMATIONAL");
+	assert_string_equal(http_outcome(199), "INFORMATIONAL");
+	assert_string_equal(http_outcome(200), "SUCCESS");
+	assert_string_equal(http_outcome(299), "SUCCESS");
+	assert_string_equal(http_outcome(301), "REDIRECTION");
+	assert_string_equal(http_outcome(404), "CLIENT_ERROR");
+	assert_string_equal(http_outcome(503), "SERVER_ERROR");
+	assert_string_equal(http_outcome(599), "SERVER_ERROR");
+	assert_string_equal(http_outcome(600), "UNKNOWN");
+	assert_string_equal(http_outcome(99), "UNKNOWN");
+	assert_string_equal(http_outcome(0), "UNKNOWN");
+	assert_string_equal(http_outcome(-1), "UNKNOWN");
+}
+
+static void test_method_label(void **state)
+{
+	static const char *const known[] = {
+	    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		assert_string_equal(http_method_label(known[i]), known[i]);
+	assert_string_equal(http_method_label("get"), "OTHER");
+	assert_string_equal(http_method_label("PROPFIND"), "OTHER");
+	assert_string_equal(http_method_label("GETX"), "OTHER");
+	assert_string_equal(http_method_label(""), "OTHER");
+	assert_string_equal(http_method_label(NULL), "OTHER");
+}
+
+static bool req_like(const char *s)
+{
+	return http_looks_like_request((const uint8_t *)s, strlen(s));
+}
+
+static bool resp_like(const char *s)
+{
+	return http_looks_like_response((const uint8_t *)s, strlen(s));
+}
+
+static void test_sniffing(void **state)
+{
+	(void)state;
+	assert_true(req_like("GET / HTTP/1.1\r\n"));
+	assert_true(req_like("GET "));
+	assert_true(req_like("OPTIONS * HTTP/1.1"));
+	assert_true(req_like("PATCH /x"));
+	assert_true(req_like("PROPFIND /dav HTTP/1.1"));
+	assert_true(req_like("MKCOL *"));
+	assert_true(req_like("PURGE http://x/ HTTP/1.1"));
+	assert_false(req_like("GET"));
+	assert_false(req_like("get / HTTP/1.1"));
+	assert_false(req_like("FOO bar"));
+	assert_false(req_like("AB /x"));
+	assert_false(req_like("ABCDEFGHIJKLMNOP /x"));
+	assert_false(req_like("PURGE htt"));
+	assert_false(req_like("HTTP/1.1 200 OK"));
+	assert_false(req_like(""));
+	assert_false(http_looks_like_request(NULL, 10));
+
+	assert_true(resp_like("HTTP/1.1 200 OK\r\n"));
+	assert_true(resp_like("HTTP/1.0 404"));
+	assert_true(resp_like("HTTP/1.1"));
+	assert_true(resp_like("HTTP/1.1 2"));
+	assert_false(resp_like("HTTP/1."));
+	assert_false(resp_like("HTTP/2 200"));
+	assert_false(resp_like("HTTP/1.2 200"));
+	assert_false(resp_like("HTTP/1.1 20x"));
+	assert_false(resp_like("HTTP/1.1x200"));
+	assert_false(resp_like("GET / HTTP/1.1"));
+	assert_false(http_looks_like_response(NULL, 12));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_simple_get_server),
+	    cmocka_unit_test(test_client_role),
+	    cmocka_unit_test(test_role_from_content),
+	    cmocka_unit_test(test_split_every_offset),
+	    cmocka_unit_test(test_split_byte_by_byte),
+	    cmocka_unit_test(test_pipelining),
+	    cmocka_unit_test(test_keep_alive),
+	    cmocka_unit_test(test_chunked_every_offset),
+	    cmocka_unit_test(test_chunked_request),
+	    cmocka_unit_test(test_head_request),
+	    cmocka_unit_test(test_no_body_statuses),
+	    cmocka_unit_test(test_100_continue),
+	    cmocka_unit_test(test_101_upgrade),
+	    cmocka_unit_test(test_connect_tunnel),
+	    cmocka_unit_test(test_until_close),
+	    cmocka_unit_test(test_close_drops_unanswered),
+	    cmocka_unit_test(test_unseen_body),
+	    cmocka_unit_test(test_unseen_chunked),
+	    cmocka_unit_test(test_unseen_request_head),
+	    cmocka_unit_test(test_unseen_response_head),
+	    cmocka_unit_test(test_mid_stream_start),
+	    cmocka_unit_test(test_response_before_request),
+	    cmocka_unit_test(test_garbage_broken),
+	    cmocka_unit_test(test_malformed_heads),
+	    cmocka_unit_test(test_oversized_head),
+	    cmocka_unit_test(test_bad_chunk_size),
+	    cmocka_unit_test(test_trace_headers),
+	    cmocka_unit_test(test_long_target),
+	    cmocka_unit_test(test_pipeline_overflow),
+	    cmocka_unit_test(test_max_out),
+	    cmocka_unit_test(test_bare_lf_and_blank_lines),
+	    cmocka_unit_test(test_outcome),
+	    cmocka_unit_test(test_method_label),
+	    cmocka_unit_test(test_sniffing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
