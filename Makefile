@@ -80,8 +80,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsonde.a
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser $< \
-		$(wildcard user/proto/*.c) -o $@
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
+		-DSONDE_VERSION='"fuzz"' $< $(wildcard user/proto/*.c) user/config.c -o $@ -lyaml
 
 $(BUILD)/bpf:
 	$(Q)mkdir -p $@
