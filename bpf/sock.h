@@ -65,12 +65,13 @@ static __always_inline int sonde_sock_tuple(__u32 fd, struct sonde_conn_tuple *t
 		return -1;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	t->family = family;
+	/* Addresses by explicit size: BPF_CORE_READ_INTO on an array copies one byte. */
 	if (family == SONDE_AF_INET) {
-		BPF_CORE_READ_INTO(t->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(t->raddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(t->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->raddr, 4, &sk->__sk_common.skc_daddr);
 	} else if (family == SONDE_AF_INET6) {
-		BPF_CORE_READ_INTO(t->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(t->raddr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(t->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else if (family == SONDE_AF_UNIX) {
 		struct unix_sock *us = (struct unix_sock *)sk;
 		struct sock *peer = BPF_CORE_READ(us, peer);

@@ -164,6 +164,13 @@ static void record_http(struct agent *a, const struct conn *c, const struct http
 	}
 }
 
+static void parse_error(struct agent *a, const char *protocol)
+{
+	const char *v[] = { protocol };
+
+	metric__add(a->parse_errors, v, 1);
+}
+
 static void record_all(struct agent *a, const struct conn *c, const struct http_exchange *x, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -175,8 +182,11 @@ static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 {
 	struct http_exchange x[EXCHANGES_PER_FEED];
 
-	if (c->proto == CONN_PROTO_HTTP && c->http)
-		record_all(a, c, x, http_conn_close(c->http, ts, x, EXCHANGES_PER_FEED));
+	if (c->proto != CONN_PROTO_HTTP || !c->http)
+		return;
+	if (http_conn_truncated(c->http))
+		parse_error(a, "http");
+	record_all(a, c, x, http_conn_close(c->http, ts, x, EXCHANGES_PER_FEED));
 }
 
 static enum http_role role_hint(const struct conn *c)
@@ -192,9 +202,19 @@ static enum http_role role_hint(const struct conn *c)
 }
 
 /* Decide the protocol from the first bytes; true once it is HTTP. */
-static bool sniff(struct conn *c, const uint8_t *data, size_t len)
+static bool sniff(struct agent *a, struct conn *c, const uint8_t *data, size_t len)
 {
 	if (http_looks_like_request(data, len) || http_looks_like_response(data, len)) {
+		/*
+		 * A connection seen from its start (accept/connect) whose first
+		 * bytes were not HTTP but that carries HTTP now: the peer sent
+		 * garbage and the server answered it (400). Malformed traffic.
+		 */
+		if (c->sniffed && c->tuple.role != SONDE_ROLE_UNKNOWN) {
+			parse_error(a, "http");
+			c->proto = CONN_PROTO_NONE;
+			return false;
+		}
 		c->http = malloc(sizeof(*c->http));
 		if (!c->http) {
 			c->proto = CONN_PROTO_NONE;
@@ -232,14 +252,12 @@ static void handle_data(struct agent *a, const struct sonde_event *e, const uint
 	c->last_ts = e->ts_ns;
 	if (c->proto == CONN_PROTO_NONE)
 		return;
-	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(c, data, e->caplen))
+	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, data, e->caplen))
 		return;
 	n = http_conn_feed(c->http, e->dir == SONDE_DIR_EGRESS ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS,
 			   data, e->caplen, e->len, e->ts_ns, x, EXCHANGES_PER_FEED);
 	if (n < 0) {
-		static const char *const http_proto[] = { "http" };
-
-		metric__add(a->parse_errors, http_proto, 1);
+		parse_error(a, "http");
 		free(c->http);
 		c->http = NULL;
 		c->proto = CONN_PROTO_NONE;

@@ -200,6 +200,37 @@ static void test_garbage_counted(void **state)
 		       "outcome=\"SUCCESS\"} 2");
 }
 
+static void test_truncated_request_counted(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "GET /api/products/1 HTT", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_CLOSE, 0, 5, 1, 2 * MS, NULL, 0, SONDE_ROLE_SERVER);
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
+	/* A complete exchange then close is no error. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 6, 2, 1 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 6, 2, 2 * MS,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_CLOSE, 0, 6, 2, 3 * MS, NULL, 0, SONDE_ROLE_SERVER);
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
+}
+
+static void test_garbage_answered_by_http(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Random bytes to a server that answers 400: malformed request, counted once. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "\x8f\x13zq\x01\x02", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 2 * MS,
+	    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_CLOSE, 0, 5, 1, 3 * MS, NULL, 0, SONDE_ROLE_SERVER);
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
+	absent(f, "status=\"400\"");
+}
+
 static void test_not_http_ignored(void **state)
 {
 	struct fixture *f = *state;
@@ -275,6 +306,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fd_reuse_resets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_request_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_answered_by_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_tgid, setup, teardown),

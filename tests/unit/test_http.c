@@ -106,6 +106,36 @@ static const char RESP_200[] = "HTTP/1.1 200 OK\r\n"
 			       "\r\n"
 			       "hello";
 
+static void test_truncated_request_head(void **state)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+	struct http_exchange x[4];
+	static const char part[] = "GET /api/products/1 HTT";
+	static const char full[] = "GET /a HTTP/1.1\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	(void)state;
+	http_conn_init(c, HTTP_ROLE_SERVER);
+	assert_false(http_conn_truncated(c));
+	assert_int_equal(http_conn_feed(c, HTTP_DIR_INGRESS, (const uint8_t *)part, strlen(part),
+					strlen(part), 1, x, 4),
+			 0);
+	assert_true(http_conn_truncated(c));
+	http_conn_init(c, HTTP_ROLE_SERVER);
+	http_conn_feed(c, HTTP_DIR_INGRESS, (const uint8_t *)full, strlen(full), strlen(full), 1, x,
+		       4);
+	assert_false(http_conn_truncated(c));
+	assert_int_equal(http_conn_feed(c, HTTP_DIR_EGRESS, (const uint8_t *)resp, strlen(resp),
+					strlen(resp), 2, x, 4),
+			 1);
+	assert_false(http_conn_truncated(c));
+	/* Role unknown (opened before sonde): no judgement. */
+	http_conn_init(c, HTTP_ROLE_UNKNOWN);
+	http_conn_feed(c, HTTP_DIR_INGRESS, (const uint8_t *)part, strlen(part), strlen(part), 1, x,
+		       4);
+	free(c);
+}
+
 static void test_simple_get_server(void **state)
 {
 	struct run *r = run_new(HTTP_ROLE_SERVER);
@@ -1019,6 +1049,7 @@ int main(void)
 	    cmocka_unit_test(test_unseen_response_head),
 	    cmocka_unit_test(test_mid_stream_start),
 	    cmocka_unit_test(test_response_before_request),
+	    cmocka_unit_test(test_truncated_request_head),
 	    cmocka_unit_test(test_garbage_broken),
 	    cmocka_unit_test(test_malformed_heads),
 	    cmocka_unit_test(test_oversized_head),

@@ -1112,6 +1112,17 @@ int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out,
 	return f.n;
 }
 
+bool http_conn_truncated(const struct http_conn *c)
+{
+	const struct http_half *h;
+
+	if (!c || c->broken || (c->role != HTTP_ROLE_SERVER && c->role != HTTP_ROLE_CLIENT))
+		return false;
+	h = &c->half[c->role == HTTP_ROLE_SERVER ? HTTP_DIR_INGRESS : HTTP_DIR_EGRESS];
+	/* A request head begun in step (not a resync candidate) and never finished. */
+	return h->state == ST_HEAD && h->head_len > 0 && !(h->cand && h->cand_prev == ST_UNTIL_NEXT);
+}
+
 bool http_conn_broken(const struct http_conn *c)
 {
 	return c && c->broken;

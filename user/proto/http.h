@@ -142,6 +142,13 @@ int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out,
 
 bool http_conn_broken(const struct http_conn *c);
 
+/*
+ * Call before http_conn_close: does the connection end inside a request head
+ * (request line or headers begun, never finished)? That is malformed traffic
+ * (a truncated request), worth counting; a response cut short is not.
+ */
+bool http_conn_truncated(const struct http_conn *c);
+
 /* Content sniffing for protocol detection: do these bytes begin an HTTP/1.x
  * request line ("GET / HTTP/1.1\r\n" or a prefix of it long enough to tell)? */
 bool http_looks_like_request(const uint8_t *data, size_t len);

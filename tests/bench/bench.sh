@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# tests/bench/bench.sh: `make bench`. What sonde costs the process it observes.
+#
+# Each workload runs BENCH_RUNS pairs of load runs, one WITHOUT sonde and one
+# WITH sonde attached (the order alternates from pair to pair: off/on, on/off,
+# ... so that a drift of the machine does not favour one side), then
+# report.py prints medians, ratios and verdicts against the targets as a
+# markdown table and writes it into docs/performance.md between the
+# "bench:begin"/"bench:end" markers (reruns replace it).
+#
+# Measured in each run WITH sonde (a fresh sonde per run):
+#   BPF ns/request  kernel.bpf_stats_enabled=1 during the run (restored
+#                   afterwards); sum of run_time_ns over the sonde_* programs
+#                   sonde loaded, after - before, / requests wrk completed
+#   sonde CPU       utime+stime from /proc/PID/stat over the run, including
+#                   draining the ring buffer after the load, / load duration
+#   RSS             VmRSS at the end of the run
+#   lost events     sonde_events_lost_total, after - before
+#   counts          sonde's request count vs nginx's own (stub_status) and wrk's
+#
+# Environment (defaults in brackets):
+#   BENCH_RUNS [5]            pairs per saturation workload
+#   BENCH_SECONDS [10]        seconds per run (1..50)
+#   BENCH_CONNECTIONS [32]    wrk connections at saturation
+#   BENCH_THREADS [1]         wrk threads
+#   BENCH_RATE [20000]        target req/s of the fixed-rate workload
+#   BENCH_RATE_RUNS [1]       pairs of the fixed-rate workload
+#   BENCH_RATE_CONNECTIONS [64] wrk connections of the fixed-rate workload
+#   BENCH_WORKLOADS           [nginx_saturated nginx_rate]
+#   BENCH_PIN [1]             pin the server to CPU BENCH_SERVER_CPU [0] and
+#                             the load generator to BENCH_LOAD_CPU [1]; sonde
+#                             is never pinned
+#   BENCH_DOC                 [docs/performance.md]; "-" writes no file
+#   BENCH_STRICT [0]          1: exit 1 when a target is missed
+#
+# Adding a workload NAME (redis-benchmark, pgbench, ...): define
+#   wl_NAME_setup     start the server; set BENCH_TARGET_PID (what sonde
+#                     attaches to), BENCH_SERVICE, BENCH_SERVER_PIDS (whose CPU
+#                     is reported) and BENCH_COUNT_SEL (the sonde series that
+#                     count this workload's requests, a metric_sum selector)
+#   wl_NAME_pairs     print how many off/on pairs to run
+#   wl_NAME_load OUT  drive the load for BENCH_SECONDS, raw output in OUT
+#   wl_NAME_parse OUT print "requests req_per_s p99_us errors"
+#   wl_NAME_served    print the server's own request counter (or ""); set
+#                     BENCH_SERVED_OVERHEAD to the requests one reading adds
+#   wl_NAME_describe  print markdown: what runs, the exact commands
+#   wl_NAME_targets   print the targets that apply, e.g. "throughput_ratio>=0.90"
+#                     (see report.py for the names)
+#   wl_NAME_teardown  stop what setup started (or leave it to the exit trap)
+# and add NAME to BENCH_WORKLOADS.
+set -u
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+# shellcheck source=../integration/lib.sh
+. "$ROOT/tests/integration/lib.sh"
+
+BENCH_RUNS=${BENCH_RUNS:-5}
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-32}
+BENCH_THREADS=${BENCH_THREADS:-1}
+BENCH_RATE=${BENCH_RATE:-20000}
+BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
+BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_rate}
+BENCH_PIN=${BENCH_PIN:-1}
+BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
+BENCH_LOAD_CPU=${BENCH_LOAD_CPU:-1}
+BENCH_DOC=${BENCH_DOC:-$ROOT/docs/performance.md}
+BENCH_STRICT=${BENCH_STRICT:-0}
+
+RESULTS=$LIB_TMP/results.tsv
+META=$LIB_TMP/meta
+mkdir -p "$META"
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+export BENCH_RATE BENCH_THREADS # read by rate.lua
+for v in BENCH_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS; do
+	is_uint "${!v}" && [ "${!v}" -ge 1 ] || die "$v must be a positive integer (got ${!v})"
+done
+# run_wrk (lib.sh) bounds wrk to 60 s.
+[ "$BENCH_SECONDS" -le 50 ] || die "BENCH_SECONDS must be at most 50 (got $BENCH_SECONDS)"
+[ "$(id -u)" = 0 ] || die "sonde loads BPF programs: run as root"
+for tool in nginx wrk curl bpftool taskset sysctl; do
+	command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh bench)"
+done
+[ -x "$PYTHON" ] || die "$PYTHON not found"
+[ -x "$SONDE_BIN" ] || die "$SONDE_BIN not built (run make)"
+
+NCPU=$(nproc)
+if [ "$BENCH_PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
+	SERVER_PIN=(taskset -c "$BENCH_SERVER_CPU")
+	LOAD_CPUS=$BENCH_LOAD_CPU
+	SERVER_CPU=$BENCH_SERVER_CPU # for cpu_busy; "" = all CPUs
+	LOAD_CPU=$BENCH_LOAD_CPU
+else
+	BENCH_PIN=0
+	SERVER_PIN=()
+	LOAD_CPUS=
+	SERVER_CPU=
+	LOAD_CPU=
+fi
+
+# ------------------------------------------------------- the BPF stats sysctl
+
+BPF_STATS_ORIG=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) || die "no kernel.bpf_stats_enabled"
+
+bench_bpf_stats() { sysctl -qw "kernel.bpf_stats_enabled=$1" >/dev/null 2>&1; }
+
+# Restore the sysctl on any exit, then lib.sh's cleanup (which stops sonde and
+# nginx and exits with the status given to it through $?).
+bench_exit() {
+	local rc=$?
+	bench_bpf_stats "$BPF_STATS_ORIG"
+	(exit "$rc")
+	lib_cleanup
+}
+trap bench_exit EXIT
+
+# ------------------------------------------------------------------ helpers
+
+# utime+stime (clock ticks) of the processes given, all their threads included.
+cpu_ticks() {
+	local p t=0 n
+	for p in "$@"; do
+		n=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + n))
+	done
+	echo "$t"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# bpf_snapshot PID FILE: "prog_id name run_time_ns run_cnt" of each sonde_*
+# program PID holds. The programs come from PID's file descriptors (the fdinfo
+# of a program fd has prog_id, run_time_ns and run_cnt; Debian's bpftool shows
+# no "pids"), each counted once, and must be named sonde_* in bpftool's list.
+bpf_snapshot() {
+	bpftool -j prog show 2>/dev/null | "$PYTHON" -c '
+import glob, json, sys
+names = {p["id"]: p.get("name", "") for p in json.load(sys.stdin) or []}
+progs = {}
+for path in glob.glob("/proc/%s/fdinfo/*" % sys.argv[1]):
+    try:
+        kv = dict(l.split(":", 1) for l in open(path).read().splitlines() if ":" in l)
+    except OSError:
+        continue
+    if "prog_id" in kv and "run_time_ns" in kv:
+        pid = int(kv["prog_id"])
+        if names.get(pid, "").startswith("sonde_"):
+            progs[pid] = (names[pid], int(kv["run_time_ns"]), int(kv["run_cnt"]))
+for pid, (name, ns, cnt) in sorted(progs.items()):
+    print(pid, name, ns, cnt)' "$1" >"$2"
+}
+
+# "run_time_ns run_cnt" added between two snapshots.
+bpf_delta() {
+	awk 'NR == FNR { ns[$1] = $3; cnt[$1] = $4; next }
+		{ dn += $3 - ns[$1]; dc += $4 - cnt[$1] }
+		END { printf "%.0f %.0f\n", dn, dc }' "$1" "$2"
+}
+
+# Busy share (percent) of CPU N ("" = all CPUs) between two /proc/stat copies.
+cpu_busy() {
+	awk -v cpu="cpu$3" 'FNR == 1 { f++ } $1 == cpu || (cpu == "cpu" && $1 == "cpu") {
+			t = 0; for (i = 2; i <= 9; i++) t += $i
+			tot[f] = t; idle[f] = $5 + $6 }
+		END { d = tot[2] - tot[1]; printf "%.1f\n", (d > 0) ? 100 * (d - idle[2] + idle[1]) / d : 0 }' "$1" "$2"
+}
+
+now() { date +%s.%N; }
+
+# Convert wrk's "1.23ms" / "850.00us" / "1.02s" to microseconds.
+wrk_us() {
+	awk -v x="$1" 'BEGIN {
+		v = x + 0; u = x; sub(/^[0-9.]+/, "", u)
+		f = (u == "us") ? 1 : (u == "ms") ? 1e3 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : -1
+		if (f < 0) print ""; else printf "%.1f\n", v * f }'
+}
+
+# wrk ARGS...: run_wrk on the load generator's CPU (affinity is inherited).
+bench_wrk() {
+	(
+		[ -n "$LOAD_CPUS" ] && taskset -pc "$LOAD_CPUS" "$BASHPID" >/dev/null
+		run_wrk "$@"
+	)
+}
+
+# Machine idle share (percent) over 1 s.
+idle_pct() {
+	cat /proc/stat >"$LIB_TMP/idle.0"
+	sleep 1
+	cat /proc/stat >"$LIB_TMP/idle.1"
+	awk -v b="$(cpu_busy "$LIB_TMP/idle.0" "$LIB_TMP/idle.1" "")" 'BEGIN { printf "%d\n", 100 - b }'
+}
+
+# ----------------------------------------------------------------- nginx
+
+# lib.sh's start_nginx waits for 2 workers; the bench wants exactly one, and
+# pinned, hence this variant (same prefix layout, tracked for the cleanup).
+bench_nginx_ready() {
+	lib_port_listening "$NGINX_PORT" && [ "$(nginx_workers | wc -l)" -ge 1 ]
+}
+
+bench_nginx_up() {
+	[ -n "${NGINX_PID:-}" ] && lib_alive "$NGINX_PID" && return 0
+	local tmpl=$BENCH_DIR/nginx.conf.in
+	NGINX_PORT=$(free_port)
+	NGINX_PREFIX=$(mktemp -d "$LIB_TMP/nginx.XXXXXX")
+	chmod 711 "$NGINX_PREFIX"
+	mkdir -p "$NGINX_PREFIX/tmp"
+	NGINX_CONF=$NGINX_PREFIX/nginx.conf
+	sed -e "s|@PREFIX@|$NGINX_PREFIX|g" -e "s|@PORT@|$NGINX_PORT|g" "$tmpl" >"$NGINX_CONF"
+	nginx_cmd -t -q || die "nginx -t rejected $NGINX_CONF"
+	"${SERVER_PIN[@]}" nginx -p "$NGINX_PREFIX" -c "$NGINX_CONF" -e "$NGINX_PREFIX/error.log" \
+		-g 'daemon off;' >"$NGINX_PREFIX/stdout.log" 2>&1 &
+	NGINX_PID=$!
+	track_pid nginx "$NGINX_PID"
+	if ! wait_until 10 bench_nginx_ready; then
+		cat "$NGINX_PREFIX/error.log" "$NGINX_PREFIX/stdout.log" 2>/dev/null
+		die "nginx did not come up on 127.0.0.1:$NGINX_PORT"
+	fi
+	NGINX_URL=http://127.0.0.1:$NGINX_PORT/
+	BENCH_TARGET_PID=$NGINX_PID
+	BENCH_SERVICE=bench
+	BENCH_SERVER_PIDS="$NGINX_PID $(nginx_workers | tr '\n' ' ')"
+	BENCH_COUNT_SEL='http_server_requests_seconds_count{service="bench",uri="/"}'
+	BENCH_SERVED_OVERHEAD=1 # the "after" stub_status request counts itself
+	# Warm up (not measured).
+	bench_wrk "$LIB_TMP/warmup.txt" -t1 -c"$BENCH_CONNECTIONS" -d2s "$NGINX_URL" ||
+		die "wrk warm-up failed: $(cat "$LIB_TMP/warmup.txt")"
+}
+
+nginx_down() {
+	[ -n "${NGINX_PID:-}" ] || return 0
+	lib_stop "$NGINX_PID" "$(lib_starttime "$NGINX_PID")" TERM 5
+	NGINX_PID=
+}
+
+# nginx's request counter (stub_status), which counts the reading request too.
+nginx_served() {
+	curl -s --max-time 5 "http://127.0.0.1:$NGINX_PORT/nginx_status" | awk 'NR == 3 { print $3 }'
+}
+
+# "requests req_per_s p99_us errors" from wrk --latency output.
+wrk_parse() {
+	local f=$1 reqs rps p99
+	reqs=$(wrk_requests "$f")
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$f")
+	p99=$(wrk_us "$(awk '$1 == "99%" { print $2; exit }' "$f")")
+	echo "${reqs:-0} ${rps:-0} ${p99:-NA} $(($(wrk_socket_errors "$f") + $(wrk_non2xx "$f")))"
+}
+
+wrk_version() { wrk -v 2>&1 | awk 'NR == 1 { print $2 }'; }
+
+pin_note() {
+	if [ "$BENCH_PIN" = 1 ]; then
+		echo "nginx pinned to CPU $BENCH_SERVER_CPU (\`taskset -c $BENCH_SERVER_CPU\`), wrk to CPU $BENCH_LOAD_CPU, sonde not pinned."
+	else
+		echo "Nothing pinned."
+	fi
+}
+
+# ------------------------------------------------- workload: nginx_saturated
+
+wl_nginx_saturated_setup() { bench_nginx_up; }
+wl_nginx_saturated_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_saturated_load() {
+	bench_wrk "$1" -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency "$NGINX_URL"
+}
+wl_nginx_saturated_parse() { wrk_parse "$1"; }
+wl_nginx_saturated_served() { nginx_served; }
+wl_nginx_saturated_targets() { echo "throughput_ratio>=0.90 bpf_ns<=600"; }
+wl_nginx_saturated_describe() {
+	cat <<EOF
+nginx $(nginx -v 2>&1 | sed 's|.*/||'), \`worker_processes 1\`, \`access_log off\`, one route \`location = / { return 200 "ok\n"; }\`
+([tests/bench/nginx.conf.in](../tests/bench/nginx.conf.in)), saturated over loopback by wrk $(wrk_version):
+
+    wrk -t$BENCH_THREADS -c$BENCH_CONNECTIONS -d${BENCH_SECONDS}s --latency http://127.0.0.1:PORT/
+
+$(pin_note) With sonde: \`build/sonde --listen 127.0.0.1:PORT --pid NGINX_MASTER_PID=bench\`,
+started fresh for each run. $BENCH_RUNS pair(s) of ${BENCH_SECONDS}-second runs, order alternating (off/on, on/off, ...).
+EOF
+}
+wl_nginx_saturated_teardown() { :; }
+
+# ------------------------------------------------------ workload: nginx_rate
+
+# wrk cannot hold a rate: rate.lua paces the requests (see there).
+wl_nginx_rate_setup() { bench_nginx_up; }
+wl_nginx_rate_pairs() { echo "$BENCH_RATE_RUNS"; }
+wl_nginx_rate_load() {
+	bench_wrk "$1" -t"$BENCH_THREADS" -c"$BENCH_RATE_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency -s "$BENCH_DIR/rate.lua" "$NGINX_URL"
+}
+wl_nginx_rate_parse() { wrk_parse "$1"; }
+wl_nginx_rate_served() { nginx_served; }
+wl_nginx_rate_targets() { echo "lost==0 bpf_ns<=600"; }
+wl_nginx_rate_describe() {
+	cat <<EOF
+The same nginx at a fixed rate of $BENCH_RATE req/s. Debian has no wrk2 and wrk has no rate option:
+[tests/bench/rate.lua](../tests/bench/rate.lua) paces the requests itself (send slots $BENCH_RATE per
+second; each connection waits for the next free slot, with wrk's 1 ms timer resolution), and the table
+gives the rate achieved:
+
+    BENCH_RATE=$BENCH_RATE BENCH_THREADS=$BENCH_THREADS wrk -t$BENCH_THREADS -c$BENCH_RATE_CONNECTIONS -d${BENCH_SECONDS}s --latency -s tests/bench/rate.lua http://127.0.0.1:PORT/
+
+$(pin_note) $BENCH_RATE_RUNS pair(s) of ${BENCH_SECONDS}-second runs.
+EOF
+}
+wl_nginx_rate_teardown() { :; }
+
+# ------------------------------------------------------------ one run
+
+# Wait until sonde's count for the workload stops moving (<= 5 s).
+settle_sonde() {
+	local prev=-1 cur i
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.25
+		cur=$(metric_sum "$BENCH_COUNT_SEL") || cur=0
+		[ "$cur" = "$prev" ] && return 0
+		prev=$cur
+	done
+}
+
+sonde_value() { lib_metric_match "$2" subset <"$1" || echo 0; }
+
+# bench_run WORKLOAD MODE(off|on) PAIR: one measured run, one line in $RESULTS.
+bench_run() {
+	local wl=$1 mode=$2 pair=$3 out m0 m1 t0 t1 secs
+	local served0 served1 srv0 srv1 st0=0 st1=0 rss=NA bpf0 bpf1 stat0 stat1
+	local count=NA lost=NA events=NA bpf_ns=NA bpf_cnt=NA sonde_ticks=NA parsed served
+	out=$LIB_TMP/$wl.$pair.$mode.wrk
+	m0=$LIB_TMP/$wl.$pair.$mode.m0
+	m1=$LIB_TMP/$wl.$pair.$mode.m1
+	stat0=$LIB_TMP/$wl.$pair.$mode.stat0
+	stat1=$LIB_TMP/$wl.$pair.$mode.stat1
+	bpf0=$META/bpf.$wl.$pair.0
+	bpf1=$META/bpf.$wl.$pair.1
+	if [ "$mode" = on ]; then
+		bench_bpf_stats 1 || die "cannot set kernel.bpf_stats_enabled"
+		unset SONDE_PORT
+		start_sonde --pid "$BENCH_TARGET_PID=$BENCH_SERVICE"
+		sleep 1 # start-up work (attaching, first sweep) is not part of the run
+		metrics_fetch "$m0" || die "cannot read sonde's /metrics"
+		st0=$(cpu_ticks "$SONDE_PID")
+		bpf_snapshot "$SONDE_PID" "$bpf0"
+		[ -s "$bpf0" ] || die "found no sonde_* BPF program among sonde's file descriptors"
+	fi
+	served0=$("wl_${wl}_served")
+	# shellcheck disable=SC2086 # a list of PIDs
+	srv0=$(cpu_ticks $BENCH_SERVER_PIDS)
+	cat /proc/stat >"$stat0"
+	t0=$(now)
+	"wl_${wl}_load" "$out" || { cat "$out"; die "$wl load failed"; }
+	t1=$(now)
+	cat /proc/stat >"$stat1"
+	# shellcheck disable=SC2086
+	srv1=$(cpu_ticks $BENCH_SERVER_PIDS)
+	if [ "$mode" = on ]; then
+		bpf_snapshot "$SONDE_PID" "$bpf1"
+		bench_bpf_stats "$BPF_STATS_ORIG"
+		settle_sonde
+		st1=$(cpu_ticks "$SONDE_PID")
+		rss=$(rss_kb "$SONDE_PID")
+		metrics_fetch "$m1" || die "cannot read sonde's /metrics"
+		lib_alive "$SONDE_PID" || die "sonde died during the run: $(tail -n 20 "$SONDE_LOG")"
+		stop_sonde TERM
+		count=$(awk -v a="$(sonde_value "$m0" "$BENCH_COUNT_SEL")" -v b="$(sonde_value "$m1" "$BENCH_COUNT_SEL")" 'BEGIN { printf "%.0f", b - a }')
+		lost=$(awk -v a="$(sonde_value "$m0" sonde_events_lost_total)" -v b="$(sonde_value "$m1" sonde_events_lost_total)" 'BEGIN { printf "%.0f", b - a }')
+		events=$(awk -v a="$(sonde_value "$m0" sonde_events_total)" -v b="$(sonde_value "$m1" sonde_events_total)" 'BEGIN { printf "%.0f", b - a }')
+		read -r bpf_ns bpf_cnt < <(bpf_delta "$bpf0" "$bpf1")
+		sonde_ticks=$((st1 - st0))
+	fi
+	served1=$("wl_${wl}_served")
+	served=NA
+	is_uint "${served0:-}" && is_uint "${served1:-}" &&
+		served=$((served1 - served0 - ${BENCH_SERVED_OVERHEAD:-0}))
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	parsed=$("wl_${wl}_parse" "$out")
+	# shellcheck disable=SC2086
+	set -- $parsed
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$wl" "$mode" "$pair" "$secs" "$1" "$2" "$3" "$4" "$served" "$count" \
+		"$bpf_ns" "$bpf_cnt" "$sonde_ticks" "$((srv1 - srv0))" "${rss:-NA}" "$lost" "$events" \
+		"$(cpu_busy "$stat0" "$stat1" "$SERVER_CPU")" "$(cpu_busy "$stat0" "$stat1" "$LOAD_CPU")" >>"$RESULTS"
+	if [ "$mode" = on ]; then
+		printf '   %-4s %9s req/s  p99 %7s us  sonde: %s counted (nginx %s, wrk %s), %s lost, BPF %s ns/req\n' \
+			"$mode" "$2" "$3" "$count" "$served" "$1" "$lost" \
+			"$(awk -v n="$bpf_ns" -v r="$1" 'BEGIN { if (r > 0) printf "%.0f", n / r; else print "NA" }')"
+	else
+		printf '   %-4s %9s req/s  p99 %7s us  (nginx %s, wrk %s)\n' "$mode" "$2" "$3" "$served" "$1"
+	fi
+}
+
+# ------------------------------------------------------------ main
+
+machine_md() {
+	local cpu mem os
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+	os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+	cat <<EOF
+- date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- machine: $NCPU CPUs ($cpu), $mem RAM, ${os:-unknown OS}, kernel $(uname -r)
+- $("$SONDE_BIN" --version 2>/dev/null | head -n 1) (build/sonde)
+- idle CPU before the bench: $IDLE_BEFORE % (load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)
+- command: \`make bench\` (\`tests/bench/bench.sh\`), BENCH_RUNS=$BENCH_RUNS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_THREADS=$BENCH_THREADS BENCH_RATE=$BENCH_RATE
+EOF
+}
+
+IDLE_BEFORE=$(idle_pct)
+step "sonde bench: workloads: $BENCH_WORKLOADS; $BENCH_RUNS pair(s) x $BENCH_SECONDS s; $NCPU CPUs, ${IDLE_BEFORE}% idle now"
+[ "$IDLE_BEFORE" -ge 90 ] || echo "   note: the machine is busy (${IDLE_BEFORE}% idle): expect noisy numbers"
+machine_md >"$META/machine.md"
+printf 'workload\tmode\tpair\tsecs\treqs\trps\tp99_us\terrors\tserved\tsonde_count\tbpf_ns\tbpf_cnt\tsonde_ticks\tserver_ticks\trss_kb\tlost\tevents\tserver_cpu_busy\tload_cpu_busy\n' >"$RESULTS"
+
+for wl in $BENCH_WORKLOADS; do
+	for fn in setup pairs load parse served describe targets teardown; do
+		declare -F "wl_${wl}_$fn" >/dev/null || die "workload $wl has no wl_${wl}_$fn"
+	done
+	step "workload $wl"
+	"wl_${wl}_setup"
+	pairs=$("wl_${wl}_pairs")
+	for ((p = 1; p <= pairs; p++)); do
+		if ((p % 2)); then order="off on"; else order="on off"; fi
+		for mode in $order; do
+			bench_run "$wl" "$mode" "$p"
+		done
+	done
+	"wl_${wl}_describe" >"$META/$wl.describe.md"
+	"wl_${wl}_targets" >"$META/$wl.targets"
+	"wl_${wl}_teardown"
+done
+nginx_down
+
+step "results"
+rc=0
+"$PYTHON" "$BENCH_DIR/report.py" --results "$RESULTS" --meta "$META" --workloads "$BENCH_WORKLOADS" \
+	--clk-tck "$(getconf CLK_TCK)" --doc "$BENCH_DOC" || rc=$?
+case $rc in
+0) ;;
+3) echo "   note: at least one target was missed"; [ "$BENCH_STRICT" = 1 ] && exit 1 ;;
+*) die "report.py failed ($rc)" ;;
+esac
+[ "$BENCH_DOC" = - ] || echo "   written to ${BENCH_DOC#"$ROOT"/}"
+exit 0
