@@ -49,7 +49,9 @@ struct conn_state {
 	__u64 conn_id;
 	__u32 gen;	/* targets gen when cached: a mismatch means stale */
 	__u8 watch;	/* 1: a TCP or Unix stream socket we follow */
-	__u8 _pad[3];
+	__u8 announced;	/* the tuple went out in a record, at announced_ts */
+	__u8 _pad[2];
+	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;
 };
 
@@ -89,9 +91,10 @@ struct {
 		barrier_var(__v);                                              \
 		__v & (m);                                                     \
 	})
+#define TUPLE_SZ sizeof(struct sonde_conn_tuple)
 struct event_buf {
 	struct sonde_event hdr;
-	__u8 data[3 * SONDE_CAPTURE_MAX];
+	__u8 body[TUPLE_SZ + 3 * SONDE_CAPTURE_MAX]; /* [tuple] payload */
 };
 
 struct {
@@ -109,8 +112,20 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/*
+ * target_bits: one bit per tgid, set for targets. Written by userspace
+ * (atomically, through the skeleton's mmap of .bss) and by sonde_fork; read
+ * first by every program: most syscalls on a host are not a target's, and a
+ * load from a global array is much cheaper than a hash lookup.
+ */
+__u64 target_bits[SONDE_TGID_WORDS];
+
 static __always_inline struct sonde_target *target_of(__u32 tgid)
 {
+	__u64 w = target_bits[(tgid >> 6) & (SONDE_TGID_WORDS - 1)];
+
+	if (!(w & (1ULL << (tgid & 63))))
+		return NULL;
 	return bpf_map_lookup_elem(&targets, &tgid);
 }
 
@@ -143,8 +158,9 @@ static __always_inline struct conn_state *conn_cached(__u32 tgid, __u32 fd, __u3
 
 #define IOV_HEAD_MIN 64
 
-/* Copy up to cap bytes from an iovec array into e->data; returns bytes copied. */
-static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iovcnt, __u32 cap)
+/* Copy up to cap bytes from an iovec array to e->body + toff; returns bytes copied. */
+static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uiov, __u32 iovcnt,
+				      __u32 cap)
 {
 	struct iovec iov[SONDE_MAX_IOV];
 	__u32 off = 0;
@@ -175,7 +191,7 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iov
 			n = iov[i].iov_len;
 		if (n == 0)
 			continue;
-		if (bpf_probe_read_user(&e->data[MASKED(off, OFF_MASK)], MASKED(n, LEN_MASK),
+		if (bpf_probe_read_user(&e->body[toff + MASKED(off, OFF_MASK)], MASKED(n, LEN_MASK),
 					iov[i].iov_base))
 			break;
 		off += n;
@@ -183,18 +199,32 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u64 uiov, __u32 iov
 	return off;
 }
 
-static __always_inline void emit(struct event_buf *e, __u32 caplen)
+/* Send hdr, toff bytes of tuple (0 or TUPLE_SZ) and caplen bytes; 0 or -1 if lost. */
+static __always_inline int emit(struct event_buf *e, __u32 toff, __u32 caplen)
 {
 	if (caplen > SONDE_CAPTURE_MAX)
 		caplen = SONDE_CAPTURE_MAX;
 	e->hdr.caplen = caplen;
 	/* Never wake the consumer: it drains on a timer, in batches. */
-	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + MASKED(caplen, LEN_MASK),
+	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + toff + MASKED(caplen, LEN_MASK),
 			       BPF_RB_NO_WAKEUP)) {
 		stat_inc(SONDE_STAT_LOST);
-		return;
+		return -1;
 	}
 	stat_inc(SONDE_STAT_EVENTS);
+	return 0;
+}
+
+/* Put the tuple in the record if userspace may not know it; returns its size or 0. */
+static __always_inline __u32 put_tuple(struct event_buf *e, struct conn_state *cs, __u64 now)
+{
+	if (cs->announced && now - cs->announced_ts < SONDE_TUPLE_REFRESH_NS) {
+		e->hdr.flags = 0;
+		return 0;
+	}
+	__builtin_memcpy(e->body, &cs->tuple, TUPLE_SZ);
+	e->hdr.flags = SONDE_F_TUPLE;
+	return TUPLE_SZ;
 }
 
 /*
@@ -214,7 +244,8 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	__u32 tgid = id >> 32;
 	struct conn_state *cs;
 	struct event_buf *e;
-	__u32 zero = 0, cap, got = 0;
+	__u32 zero = 0, cap, got = 0, toff;
+	__u64 now;
 
 	cs = conn_cached(tgid, a->fd, t->gen);
 	if (!cs)
@@ -232,9 +263,9 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	e->hdr.fd = a->fd;
 	e->hdr.service = t->service;
 	e->hdr.conn_id = cs->conn_id;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.ts_ns = now = bpf_ktime_get_ns();
 	e->hdr.len = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
-	e->hdr.tuple = cs->tuple;
+	toff = put_tuple(e, cs, now);
 
 	cap = e->hdr.len < capture_bytes ? e->hdr.len : capture_bytes;
 	if (cap > SONDE_CAPTURE_MAX)
@@ -244,12 +275,15 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	if (call == SONDE_CALL_SENDFILE) {
 		got = 0;
 	} else if (a->iovcnt) {
-		got = copy_iov(e, a->buf, a->iovcnt, cap);
-	} else {
-		if (cap > 0 && bpf_probe_read_user(e->data, MASKED(cap, LEN_MASK), (void *)a->buf) == 0)
-			got = cap;
+		got = copy_iov(e, toff, a->buf, a->iovcnt, cap);
+	} else if (cap > 0 && bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
+						  (void *)a->buf) == 0) {
+		got = cap;
 	}
-	emit(e, got);
+	if (emit(e, toff, got) == 0 && toff) {
+		cs->announced = 1;
+		cs->announced_ts = now;
+	}
 	return 0;
 }
 
@@ -323,8 +357,8 @@ int sonde_close_enter(struct trace_event_raw_sys_enter *ctx)
 		e->hdr.conn_id = cs->conn_id;
 		e->hdr.ts_ns = bpf_ktime_get_ns();
 		e->hdr.len = 0;
-		e->hdr.tuple = cs->tuple;
-		emit(e, 0);
+		e->hdr.flags = 0;
+		emit(e, 0, 0);
 	}
 	bpf_map_delete_elem(&conns, &k);
 	return 0;
@@ -393,6 +427,9 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	n.service = t->service;
 	bpf_map_update_elem(&targets, &ctgid, &n, BPF_ANY);
+	/* After the map entry: a reader that sees the bit finds the entry. */
+	__sync_fetch_and_or(&target_bits[(ctgid >> 6) & (SONDE_TGID_WORDS - 1)],
+			    1ULL << (ctgid & 63));
 	stat_inc(SONDE_STAT_FORKS);
 	return 0;
 }

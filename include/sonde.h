@@ -71,15 +71,29 @@ struct sonde_conn_tuple {
 };
 _Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout");
 
+/* sonde_event.flags */
+#define SONDE_F_TUPLE 0x01 /* a struct sonde_conn_tuple follows the header */
+
 /*
- * Header of every ring-buffer record. A SONDE_EV_DATA record is followed by
- * caplen bytes of payload (the first caplen of the len bytes moved).
+ * How often a connection's records carry its tuple again (ns): userspace may
+ * have forgotten an idle connection, and must not forget it for less long.
+ */
+#define SONDE_TUPLE_REFRESH_NS (60ULL * 1000000000ULL)
+
+/*
+ * Header of every ring-buffer record:
+ *
+ *   struct sonde_event | struct sonde_conn_tuple (if SONDE_F_TUPLE) | caplen bytes
+ *
+ * A SONDE_EV_DATA record carries the first caplen of the len bytes moved. The
+ * tuple comes with the first record of a connection (and every
+ * SONDE_TUPLE_REFRESH_NS), not with every record: it is half the header.
  */
 struct sonde_event {
-	__u8 type; /* enum sonde_event_type */
-	__u8 dir;  /* enum sonde_dir */
-	__u8 call; /* enum sonde_call */
-	__u8 _pad0;
+	__u8 type;  /* enum sonde_event_type */
+	__u8 dir;   /* enum sonde_dir */
+	__u8 call;  /* enum sonde_call */
+	__u8 flags; /* SONDE_F_* */
 	__u32 tgid;
 	__u32 tid;
 	__u32 fd;
@@ -88,10 +102,12 @@ struct sonde_event {
 	__u64 conn_id; /* unique per (tgid, fd) lifetime: a new id means a new connection */
 	__u64 ts_ns;   /* CLOCK_MONOTONIC at syscall exit */
 	__u32 len;     /* bytes the syscall moved (its return value) */
-	__u32 caplen;  /* bytes of payload that follow this header */
-	struct sonde_conn_tuple tuple;
+	__u32 caplen;  /* bytes of payload at the end of the record */
 };
-_Static_assert(sizeof(struct sonde_event) == 104, "sonde_event layout");
+_Static_assert(sizeof(struct sonde_event) == 48, "sonde_event layout");
+
+/* Target filter: bit (tgid % 64) of word (tgid / 64); PID_MAX_LIMIT is 2^22. */
+#define SONDE_TGID_WORDS (1 << 16)
 
 /* Key of the conns map: one observed file descriptor. */
 struct sonde_fd_key {

@@ -229,7 +229,8 @@ static bool sniff(struct agent *a, struct conn *c, const uint8_t *data, size_t l
 	return false;
 }
 
-static void handle_data(struct agent *a, const struct sonde_event *e, const uint8_t *data)
+static void handle_data(struct agent *a, const struct sonde_event *e,
+			const struct sonde_conn_tuple *tuple, const uint8_t *data)
 {
 	struct conn *c = conn_table__get(a->conns, e->tgid, e->fd);
 	struct http_exchange x[EXCHANGES_PER_FEED];
@@ -247,8 +248,9 @@ static void handle_data(struct agent *a, const struct sonde_event *e, const uint
 			return;
 		c->conn_id = e->conn_id;
 		c->service = e->service;
-		c->tuple = e->tuple;
 	}
+	if (tuple)
+		c->tuple = *tuple;
 	c->last_ts = e->ts_ns;
 	if (c->proto == CONN_PROTO_NONE)
 		return;
@@ -269,9 +271,15 @@ static void handle_data(struct agent *a, const struct sonde_event *e, const uint
 void agent__handle(struct agent *a, const void *rec, size_t size)
 {
 	const struct sonde_event *e = rec;
+	const struct sonde_conn_tuple *tuple = NULL;
+	size_t hlen = sizeof(*e);
 	struct conn *c;
 
-	if (size < sizeof(*e) || e->caplen > size - sizeof(*e) || e->caplen > e->len ||
+	if (size >= sizeof(*e) && (e->flags & SONDE_F_TUPLE)) {
+		tuple = (const struct sonde_conn_tuple *)(e + 1);
+		hlen += sizeof(*tuple);
+	}
+	if (size < hlen || e->caplen > size - hlen || e->caplen > e->len ||
 	    e->caplen > SONDE_CAPTURE_MAX) {
 		metric__add(a->malformed, NULL, 1);
 		return;
@@ -279,7 +287,8 @@ void agent__handle(struct agent *a, const void *rec, size_t size)
 	a->events++;
 	switch (e->type) {
 	case SONDE_EV_DATA:
-		handle_data(a, e, (const uint8_t *)(e + 1));
+		/* Records are 8-byte aligned and both structs are multiples of 8 bytes. */
+		handle_data(a, e, tuple, (const uint8_t *)rec + hlen);
 		break;
 	case SONDE_EV_CLOSE:
 		c = conn_table__get(a->conns, e->tgid, e->fd);

@@ -156,14 +156,33 @@ fail:
 	return NULL;
 }
 
+/* The filter bit of tgid, in the BPF side's .bss (mmapped by the skeleton). */
+static __u64 *target_word(struct loader *l, __u32 tgid, __u64 *mask)
+{
+	*mask = 1ULL << (tgid & 63);
+	return &l->skel->bss->target_bits[(tgid >> 6) & (SONDE_TGID_WORDS - 1)];
+}
+
 static int target_put(struct loader *l, pid_t pid, uint32_t svc)
 {
 	struct sonde_target t = { .service = svc };
 	__u32 k = (__u32)pid;
+	__u64 mask, *w;
 
 	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.targets), &k, &t, BPF_ANY))
 		return -errno;
+	/* Atomic: sonde_fork sets bits of the same words concurrently. */
+	w = target_word(l, k, &mask);
+	__atomic_fetch_or(w, mask, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+static void target_del(struct loader *l, __u32 tgid)
+{
+	__u64 mask, *w = target_word(l, tgid, &mask);
+
+	__atomic_fetch_and(w, ~mask, __ATOMIC_SEQ_CST);
+	bpf_map_delete_elem(bpf_map__fd(l->skel->maps.targets), &tgid);
 }
 
 /* ppid of pid from /proc/PID/stat, or -1. */
@@ -266,7 +285,7 @@ int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void
 		}
 	}
 	for (int i = 0; i < ndead; i++) {
-		bpf_map_delete_elem(fd, &dead[i]);
+		target_del(l, dead[i]);
 		if (gone)
 			gone(ctx, dead[i]);
 	}

@@ -49,8 +49,10 @@ static int teardown(void **state)
 static void rec(struct agent *a, uint8_t type, uint8_t dir, uint32_t fd, uint64_t conn_id,
 		uint64_t ts, const char *payload, uint32_t total, uint8_t role)
 {
-	uint8_t buf[sizeof(struct sonde_event) + SONDE_CAPTURE_MAX];
+	uint8_t buf[sizeof(struct sonde_event) + sizeof(struct sonde_conn_tuple) +
+		    SONDE_CAPTURE_MAX];
 	struct sonde_event *e = (struct sonde_event *)buf;
+	struct sonde_conn_tuple *t = (struct sonde_conn_tuple *)(e + 1);
 	size_t n = payload ? strlen(payload) : 0;
 
 	memset(buf, 0, sizeof(buf));
@@ -63,14 +65,16 @@ static void rec(struct agent *a, uint8_t type, uint8_t dir, uint32_t fd, uint64_
 	e->ts_ns = ts;
 	e->caplen = (uint32_t)n;
 	e->len = total ? total : (uint32_t)n;
-	e->tuple.family = SONDE_AF_INET;
-	e->tuple.role = role;
-	inet_pton(AF_INET, "127.0.0.1", e->tuple.laddr);
-	inet_pton(AF_INET, "10.1.2.3", e->tuple.raddr);
-	e->tuple.lport = 80;
-	e->tuple.rport = 8080;
-	memcpy(e + 1, payload ? payload : "", n);
-	agent__handle(a, buf, sizeof(*e) + n);
+	/* The kernel sends the tuple with a connection's first record: here, with every one. */
+	e->flags = SONDE_F_TUPLE;
+	t->family = SONDE_AF_INET;
+	t->role = role;
+	inet_pton(AF_INET, "127.0.0.1", t->laddr);
+	inet_pton(AF_INET, "10.1.2.3", t->raddr);
+	t->lport = 80;
+	t->rport = 8080;
+	memcpy(t + 1, payload ? payload : "", n);
+	agent__handle(a, buf, sizeof(*e) + sizeof(*t) + n);
 }
 
 static char *render(struct fixture *f)
