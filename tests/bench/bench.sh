@@ -32,6 +32,15 @@
 #                             is never pinned
 #   BENCH_DOC                 [docs/performance.md]; "-" writes no file
 #   BENCH_STRICT [0]          1: exit 1 when a target is missed
+#   BENCH_QUIET_WAIT [30]     before each run, wait up to this many seconds
+#                             for a quiet machine: BENCH_QUIET_IDLE [90] % idle
+#                             and no other sonde's BPF programs loaded (runs
+#                             that start without are flagged in the tables)
+#   BENCH_BPF_STATS [1]       0: leave kernel.bpf_stats_enabled alone (no BPF
+#                             time measured; shows what measuring it costs)
+#   BENCH_OTHERS_MAX [5]      a run is flagged as disturbed when processes
+#                             other than the bench's used more than this % of
+#                             the machine, or another sonde was loaded
 #
 # Adding a workload NAME (redis-benchmark, pgbench, ...): define
 #   wl_NAME_setup     start the server; set BENCH_TARGET_PID (what sonde
@@ -68,6 +77,10 @@ BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
 BENCH_LOAD_CPU=${BENCH_LOAD_CPU:-1}
 BENCH_DOC=${BENCH_DOC:-$ROOT/docs/performance.md}
 BENCH_STRICT=${BENCH_STRICT:-0}
+BENCH_QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
+BENCH_QUIET_IDLE=${BENCH_QUIET_IDLE:-90}
+BENCH_OTHERS_MAX=${BENCH_OTHERS_MAX:-5}
+BENCH_BPF_STATS=${BENCH_BPF_STATS:-1}
 
 RESULTS=$LIB_TMP/results.tsv
 META=$LIB_TMP/meta
@@ -75,8 +88,9 @@ mkdir -p "$META"
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 export BENCH_RATE BENCH_THREADS # read by rate.lua
-for v in BENCH_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS; do
-	is_uint "${!v}" && [ "${!v}" -ge 1 ] || die "$v must be a positive integer (got ${!v})"
+for v in BENCH_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS BENCH_QUIET_WAIT BENCH_QUIET_IDLE; do
+	is_uint "${!v}" || die "$v must be a number (got ${!v})"
+	[ "${!v}" -ge 1 ] || [ "$v" = BENCH_QUIET_WAIT ] || [ "$v" = BENCH_QUIET_IDLE ] || die "$v must be at least 1"
 done
 # run_wrk (lib.sh) bounds wrk to 60 s.
 [ "$BENCH_SECONDS" -le 50 ] || die "BENCH_SECONDS must be at most 50 (got $BENCH_SECONDS)"
@@ -90,13 +104,11 @@ done
 NCPU=$(nproc)
 if [ "$BENCH_PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
 	SERVER_PIN=(taskset -c "$BENCH_SERVER_CPU")
-	LOAD_CPUS=$BENCH_LOAD_CPU
-	SERVER_CPU=$BENCH_SERVER_CPU # for cpu_busy; "" = all CPUs
+	SERVER_CPU=$BENCH_SERVER_CPU # "" below: not pinned (cpu_busy: all CPUs)
 	LOAD_CPU=$BENCH_LOAD_CPU
 else
 	BENCH_PIN=0
 	SERVER_PIN=()
-	LOAD_CPUS=
 	SERVER_CPU=
 	LOAD_CPU=
 fi
@@ -132,26 +144,12 @@ cpu_ticks() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # bpf_snapshot PID FILE: "prog_id name run_time_ns run_cnt" of each sonde_*
-# program PID holds. The programs come from PID's file descriptors (the fdinfo
-# of a program fd has prog_id, run_time_ns and run_cnt; Debian's bpftool shows
-# no "pids"), each counted once, and must be named sonde_* in bpftool's list.
-bpf_snapshot() {
-	bpftool -j prog show 2>/dev/null | "$PYTHON" -c '
-import glob, json, sys
-names = {p["id"]: p.get("name", "") for p in json.load(sys.stdin) or []}
-progs = {}
-for path in glob.glob("/proc/%s/fdinfo/*" % sys.argv[1]):
-    try:
-        kv = dict(l.split(":", 1) for l in open(path).read().splitlines() if ":" in l)
-    except OSError:
-        continue
-    if "prog_id" in kv and "run_time_ns" in kv:
-        pid = int(kv["prog_id"])
-        if names.get(pid, "").startswith("sonde_"):
-            progs[pid] = (names[pid], int(kv["run_time_ns"]), int(kv["run_cnt"]))
-for pid, (name, ns, cnt) in sorted(progs.items()):
-    print(pid, name, ns, cnt)' "$1" >"$2"
-}
+# program PID holds (see probe.py).
+bpf_snapshot() { bpftool -j prog show 2>/dev/null | "$PYTHON" "$BENCH_DIR/probe.py" bpf "$1" >"$2"; }
+
+# Loaded sonde_* programs not held by PID (another sonde on this machine: its
+# programs run for every syscall of every process, ours included).
+foreign_progs() { bpftool -j prog show 2>/dev/null | "$PYTHON" "$BENCH_DIR/probe.py" foreign "$@"; }
 
 # "run_time_ns run_cnt" added between two snapshots.
 bpf_delta() {
@@ -181,7 +179,7 @@ wrk_us() {
 # wrk ARGS...: run_wrk on the load generator's CPU (affinity is inherited).
 bench_wrk() {
 	(
-		[ -n "$LOAD_CPUS" ] && taskset -pc "$LOAD_CPUS" "$BASHPID" >/dev/null
+		[ -n "$LOAD_CPU" ] && taskset -pc "$LOAD_CPU" "$BASHPID" >/dev/null
 		run_wrk "$@"
 	)
 }
@@ -192,6 +190,23 @@ idle_pct() {
 	sleep 1
 	cat /proc/stat >"$LIB_TMP/idle.1"
 	awk -v b="$(cpu_busy "$LIB_TMP/idle.0" "$LIB_TMP/idle.1" "")" 'BEGIN { printf "%d\n", 100 - b }'
+}
+
+# Before a run: wait up to BENCH_QUIET_WAIT s until no other sonde's programs
+# are loaded and the machine is at least BENCH_QUIET_IDLE % idle. A run that
+# starts without quiet is flagged in the tables, not dropped.
+wait_quiet() {
+	local end=$((SECONDS + BENCH_QUIET_WAIT)) f i said=0
+	while :; do
+		f=$(foreign_progs)
+		i=$(idle_pct)
+		[ "$f" = 0 ] && [ "$i" -ge "$BENCH_QUIET_IDLE" ] && return 0
+		if [ $said = 0 ]; then
+			echo "   waiting for a quiet machine: ${i}% idle, $f sonde_* programs of another sonde loaded"
+			said=1
+		fi
+		[ "$SECONDS" -lt "$end" ] || { echo "   not quiet after ${BENCH_QUIET_WAIT}s: running anyway (flagged)"; return 0; }
+	done
 }
 
 # ----------------------------------------------------------------- nginx
@@ -327,7 +342,7 @@ sonde_value() { lib_metric_match "$2" subset <"$1" || echo 0; }
 # bench_run WORKLOAD MODE(off|on) PAIR: one measured run, one line in $RESULTS.
 bench_run() {
 	local wl=$1 mode=$2 pair=$3 out m0 m1 t0 t1 secs
-	local served0 served1 srv0 srv1 st0=0 st1=0 rss=NA bpf0 bpf1 stat0 stat1
+	local served0 served1 srv0 srv1 st0=0 st1=0 rss=NA bpf0 bpf1 stat0 stat1 fa fb others
 	local count=NA lost=NA events=NA bpf_ns=NA bpf_cnt=NA sonde_ticks=NA parsed served
 	out=$LIB_TMP/$wl.$pair.$mode.wrk
 	m0=$LIB_TMP/$wl.$pair.$mode.m0
@@ -336,8 +351,11 @@ bench_run() {
 	stat1=$LIB_TMP/$wl.$pair.$mode.stat1
 	bpf0=$META/bpf.$wl.$pair.0
 	bpf1=$META/bpf.$wl.$pair.1
+	wait_quiet
 	if [ "$mode" = on ]; then
-		bench_bpf_stats 1 || die "cannot set kernel.bpf_stats_enabled"
+		if [ "$BENCH_BPF_STATS" = 1 ]; then
+			bench_bpf_stats 1 || die "cannot set kernel.bpf_stats_enabled"
+		fi
 		unset SONDE_PORT
 		start_sonde --pid "$BENCH_TARGET_PID=$BENCH_SERVICE"
 		sleep 1 # start-up work (attaching, first sweep) is not part of the run
@@ -349,16 +367,20 @@ bench_run() {
 	served0=$("wl_${wl}_served")
 	# shellcheck disable=SC2086 # a list of PIDs
 	srv0=$(cpu_ticks $BENCH_SERVER_PIDS)
+	if [ "$mode" = on ]; then fa=$(foreign_progs "$SONDE_PID"); else fa=$(foreign_progs); fi
+	"$PYTHON" "$BENCH_DIR/probe.py" procs >"$stat0.procs"
 	cat /proc/stat >"$stat0"
 	t0=$(now)
 	"wl_${wl}_load" "$out" || { cat "$out"; die "$wl load failed"; }
 	t1=$(now)
 	cat /proc/stat >"$stat1"
+	"$PYTHON" "$BENCH_DIR/probe.py" procs >"$stat1.procs"
+	if [ "$mode" = on ]; then fb=$(foreign_progs "$SONDE_PID"); else fb=$(foreign_progs); fi
 	# shellcheck disable=SC2086
 	srv1=$(cpu_ticks $BENCH_SERVER_PIDS)
 	if [ "$mode" = on ]; then
 		bpf_snapshot "$SONDE_PID" "$bpf1"
-		bench_bpf_stats "$BPF_STATS_ORIG"
+		[ "$BENCH_BPF_STATS" = 1 ] && bench_bpf_stats "$BPF_STATS_ORIG"
 		settle_sonde
 		st1=$(cpu_ticks "$SONDE_PID")
 		rss=$(rss_kb "$SONDE_PID")
@@ -369,6 +391,10 @@ bench_run() {
 		lost=$(awk -v a="$(sonde_value "$m0" sonde_events_lost_total)" -v b="$(sonde_value "$m1" sonde_events_lost_total)" 'BEGIN { printf "%.0f", b - a }')
 		events=$(awk -v a="$(sonde_value "$m0" sonde_events_total)" -v b="$(sonde_value "$m1" sonde_events_total)" 'BEGIN { printf "%.0f", b - a }')
 		read -r bpf_ns bpf_cnt < <(bpf_delta "$bpf0" "$bpf1")
+		if [ "$BENCH_BPF_STATS" != 1 ] && [ "$BPF_STATS_ORIG" = 0 ]; then
+			bpf_ns=NA bpf_cnt=NA
+			rm -f "$bpf0" "$bpf1"
+		fi
 		sonde_ticks=$((st1 - st0))
 	fi
 	served1=$("wl_${wl}_served")
@@ -376,19 +402,21 @@ bench_run() {
 	is_uint "${served0:-}" && is_uint "${served1:-}" &&
 		served=$((served1 - served0 - ${BENCH_SERVED_OVERHEAD:-0}))
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	others=$("$PYTHON" "$BENCH_DIR/probe.py" others "$stat0.procs" "$stat1.procs" $$ "$secs" "$NCPU" "$(getconf CLK_TCK)")
 	parsed=$("wl_${wl}_parse" "$out")
 	# shellcheck disable=SC2086
 	set -- $parsed
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$wl" "$mode" "$pair" "$secs" "$1" "$2" "$3" "$4" "$served" "$count" \
 		"$bpf_ns" "$bpf_cnt" "$sonde_ticks" "$((srv1 - srv0))" "${rss:-NA}" "$lost" "$events" \
-		"$(cpu_busy "$stat0" "$stat1" "$SERVER_CPU")" "$(cpu_busy "$stat0" "$stat1" "$LOAD_CPU")" >>"$RESULTS"
+		"$(cpu_busy "$stat0" "$stat1" "$SERVER_CPU")" "$(cpu_busy "$stat0" "$stat1" "$LOAD_CPU")" \
+		"$others" "$((fa > fb ? fa : fb))" >>"$RESULTS"
 	if [ "$mode" = on ]; then
-		printf '   %-4s %9s req/s  p99 %7s us  sonde: %s counted (nginx %s, wrk %s), %s lost, BPF %s ns/req\n' \
+		printf '   %-4s %9s req/s  p99 %7s us  sonde: %s counted (server %s, wrk %s), %s lost, BPF %s ns/req; others %s%% CPU\n' \
 			"$mode" "$2" "$3" "$count" "$served" "$1" "$lost" \
-			"$(awk -v n="$bpf_ns" -v r="$1" 'BEGIN { if (r > 0) printf "%.0f", n / r; else print "NA" }')"
+			"$(awk -v n="$bpf_ns" -v r="$1" 'BEGIN { if (r > 0 && n != "NA") printf "%.0f", n / r; else print "NA" }')" "$others"
 	else
-		printf '   %-4s %9s req/s  p99 %7s us  (nginx %s, wrk %s)\n' "$mode" "$2" "$3" "$served" "$1"
+		printf '   %-4s %9s req/s  p99 %7s us  (server %s, wrk %s); others %s%% CPU\n' "$mode" "$2" "$3" "$served" "$1" "$others"
 	fi
 }
 
@@ -402,7 +430,7 @@ machine_md() {
 	cat <<EOF
 - date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - machine: $NCPU CPUs ($cpu), $mem RAM, ${os:-unknown OS}, kernel $(uname -r)
-- $("$SONDE_BIN" --version 2>/dev/null | head -n 1) (build/sonde)
+- $("$SONDE_BIN" --version 2>/dev/null | head -n 1) (\`build/sonde --version\`), work tree at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")
 - idle CPU before the bench: $IDLE_BEFORE % (load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)
 - command: \`make bench\` (\`tests/bench/bench.sh\`), BENCH_RUNS=$BENCH_RUNS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_THREADS=$BENCH_THREADS BENCH_RATE=$BENCH_RATE
 EOF
@@ -412,7 +440,7 @@ IDLE_BEFORE=$(idle_pct)
 step "sonde bench: workloads: $BENCH_WORKLOADS; $BENCH_RUNS pair(s) x $BENCH_SECONDS s; $NCPU CPUs, ${IDLE_BEFORE}% idle now"
 [ "$IDLE_BEFORE" -ge 90 ] || echo "   note: the machine is busy (${IDLE_BEFORE}% idle): expect noisy numbers"
 machine_md >"$META/machine.md"
-printf 'workload\tmode\tpair\tsecs\treqs\trps\tp99_us\terrors\tserved\tsonde_count\tbpf_ns\tbpf_cnt\tsonde_ticks\tserver_ticks\trss_kb\tlost\tevents\tserver_cpu_busy\tload_cpu_busy\n' >"$RESULTS"
+printf 'workload\tmode\tpair\tsecs\treqs\trps\tp99_us\terrors\tserved\tsonde_count\tbpf_ns\tbpf_cnt\tsonde_ticks\tserver_ticks\trss_kb\tlost\tevents\tserver_cpu_busy\tload_cpu_busy\tothers_cpu\tforeign\n' >"$RESULTS"
 
 for wl in $BENCH_WORKLOADS; do
 	for fn in setup pairs load parse served describe targets teardown; do
@@ -436,7 +464,7 @@ nginx_down
 step "results"
 rc=0
 "$PYTHON" "$BENCH_DIR/report.py" --results "$RESULTS" --meta "$META" --workloads "$BENCH_WORKLOADS" \
-	--clk-tck "$(getconf CLK_TCK)" --doc "$BENCH_DOC" || rc=$?
+	--clk-tck "$(getconf CLK_TCK)" --doc "$BENCH_DOC" --others-max "$BENCH_OTHERS_MAX" || rc=$?
 case $rc in
 0) ;;
 3) echo "   note: at least one target was missed"; [ "$BENCH_STRICT" = 1 ] && exit 1 ;;
