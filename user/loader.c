@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture.skel.h"
@@ -72,6 +73,24 @@ static int ensure_tracefs(char *err, size_t errsz)
 	return 0;
 }
 
+/* The targets array covers every possible tgid: 0 .. pid_max - 1. */
+static __u32 pid_max(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	if (v < 32768)
+		v = 32768;
+	if (v > 64ULL * SONDE_TGID_WORDS)
+		v = 64ULL * SONDE_TGID_WORDS;
+	return (__u32)v;
+}
+
 int loader_check_env(char *err, size_t errsz)
 {
 	if (geteuid() != 0 && !has_caps()) {
@@ -121,6 +140,7 @@ struct loader *loader__open(unsigned capture_bytes, int verbose,
 		goto fail;
 	}
 	l->skel->rodata->capture_bytes = capture_bytes;
+	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
 	e = capture_bpf__load(l->skel);
 	if (e) {
 		snprintf(err, errsz, "kernel refused the BPF programs (%s); run with -v for the "
@@ -165,10 +185,14 @@ static __u64 *target_word(struct loader *l, __u32 tgid, __u64 *mask)
 
 static int target_put(struct loader *l, pid_t pid, uint32_t svc)
 {
+	struct timespec ts;
 	struct sonde_target t = { .service = svc };
 	__u32 k = (__u32)pid;
 	__u64 mask, *w;
 
+	/* A fresh gen: conns entries left by an earlier process with this tgid are stale. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t.gen = (__u32)ts.tv_nsec | 1;
 	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.targets), &k, &t, BPF_ANY))
 		return -errno;
 	/* Atomic: sonde_fork sets bits of the same words concurrently. */
@@ -182,7 +206,6 @@ static void target_del(struct loader *l, __u32 tgid)
 	__u64 mask, *w = target_word(l, tgid, &mask);
 
 	__atomic_fetch_and(w, ~mask, __ATOMIC_SEQ_CST);
-	bpf_map_delete_elem(bpf_map__fd(l->skel->maps.targets), &tgid);
 }
 
 /* ppid of pid from /proc/PID/stat, or -1. */
@@ -269,19 +292,24 @@ int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendan
 
 int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void *ctx)
 {
-	int fd = bpf_map__fd(l->skel->maps.targets);
-	__u32 key, next, dead[256];
+	const volatile __u64 *bits = l->skel->bss->target_bits;
+	__u32 dead[256];
 	int ndead = 0, alive = 0;
-	void *prev = NULL;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (kill((pid_t)key, 0) && errno == ESRCH) {
-			if (ndead < (int)(sizeof(dead) / sizeof(dead[0])))
-				dead[ndead++] = key;
-		} else {
-			alive++;
+	/* The filter bitmap is the set of targets: 512 KiB to scan, once a second. */
+	for (__u32 w = 0; w < SONDE_TGID_WORDS; w++) {
+		__u64 v = bits[w];
+
+		while (v) {
+			__u32 tgid = w * 64 + __builtin_ctzll(v);
+
+			v &= v - 1;
+			if (kill((pid_t)tgid, 0) && errno == ESRCH) {
+				if (ndead < (int)(sizeof(dead) / sizeof(dead[0])))
+					dead[ndead++] = tgid;
+			} else {
+				alive++;
+			}
 		}
 	}
 	for (int i = 0; i < ndead; i++) {
