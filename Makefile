@@ -39,7 +39,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps demo check unit integration bench fuzz clean
+.PHONY: all deps test-deps demo check unit integration bench fuzz clean FORCE
 
 all: deps $(BUILD)/sonde
 
@@ -63,6 +63,14 @@ $(BUILD)/obj/%.o: %.c | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The version is compiled in: rebuild what uses it when it changes (a stamp
+# rewritten only then).
+$(BUILD)/version.stamp: FORCE
+	$(Q)mkdir -p $(BUILD)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $@
+$(BUILD)/obj/user/main.o $(BUILD)/obj/user/config.o: $(BUILD)/version.stamp
+FORCE:
 
 $(BUILD)/libsonde.a: $(CORE_OBJS)
 	$(call msg,AR,$@)

@@ -211,30 +211,12 @@ wait_quiet() {
 
 # ----------------------------------------------------------------- nginx
 
-# lib.sh's start_nginx waits for 2 workers; the bench wants exactly one, and
-# pinned, hence this variant (same prefix layout, tracked for the cleanup).
-bench_nginx_ready() {
-	lib_port_listening "$NGINX_PORT" && [ "$(nginx_workers | wc -l)" -ge 1 ]
-}
-
+# One worker, pinned to the server CPU (lib.sh's start_nginx, told so).
 bench_nginx_up() {
 	[ -n "${NGINX_PID:-}" ] && lib_alive "$NGINX_PID" && return 0
-	local tmpl=$BENCH_DIR/nginx.conf.in
-	NGINX_PORT=$(free_port)
-	NGINX_PREFIX=$(mktemp -d "$LIB_TMP/nginx.XXXXXX")
-	chmod 711 "$NGINX_PREFIX"
-	mkdir -p "$NGINX_PREFIX/tmp"
-	NGINX_CONF=$NGINX_PREFIX/nginx.conf
-	sed -e "s|@PREFIX@|$NGINX_PREFIX|g" -e "s|@PORT@|$NGINX_PORT|g" "$tmpl" >"$NGINX_CONF"
-	nginx_cmd -t -q || die "nginx -t rejected $NGINX_CONF"
-	"${SERVER_PIN[@]}" nginx -p "$NGINX_PREFIX" -c "$NGINX_CONF" -e "$NGINX_PREFIX/error.log" \
-		-g 'daemon off;' >"$NGINX_PREFIX/stdout.log" 2>&1 &
-	NGINX_PID=$!
-	track_pid nginx "$NGINX_PID"
-	if ! wait_until 10 bench_nginx_ready; then
-		cat "$NGINX_PREFIX/error.log" "$NGINX_PREFIX/stdout.log" 2>/dev/null
-		die "nginx did not come up on 127.0.0.1:$NGINX_PORT"
-	fi
+	NGINX_MIN_WORKERS=1
+	NGINX_PIN=("${SERVER_PIN[@]}")
+	start_nginx "$BENCH_DIR/nginx.conf.in"
 	NGINX_URL=http://127.0.0.1:$NGINX_PORT/
 	BENCH_TARGET_PID=$NGINX_PID
 	BENCH_SERVICE=bench

@@ -25,7 +25,8 @@
 #                              UPSTREAM_PID. GET */slow sleeps DELAY_MS
 #                              (default 50) then 200; GET /healthz 200; else 404.
 #   start_nginx TEMPLATE       nginx from a template (@PREFIX@ @PORT@
-#                              @UPSTREAM_PORT@), own prefix, 2 workers ready;
+#                              @UPSTREAM_PORT@), own prefix, NGINX_MIN_WORKERS
+#                              (2) workers ready, NGINX_PIN=(cmd) prefix;
 #                              sets NGINX_PORT NGINX_PID NGINX_PREFIX NGINX_CONF
 #   nginx_cmd ARGS...          run `nginx` against that instance (-s reload ...)
 #   nginx_workers              PIDs of the current workers, one per line
@@ -92,6 +93,7 @@
 #   lib_http_ok URL            URL answers 200 within 1 s
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NGINX_PIN=()
 SONDE_ROOT=$(cd "$LIB_DIR/../.." && pwd)
 SONDE_BIN=${SONDE_BIN:-$SONDE_ROOT/build/sonde}
 PYTHON=/usr/bin/python3
@@ -351,11 +353,13 @@ nginx_requests() {
 }
 
 lib_nginx_ready() {
-	lib_port_listening "$NGINX_PORT" && [ "$(nginx_workers | wc -l)" -ge 2 ]
+	lib_port_listening "$NGINX_PORT" && [ "$(nginx_workers | wc -l)" -ge "${NGINX_MIN_WORKERS:-2}" ]
 }
 
 # start_nginx TEMPLATE: nginx in the foreground of a background job (so $! is
-# the master), its own prefix, pid and log files.
+# the master), its own prefix, pid and log files. NGINX_MIN_WORKERS (default 2)
+# workers must be up; NGINX_PIN (an array, e.g. (taskset -c 0)) prefixes the
+# command.
 start_nginx() {
 	local tmpl=$1 up=${UPSTREAM_PORT:-}
 	[ -r "$tmpl" ] || die "no nginx template $tmpl"
@@ -369,7 +373,7 @@ start_nginx() {
 		-e "s|@UPSTREAM_PORT@|$up|g" "$tmpl" >"$NGINX_CONF"
 	nginx_cmd -t -q || die "nginx -t rejected $NGINX_CONF"
 	# Not through nginx_cmd: a backgrounded function would be a subshell.
-	nginx -p "$NGINX_PREFIX" -c "$NGINX_CONF" -e "$NGINX_PREFIX/error.log" \
+	"${NGINX_PIN[@]}" nginx -p "$NGINX_PREFIX" -c "$NGINX_CONF" -e "$NGINX_PREFIX/error.log" \
 		-g 'daemon off;' >"$NGINX_PREFIX/stdout.log" 2>&1 &
 	NGINX_PID=$!
 	track_pid nginx "$NGINX_PID"
