@@ -25,6 +25,11 @@ void config_free(struct config *c)
 	for (int i = 0; i < c->routes.n; i++)
 		free(c->routes.pattern[i]);
 	c->routes.n = 0;
+	for (int i = 0; i < c->ncaches; i++) {
+		free(c->caches[i].name);
+		free(c->caches[i].pattern);
+	}
+	c->ncaches = 0;
 }
 
 void config_usage(FILE *out)
@@ -255,6 +260,26 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				if (!c->routes.pattern[c->routes.n])
 					YERR(in, "out of memory");
 				c->routes.n++;
+			}
+		} else if (!strcmp(k, "caches")) {
+			if (vn->type != YAML_MAPPING_NODE)
+				YERR(vn, "caches: want a mapping of cache name to key pattern");
+			for (yaml_node_pair_t *cp = vn->data.mapping.pairs.start;
+			     cp < vn->data.mapping.pairs.top; cp++) {
+				yaml_node_t *cn = yaml_document_get_node(&d, cp->key);
+				yaml_node_t *pn = yaml_document_get_node(&d, cp->value);
+				const char *cname = scalar(&d, cn), *pat = scalar(&d, pn);
+				int i = c->ncaches;
+
+				if (!cname || !*cname || strlen(cname) > 64 || !pat || !*pat)
+					YERR(cn, "caches: each entry is NAME: \"key-pattern*\"");
+				if (i >= CONFIG_CACHES_MAX)
+					YERR(cn, "caches: at most %d", CONFIG_CACHES_MAX);
+				c->caches[i].name = strdup(cname);
+				c->caches[i].pattern = strdup(pat);
+				c->ncaches++;
+				if (!c->caches[i].name || !c->caches[i].pattern)
+					YERR(cn, "out of memory");
 			}
 		} else {
 			YERR(kn, "unknown setting '%s'", k);

@@ -13,6 +13,7 @@
 #include "proto/route.h"
 
 #define CONFIG_TARGETS_MAX 64
+#define CONFIG_CACHES_MAX  50
 #define CONFIG_NAME_MAX    64
 
 struct config_target {
@@ -33,6 +34,11 @@ struct config {
 	/* From the YAML file. */
 	struct route_patterns routes; /* routes: ["/api/products/{id}", ...] */
 	int max_routes;               /* max_routes_per_service: N (default 200) */
+	int ncaches;                  /* caches: {products: "products:*", ...} */
+	struct {
+		char *name;
+		char *pattern;        /* fnmatch(3) glob over the whole key */
+	} caches[CONFIG_CACHES_MAX];
 };
 
 enum config_result {

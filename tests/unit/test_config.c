@@ -107,7 +107,10 @@ static void test_yaml(void **state)
 			"max_routes_per_service: 50\n"
 			"routes:\n"
 			"  - /api/products/{id}/reviews\n"
-			"  - /static/**\n";
+			"  - /static/**\n"
+			"caches:\n"
+			"  products: \"products:*\"\n"
+			"  carts: \"cart-*\"\n";
 	char err[256];
 
 	(void)state;
@@ -119,6 +122,10 @@ static void test_yaml(void **state)
 	assert_int_equal(c.routes.n, 2);
 	assert_string_equal(c.routes.pattern[0], "/api/products/{id}/reviews");
 	assert_string_equal(c.routes.pattern[1], "/static/**");
+	assert_int_equal(c.ncaches, 2);
+	assert_string_equal(c.caches[0].name, "products");
+	assert_string_equal(c.caches[0].pattern, "products:*");
+	assert_string_equal(c.caches[1].name, "carts");
 	config_free(&c);
 }
 
@@ -135,6 +142,8 @@ static void test_yaml_errors(void **state)
 		"- a\n- b\n",
 		"routes: [\n",
 		"key: [unclosed\n",
+		"caches: [a, b]\n",
+		"caches:\n  x: \"\"\n",
 	};
 	struct config c;
 	const char *args[] = { "--pid", "1", NULL };

@@ -106,6 +106,17 @@ static const char RESP_200[] = "HTTP/1.1 200 OK\r\n"
 			       "\r\n"
 			       "hello";
 
+static void test_looks_like_request_line(void **state)
+{
+	(void)state;
+	assert_true(http_looks_like_request((const uint8_t *)"GET / HTTP/1.1\r\nHost: a\r\n", 26));
+	assert_true(http_looks_like_request((const uint8_t *)"GET /partial", 12));
+	assert_true(http_looks_like_request((const uint8_t *)"POST /x HTTP/1.0\n", 17));
+	/* Redis inline commands start like a request line but end without a version. */
+	assert_false(http_looks_like_request((const uint8_t *)"GET products:1\r\n", 16));
+	assert_false(http_looks_like_request((const uint8_t *)"DELETE k HTTP/2\r\n", 17));
+}
+
 static void test_truncated_request_head(void **state)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
@@ -1050,6 +1061,7 @@ int main(void)
 	    cmocka_unit_test(test_mid_stream_start),
 	    cmocka_unit_test(test_response_before_request),
 	    cmocka_unit_test(test_truncated_request_head),
+	    cmocka_unit_test(test_looks_like_request_line),
 	    cmocka_unit_test(test_garbage_broken),
 	    cmocka_unit_test(test_malformed_heads),
 	    cmocka_unit_test(test_oversized_head),

@@ -1146,7 +1146,29 @@ bool http_conn_broken(const struct http_conn *c)
 	return c && c->broken;
 }
 
+static bool request_prefix(const uint8_t *data, size_t len);
+
+/*
+ * A request line: a method, and, when the whole line is there to see, the
+ * version at its end ("GET key\r\n" is a Redis inline command, not HTTP).
+ */
 bool http_looks_like_request(const uint8_t *data, size_t len)
+{
+	const uint8_t *nl;
+	size_t n;
+
+	if (!request_prefix(data, len))
+		return false;
+	nl = memchr(data, '\n', len);
+	if (!nl)
+		return true;
+	n = (size_t)(nl - data);
+	if (n && data[n - 1] == '\r')
+		n--;
+	return n >= 9 && !memcmp(data + n - 9, " HTTP/1.", 8) && is_digit(data[n - 1]);
+}
+
+static bool request_prefix(const uint8_t *data, size_t len)
 {
 	static const char *const methods[] = {
 		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
