@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "config.h"
 #include "conn.h"
 #include "export/metrics.h"
 #include "proto/http.h"
+#include "proto/postgres.h"
+#include "proto/redis.h"
 #include "proto/route.h"
 
 /* Spring Boot's default SLO-ish buckets, as the issue and the seeds' dashboards use them. */
@@ -17,29 +21,81 @@ const double agent_latency_buckets[13] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 
 /* A connection whose first events show no known protocol is dropped after this many. */
 #define SNIFF_MAX 8
-#define EXCHANGES_PER_FEED 16
+#define EXCHANGES_PER_FEED 16 /* HTTP: at most HTTP_PIPELINE_MAX complete per feed */
+#define CACHES_MAX 50         /* distinct `cache` label values; more are "other" */
+#define COMMANDS_MAX 100      /* distinct Redis `command` label values; more are "OTHER" */
+#define POOLS_MAX 64          /* (service, db) pairs reported by db_connections */
 
 struct service {
 	char *name;
 	struct route_set *routes;
+	struct route_set *caches;   /* admitted cache regions */
+	struct route_set *commands; /* admitted Redis commands */
+};
+
+/* db_connections, recomputed from the connection table once a second. */
+struct pool {
+	uint32_t service;
+	char db[PG_DB_MAX];
+	uint32_t active, idle;
 };
 
 struct agent {
 	struct conn_table *conns;
+	const struct config *cfg;
 	const struct route_patterns *routes;
 	int max_routes;
 	struct service *svc;
 	int nsvc;
 	uint64_t events;
+	struct pool pools[POOLS_MAX];
+	int npools;
 
 	struct metric_family *http_server;
 	struct metric_family *http_client;
+	struct metric_family *cache_gets;
+	struct metric_family *redis_cmds;
+	struct metric_family *db_query;
+	struct metric_family *db_errors;
+	struct metric_family *db_conns;
 	struct metric_family *parse_errors;
 	struct metric_family *malformed;
 	struct metric_family *connections;
 };
 
-struct agent *agent__new(struct metrics *m, const struct route_patterns *routes, int max_routes)
+static int register_data_metrics(struct agent *a, struct metrics *m)
+{
+	static const char *const cache_labels[] = { "service", "cache", "result" };
+	static const char *const redis_labels[] = { "service", "command", "outcome" };
+	static const char *const db_labels[] = { "service", "db", "operation", "table", "outcome" };
+	static const char *const dberr_labels[] = { "service", "db", "operation", "sqlstate_class" };
+	static const char *const pool_labels[] = { "service", "db", "state" };
+
+	a->cache_gets = metrics__counter(
+		m, "cache_gets_total",
+		"Redis reads of cached values (GET, MGET, HGET, ...) by key region: a nil reply is "
+		"a miss",
+		cache_labels, 3);
+	a->redis_cmds = metrics__histogram(m, "redis_commands_seconds",
+					   "Redis commands of the observed process, command written "
+					   "to reply read",
+					   redis_labels, 3, agent_latency_buckets, 13);
+	a->db_query = metrics__histogram(m, "database_query_duration_seconds",
+					 "PostgreSQL statements of the observed process, sent to "
+					 "completion (CommandComplete or ErrorResponse)",
+					 db_labels, 5, agent_latency_buckets, 13);
+	a->db_errors = metrics__counter(m, "database_query_errors_total",
+					"PostgreSQL statements that failed, by SQLSTATE class",
+					dberr_labels, 4);
+	a->db_conns = metrics__gauge(m, "db_connections",
+				     "PostgreSQL connections of the observed process: active = a "
+				     "statement in flight",
+				     pool_labels, 3);
+	return a->cache_gets && a->redis_cmds && a->db_query && a->db_errors && a->db_conns ? 0
+															  : -1;
+}
+
+struct agent *agent__new(struct metrics *m, const struct config *cfg)
 {
 	static const char *const server_labels[] = { "service", "method", "uri", "status",
 						     "outcome" };
@@ -51,8 +107,9 @@ struct agent *agent__new(struct metrics *m, const struct route_patterns *routes,
 
 	if (!a)
 		return NULL;
-	a->routes = routes;
-	a->max_routes = max_routes > 0 ? max_routes : 200;
+	a->cfg = cfg;
+	a->routes = cfg ? &cfg->routes : NULL;
+	a->max_routes = cfg && cfg->max_routes > 0 ? cfg->max_routes : 200;
 	a->conns = conn_table__new();
 	a->http_server = metrics__histogram(
 		m, "http_server_requests_seconds",
@@ -72,12 +129,19 @@ struct agent *agent__new(struct metrics *m, const struct route_patterns *routes,
 	a->connections = metrics__gauge(m, "sonde_connections",
 					"Connections sonde is following now", NULL, 0);
 	if (!a->conns || !a->http_server || !a->http_client || !a->parse_errors ||
-	    !a->malformed || !a->connections) {
+	    !a->malformed || !a->connections || register_data_metrics(a, m)) {
 		agent__free(a);
 		return NULL;
 	}
 	/* Export the zero: a rise is then visible to rate() from the first error. */
 	metric__add(a->parse_errors, http_proto, 0);
+	{
+		static const char *const redis_proto[] = { "redis" };
+		static const char *const pg_proto[] = { "postgresql" };
+
+		metric__add(a->parse_errors, redis_proto, 0);
+		metric__add(a->parse_errors, pg_proto, 0);
+	}
 	metric__add(a->malformed, NULL, 0);
 	metric__set(a->connections, NULL, 0);
 	return a;
@@ -91,6 +155,8 @@ void agent__free(struct agent *a)
 	for (int i = 0; i < a->nsvc; i++) {
 		free(a->svc[i].name);
 		route_set__free(a->svc[i].routes);
+		route_set__free(a->svc[i].caches);
+		route_set__free(a->svc[i].commands);
 	}
 	free(a->svc);
 	free(a);
@@ -107,11 +173,17 @@ int agent__add_service(struct agent *a, const char *name)
 	if (!ns)
 		return -1;
 	a->svc = ns;
+	memset(&ns[a->nsvc], 0, sizeof(ns[a->nsvc]));
 	ns[a->nsvc].name = strdup(name);
 	ns[a->nsvc].routes = route_set__new(a->max_routes);
-	if (!ns[a->nsvc].name || !ns[a->nsvc].routes) {
+	ns[a->nsvc].caches = route_set__new(CACHES_MAX);
+	ns[a->nsvc].commands = route_set__new(COMMANDS_MAX);
+	if (!ns[a->nsvc].name || !ns[a->nsvc].routes || !ns[a->nsvc].caches ||
+	    !ns[a->nsvc].commands) {
 		free(ns[a->nsvc].name);
 		route_set__free(ns[a->nsvc].routes);
+		route_set__free(ns[a->nsvc].caches);
+		route_set__free(ns[a->nsvc].commands);
 		return -1;
 	}
 	return a->nsvc++;
@@ -177,64 +249,234 @@ static void record_all(struct agent *a, const struct conn *c, const struct http_
 		record_http(a, c, &x[i]);
 }
 
+static double span_seconds(uint64_t begin, uint64_t end)
+{
+	return end > begin ? (end - begin) / 1e9 : 0;
+}
+
+/*
+ * The cache region of a key: the first configured pattern that matches it,
+ * else the prefix before the first ':' ("products::42" and "products:42" are
+ * both "products"), else "other". At most CACHES_MAX regions per service.
+ */
+static const char *cache_region(struct agent *a, const struct service *svc, const char *key,
+				char *buf, size_t bufsz)
+{
+	const char *colon;
+	const char *r;
+
+	for (int i = 0; a->cfg && i < a->cfg->ncaches; i++)
+		if (!fnmatch(a->cfg->caches[i].pattern, key, 0))
+			return a->cfg->caches[i].name;
+	colon = strchr(key, ':');
+	if (!colon || colon == key || (size_t)(colon - key) >= bufsz)
+		return "other";
+	memcpy(buf, key, colon - key);
+	buf[colon - key] = '\0';
+	r = route_set__admit(svc->caches, buf);
+	return strcmp(r, ROUTE_OVERFLOW) ? r : "other";
+}
+
+static void record_redis(struct agent *a, const struct conn *c, const struct redis_exchange *x)
+{
+	const struct service *svc;
+	const char *cmd, *outcome = x->error ? "ERROR" : "SUCCESS";
+	char region_buf[REDIS_KEY_MAX];
+	uint32_t hits = 0, misses = 0;
+
+	if (!x->command[0] || c->service >= (uint32_t)a->nsvc || x->role != REDIS_ROLE_CLIENT)
+		return;
+	svc = &a->svc[c->service];
+	cmd = route_set__admit(svc->commands, x->command);
+	if (!strcmp(cmd, ROUTE_OVERFLOW))
+		cmd = "OTHER";
+	{
+		const char *v[] = { svc->name, cmd, outcome };
+
+		metric__observe(a->redis_cmds, v, span_seconds(x->req_begin_ts, x->resp_end_ts));
+	}
+	if (x->error || !x->key[0] || !redis_is_cache_read(x->command))
+		return;
+	/* MGET/HMGET answer one element per key: each nil is a miss. */
+	if (x->elements && (!strcmp(x->command, "MGET") || !strcmp(x->command, "HMGET"))) {
+		misses = x->nil_elements;
+		hits = x->elements - x->nil_elements;
+	} else if (x->nil) {
+		misses = 1;
+	} else {
+		hits = 1;
+	}
+	{
+		const char *region = cache_region(a, svc, x->key, region_buf, sizeof(region_buf));
+		const char *hv[] = { svc->name, region, "hit" };
+		const char *mv[] = { svc->name, region, "miss" };
+
+		if (hits)
+			metric__add(a->cache_gets, hv, hits);
+		if (misses)
+			metric__add(a->cache_gets, mv, misses);
+	}
+}
+
+static void record_pg(struct agent *a, const struct conn *c, const struct pg_exchange *x)
+{
+	const struct service *svc;
+	const char *db, *table, *op;
+
+	if (c->service >= (uint32_t)a->nsvc || x->role != PG_ROLE_CLIENT)
+		return;
+	svc = &a->svc[c->service];
+	db = x->db[0] ? x->db : "unknown";
+	table = x->table[0] ? x->table : "none";
+	op = x->operation[0] ? x->operation : "OTHER";
+	{
+		const char *v[] = { svc->name, db, op, table, x->error ? "ERROR" : "SUCCESS" };
+
+		metric__observe(a->db_query, v, span_seconds(x->req_begin_ts, x->resp_end_ts));
+	}
+	if (x->error) {
+		char cls[3] = { x->sqlstate[0] ? x->sqlstate[0] : '?',
+				x->sqlstate[0] && x->sqlstate[1] ? x->sqlstate[1] : '?', 0 };
+		const char *v[] = { svc->name, db, op, cls };
+
+		metric__add(a->db_errors, v, 1);
+	}
+}
+
 /* Flush what the parser still holds (a response read until close) and forget c. */
 static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 {
 	struct http_exchange x[EXCHANGES_PER_FEED];
 
-	if (c->proto != CONN_PROTO_HTTP || !c->http)
+	if (c->proto != CONN_PROTO_HTTP || !c->parser)
 		return;
-	if (http_conn_truncated(c->http))
+	if (http_conn_truncated(c->parser))
 		parse_error(a, "http");
-	record_all(a, c, x, http_conn_close(c->http, ts, x, EXCHANGES_PER_FEED));
+	record_all(a, c, x, http_conn_close(c->parser, ts, x, EXCHANGES_PER_FEED));
 }
 
-static enum http_role role_hint(const struct conn *c)
+static const char *proto_name(enum conn_proto p)
 {
-	switch (c->tuple.role) {
-	case SONDE_ROLE_SERVER:
-		return HTTP_ROLE_SERVER;
-	case SONDE_ROLE_CLIENT:
-		return HTTP_ROLE_CLIENT;
+	switch (p) {
+	case CONN_PROTO_HTTP:
+		return "http";
+	case CONN_PROTO_REDIS:
+		return "redis";
+	case CONN_PROTO_PG:
+		return "postgresql";
 	default:
-		return HTTP_ROLE_UNKNOWN;
+		return "unknown";
 	}
 }
 
-/* Decide the protocol from the first bytes; true once it is HTTP. */
+/* Start a parser for proto on c; false on ENOMEM. */
+static bool start_parser(struct conn *c, enum conn_proto proto)
+{
+	enum sonde_role r = c->tuple.role;
+
+	switch (proto) {
+	case CONN_PROTO_HTTP:
+		c->parser = malloc(sizeof(struct http_conn));
+		if (c->parser)
+			http_conn_init(c->parser, r == SONDE_ROLE_SERVER   ? HTTP_ROLE_SERVER
+						  : r == SONDE_ROLE_CLIENT ? HTTP_ROLE_CLIENT
+									   : HTTP_ROLE_UNKNOWN);
+		break;
+	case CONN_PROTO_REDIS:
+		c->parser = malloc(sizeof(struct redis_conn));
+		if (c->parser)
+			redis_conn_init(c->parser, r == SONDE_ROLE_SERVER   ? REDIS_ROLE_SERVER
+						   : r == SONDE_ROLE_CLIENT ? REDIS_ROLE_CLIENT
+									    : REDIS_ROLE_UNKNOWN);
+		break;
+	case CONN_PROTO_PG:
+		c->parser = malloc(sizeof(struct pg_conn));
+		if (c->parser)
+			pg_conn_init(c->parser, r == SONDE_ROLE_SERVER   ? PG_ROLE_SERVER
+						: r == SONDE_ROLE_CLIENT ? PG_ROLE_CLIENT
+									 : PG_ROLE_UNKNOWN);
+		break;
+	default:
+		return false;
+	}
+	if (!c->parser) {
+		c->proto = CONN_PROTO_NONE;
+		return false;
+	}
+	c->proto = proto;
+	return true;
+}
+
+/* Decide the protocol from the first bytes, by content (never by port). */
 static bool sniff(struct agent *a, struct conn *c, const uint8_t *data, size_t len)
 {
-	if (http_looks_like_request(data, len) || http_looks_like_response(data, len)) {
+	enum conn_proto p = CONN_PROTO_UNKNOWN;
+
+	if (http_looks_like_request(data, len) || http_looks_like_response(data, len))
+		p = CONN_PROTO_HTTP;
+	else if (redis_looks_like_request(data, len))
+		p = CONN_PROTO_REDIS;
+	else if (pg_looks_like_frontend(data, len))
+		p = CONN_PROTO_PG;
+	if (p == CONN_PROTO_HTTP && c->sniffed && c->tuple.role != SONDE_ROLE_UNKNOWN) {
 		/*
 		 * A connection seen from its start (accept/connect) whose first
 		 * bytes were not HTTP but that carries HTTP now: the peer sent
 		 * garbage and the server answered it (400). Malformed traffic.
 		 */
-		if (c->sniffed && c->tuple.role != SONDE_ROLE_UNKNOWN) {
-			parse_error(a, "http");
-			c->proto = CONN_PROTO_NONE;
-			return false;
-		}
-		c->http = malloc(sizeof(*c->http));
-		if (!c->http) {
-			c->proto = CONN_PROTO_NONE;
-			return false;
-		}
-		http_conn_init(c->http, role_hint(c));
-		c->proto = CONN_PROTO_HTTP;
-		return true;
+		parse_error(a, "http");
+		c->proto = CONN_PROTO_NONE;
+		return false;
 	}
+	if (p != CONN_PROTO_UNKNOWN)
+		return start_parser(c, p);
 	if (++c->sniffed >= SNIFF_MAX)
 		c->proto = CONN_PROTO_NONE;
 	return false;
+}
+
+/* Feed one record to the connection's parser and record what completes. */
+static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, const uint8_t *data)
+{
+	bool egress = e->dir == SONDE_DIR_EGRESS;
+	int n, i;
+
+	switch (c->proto) {
+	case CONN_PROTO_HTTP: {
+		struct http_exchange x[EXCHANGES_PER_FEED];
+
+		n = http_conn_feed(c->parser, egress ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS, data,
+				   e->caplen, e->len, e->ts_ns, x, EXCHANGES_PER_FEED);
+		record_all(a, c, x, n);
+		return n;
+	}
+	case CONN_PROTO_REDIS: {
+		struct redis_exchange x[REDIS_PIPELINE_MAX];
+
+		n = redis_conn_feed(c->parser, egress ? REDIS_DIR_EGRESS : REDIS_DIR_INGRESS, data,
+				    e->caplen, e->len, e->ts_ns, x, REDIS_PIPELINE_MAX);
+		for (i = 0; i < n; i++)
+			record_redis(a, c, &x[i]);
+		return n;
+	}
+	case CONN_PROTO_PG: {
+		struct pg_exchange x[PG_PENDING_MAX];
+
+		n = pg_conn_feed(c->parser, egress ? PG_DIR_EGRESS : PG_DIR_INGRESS, data, e->caplen,
+				 e->len, e->ts_ns, x, PG_PENDING_MAX);
+		for (i = 0; i < n; i++)
+			record_pg(a, c, &x[i]);
+		return n;
+	}
+	default:
+		return 0;
+	}
 }
 
 static void handle_data(struct agent *a, const struct sonde_event *e,
 			const struct sonde_conn_tuple *tuple, const uint8_t *data)
 {
 	struct conn *c = conn_table__get(a->conns, e->tgid, e->fd);
-	struct http_exchange x[EXCHANGES_PER_FEED];
-	int n;
 
 	if (c && c->conn_id != e->conn_id) {
 		/* The fd was reused and we missed the close. */
@@ -256,16 +498,12 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 		return;
 	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, data, e->caplen))
 		return;
-	n = http_conn_feed(c->http, e->dir == SONDE_DIR_EGRESS ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS,
-			   data, e->caplen, e->len, e->ts_ns, x, EXCHANGES_PER_FEED);
-	if (n < 0) {
-		parse_error(a, "http");
-		free(c->http);
-		c->http = NULL;
+	if (feed(a, c, e, data) < 0) {
+		parse_error(a, proto_name(c->proto));
+		free(c->parser);
+		c->parser = NULL;
 		c->proto = CONN_PROTO_NONE;
-		return;
 	}
-	record_all(a, c, x, n);
 }
 
 void agent__handle(struct agent *a, const void *rec, size_t size)
@@ -318,11 +556,59 @@ static bool expire_one(struct conn *c, void *p)
 	return true;
 }
 
+static struct pool *pool_of(struct agent *a, uint32_t service, const char *db)
+{
+	for (int i = 0; i < a->npools; i++)
+		if (a->pools[i].service == service && !strcmp(a->pools[i].db, db))
+			return &a->pools[i];
+	if (a->npools == POOLS_MAX)
+		return NULL;
+	a->pools[a->npools].service = service;
+	snprintf(a->pools[a->npools].db, sizeof(a->pools[0].db), "%s", db);
+	return &a->pools[a->npools++];
+}
+
+static bool count_pool(struct conn *c, void *p)
+{
+	struct agent *a = p;
+	struct pg_conn *pg = c->parser;
+	struct pool *pool;
+
+	if (c->proto != CONN_PROTO_PG || !pg || pg->role != PG_ROLE_CLIENT)
+		return false;
+	pool = pool_of(a, c->service, pg->db[0] ? pg->db : "unknown");
+	if (pool) {
+		if (pg_conn_busy(pg))
+			pool->active++;
+		else
+			pool->idle++;
+	}
+	return false;
+}
+
+/* db_connections: every (service, db) seen keeps its series, at 0 when it has no connection. */
+static void update_pools(struct agent *a)
+{
+	for (int i = 0; i < a->npools; i++)
+		a->pools[i].active = a->pools[i].idle = 0;
+	conn_table__sweep(a->conns, count_pool, a);
+	for (int i = 0; i < a->npools; i++) {
+		struct pool *p = &a->pools[i];
+		const char *svc = p->service < (uint32_t)a->nsvc ? a->svc[p->service].name : "";
+		const char *act[] = { svc, p->db, "active" };
+		const char *idl[] = { svc, p->db, "idle" };
+
+		metric__set(a->db_conns, act, p->active);
+		metric__set(a->db_conns, idl, p->idle);
+	}
+}
+
 void agent__expire(struct agent *a, uint64_t now_ns, uint64_t idle_ns)
 {
 	struct expire_ctx x = { a, now_ns > idle_ns ? now_ns - idle_ns : 0, 0 };
 
 	conn_table__sweep(a->conns, expire_one, &x);
+	update_pools(a);
 	metric__set(a->connections, NULL, (double)conn_table__count(a->conns));
 }
 

@@ -13,17 +13,17 @@
 #include "sonde.h"
 
 struct metrics;
-struct route_patterns;
+struct config;
 struct agent;
 
 /* The bucket bounds of every latency histogram, in seconds. */
 extern const double agent_latency_buckets[13];
 
 /*
- * routes may be NULL; it must outlive the agent. max_routes bounds the
- * distinct `uri` values per service.
+ * cfg gives route patterns, the `uri` limit per service and cache key
+ * patterns; it must outlive the agent. NULL: defaults.
  */
-struct agent *agent__new(struct metrics *m, const struct route_patterns *routes, int max_routes);
+struct agent *agent__new(struct metrics *m, const struct config *cfg);
 void agent__free(struct agent *a); /* accepts NULL */
 
 /* Register a service name; returns its index (what BPF carries in events), or -1. */

@@ -34,7 +34,7 @@ struct conn_table *conn_table__new(void)
 
 static void conn_free(struct conn *c)
 {
-	free(c->http);
+	free(c->parser);
 	free(c);
 }
 

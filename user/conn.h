@@ -16,10 +16,10 @@
 enum conn_proto {
 	CONN_PROTO_UNKNOWN = 0, /* not decided yet: sniffing the first bytes */
 	CONN_PROTO_HTTP,
+	CONN_PROTO_REDIS,
+	CONN_PROTO_PG,
 	CONN_PROTO_NONE,        /* not a protocol we parse, or broken: ignored */
 };
-
-struct http_conn;
 
 struct conn {
 	uint32_t tgid;
@@ -30,7 +30,7 @@ struct conn {
 	uint32_t sniffed;       /* data events looked at while UNKNOWN */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
-	struct http_conn *http; /* owned; set while proto == HTTP */
+	void *parser;           /* owned: struct http_conn, redis_conn or pg_conn, per proto */
 	struct conn *next;      /* hash chain */
 };
 
@@ -42,7 +42,7 @@ void conn_table__free(struct conn_table *t);
 struct conn *conn_table__get(struct conn_table *t, uint32_t tgid, uint32_t fd);
 /* A zeroed record for (tgid, fd), which must not be in the table. NULL on ENOMEM. */
 struct conn *conn_table__add(struct conn_table *t, uint32_t tgid, uint32_t fd);
-/* Unlink and free c (and c->http). */
+/* Unlink and free c (and its parser state). */
 void conn_table__del(struct conn_table *t, struct conn *c);
 size_t conn_table__count(const struct conn_table *t);
 /* Call fn on every record; records for which it returns true are deleted after the call. */

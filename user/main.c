@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	s.m = metrics__new();
-	s.agent = s.m ? agent__new(s.m, &s.cfg.routes, s.cfg.max_routes) : NULL;
+	s.agent = s.m ? agent__new(s.m, &s.cfg) : NULL;
 	if (!s.agent || register_self_metrics(&s)) {
 		fprintf(stderr, "sonde: out of memory\n");
 		goto out;

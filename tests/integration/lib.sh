@@ -227,11 +227,13 @@ lib_cleanup() {
 	if [ -f "$LIB_TMP/pids" ]; then
 		# sonde first (it must detach while its targets still live), then
 		# load generators and clients, then servers.
-		for order in sonde other nginx upstream prometheus; do
+		for order in sonde other nginx upstream prometheus redis postgres; do
 			while read -r -u 3 kind pid start; do
 				case $order:$kind in
 				sonde:sonde | nginx:nginx | upstream:upstream | prometheus:prometheus) ;;
+				redis:redis | postgres:postgres) ;;
 				other:sonde | other:nginx | other:upstream | other:prometheus) continue ;;
+				other:redis | other:postgres) continue ;;
 				other:*) ;;
 				*) continue ;;
 				esac
@@ -240,6 +242,7 @@ lib_cleanup() {
 				case $kind in
 				sonde) lib_stop "$pid" "$start" TERM 5 ;;
 				nginx) lib_stop "$pid" "$start" TERM 5 ;;
+				postgres) lib_stop "$pid" "$start" INT 10 ;; # fast shutdown
 				*) lib_stop "$pid" "$start" TERM 3 ;;
 				esac
 				# Children left behind (nginx workers, sonde's command).
@@ -666,3 +669,60 @@ bpf_all_gone() {
 # -------------------------------------------------------------------- init
 
 [ "${SONDE_LIB_NO_INIT:-0}" = 1 ] || lib_init
+
+# ---------------------------------------------------------------- Redis, PostgreSQL, clients
+
+# start_redis: redis-server on 127.0.0.1:$REDIS_PORT and on the Unix socket
+# $REDIS_SOCK, no persistence; sets REDIS_PID.
+start_redis() {
+	REDIS_PORT=$(free_port)
+	REDIS_SOCK=$LIB_TMP/redis.sock
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --unixsocket "$REDIS_SOCK" \
+		--unixsocketperm 777 --save '' --appendonly no --daemonize no --dir "$LIB_TMP" \
+		>"$LIB_TMP/redis.log" 2>&1 &
+	REDIS_PID=$!
+	track_pid redis "$REDIS_PID"
+	wait_until 10 lib_redis_ready || die "redis-server did not start: $(tail -5 "$LIB_TMP/redis.log")"
+}
+
+lib_redis_ready() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+# redis_calls CMD: the server's own count of CMD (INFO commandstats), 0 if none.
+redis_calls() {
+	redis-cli -p "$REDIS_PORT" info commandstats |
+		awk -F'[:=,]' -v c="cmdstat_$1" '$1 == c { print $3; f = 1 } END { if (!f) print 0 }'
+}
+
+# start_postgres: a cluster made by initdb (as user postgres, trust auth) in
+# $PG_DIR, serving 127.0.0.1:$PG_PORT and a Unix socket in $PG_DIR; sets
+# PG_PID and PG_BIN. Stopped with SIGINT (fast shutdown) by the cleanup.
+start_postgres() {
+	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	[ -x "$PG_BIN/postgres" ] || die "no PostgreSQL server installed"
+	PG_DIR=$LIB_TMP/pg
+	mkdir -p "$PG_DIR" && chown postgres: "$PG_DIR" && chmod 700 "$PG_DIR"
+	setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BIN/initdb" -D "$PG_DIR/data" \
+		-A trust -U postgres >"$LIB_TMP/initdb.log" 2>&1 || die "initdb failed: $(tail -5 "$LIB_TMP/initdb.log")"
+	PG_PORT=$(free_port)
+	setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BIN/postgres" -D "$PG_DIR/data" \
+		-p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 -c fsync=off \
+		-c synchronous_commit=off -c full_page_writes=off >"$LIB_TMP/postgres.log" 2>&1 &
+	PG_PID=$!
+	track_pid postgres "$PG_PID"
+	wait_until 20 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" ||
+		die "postgres did not start: $(tail -5 "$LIB_TMP/postgres.log")"
+}
+
+# start_gated NAME CMD...: start CMD, held until open_gate NAME, so that sonde
+# can be attached to its PID before it does anything (exec keeps the PID).
+# Sets GATED_PID; its output goes to $LIB_TMP/NAME.out.
+start_gated() {
+	local name=$1
+	shift
+	bash -c 'while [ ! -e "$0" ]; do sleep 0.02; done; exec "$@"' "$LIB_TMP/go.$name" "$@" \
+		>"$LIB_TMP/$name.out" 2>&1 &
+	GATED_PID=$!
+	track_pid client "$GATED_PID"
+}
+
+open_gate() { touch "$LIB_TMP/go.$1"; }

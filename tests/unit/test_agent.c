@@ -12,12 +12,14 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "config.h"
 #include "export/metrics.h"
 #include "proto/route.h"
 
 #define MS 1000000ULL
 
 struct fixture {
+	struct config cfg;
 	struct metrics *m;
 	struct agent *a;
 	int svc;
@@ -28,7 +30,9 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->m = metrics__new();
-	f->a = agent__new(f->m, NULL, 3);
+	config_init(&f->cfg);
+	f->cfg.max_routes = 3;
+	f->a = agent__new(f->m, &f->cfg);
 	f->svc = agent__add_service(f->a, "shop");
 	assert_int_equal(f->svc, 0);
 	*state = f;
@@ -41,6 +45,7 @@ static int teardown(void **state)
 
 	agent__free(f->a);
 	metrics__free(f->m);
+	config_free(&f->cfg);
 	free(f);
 	return 0;
 }

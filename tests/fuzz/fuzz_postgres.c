@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer harness for the PostgreSQL parser. The input is a role hint byte,
+ * then a sequence of feeds, each a 3-byte control header followed by its bytes:
+ *
+ *   c0 bit 0     direction (0 ingress, 1 egress)
+ *   c0 bits 1-2  unseen bytes: none, c2, c2 * 97, c2 * 65537
+ *   c0 bits 3-4  high bits of the captured length (caplen = c1 + 256 * bits)
+ *   c0 bit 5     pass NULL as out (max_out 0)
+ *   c0 bit 6     caplen claims one byte more than total (the parser must clamp)
+ *   c0 bit 7     max_out 1 instead of XMAX
+ *
+ * Each feed's bytes are copied to a buffer of exactly caplen bytes so that
+ * ASan sees any read past the end. Invariants of the API are checked too, and
+ * every feed's bytes also go through pg_sql_summary and the sniffer.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/postgres.h"
+
+#define XMAX 4
+
+static void check(bool ok)
+{
+	if (!ok)
+		__builtin_trap();
+}
+
+static void check_exchange(const struct pg_exchange *x)
+{
+	size_t n;
+
+	check(memchr(x->operation, 0, sizeof(x->operation)) != NULL);
+	check(memchr(x->table, 0, sizeof(x->table)) != NULL);
+	check(memchr(x->db, 0, sizeof(x->db)) != NULL);
+	check(memchr(x->sqlstate, 0, sizeof(x->sqlstate)) != NULL);
+	check(x->operation[0] != '\0');
+	n = strlen(x->sqlstate);
+	check(n == 0 || n == 5);
+	check(x->error || n == 0);
+	check(x->role == PG_ROLE_SERVER || x->role == PG_ROLE_CLIENT);
+	/* The harness's clock only goes forward. */
+	check(x->req_begin_ts <= x->resp_end_ts);
+	check(x->req_begin_ts > 0);
+}
+
+static void check_summary(const uint8_t *p, size_t n, size_t opsz, size_t tablesz)
+{
+	char op[PG_OP_MAX], table[PG_TABLE_MAX];
+
+	pg_sql_summary((const char *)p, n, op, opsz, table, tablesz);
+	check(memchr(op, 0, opsz) != NULL);
+	check(memchr(table, 0, tablesz) != NULL);
+	check(op[0] != '\0' || opsz == 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pg_exchange out[XMAX];
+	struct pg_conn *c;
+	uint64_t ts = 1;
+	bool broken = false;
+	size_t off = 1;
+	int n, i;
+
+	if (size < 1)
+		return 0;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return 0;
+	/* Whatever was there before must not matter. */
+	memset(c, data[0], sizeof(*c));
+	pg_conn_init(c, (enum pg_role)(data[0] % 4));
+	while (off + 3 <= size) {
+		uint8_t c0 = data[off], c1 = data[off + 1], c2 = data[off + 2];
+		size_t caplen = c1 + 256 * ((c0 >> 3) & 3);
+		static const uint64_t mult[] = {0, 1, 97, 65537};
+		uint64_t unseen = c2 * mult[(c0 >> 1) & 3];
+		uint64_t total;
+		int max_out = (c0 & 0x80) ? 1 : XMAX;
+		uint8_t *buf;
+
+		off += 3;
+		if (caplen > size - off)
+			caplen = size - off;
+		total = caplen + unseen;
+		buf = malloc(caplen ? caplen : 1);
+		if (!buf)
+			break;
+		memcpy(buf, data + off, caplen);
+		off += caplen;
+		if ((c0 & 0x40) && total)
+			total--;
+		if (c0 & 0x20)
+			n = pg_conn_feed(c, c0 & 1, buf, caplen, total, ts++, NULL, 0);
+		else
+			n = pg_conn_feed(c, c0 & 1, buf, caplen, total, ts++, out, max_out);
+		(void)pg_looks_like_frontend(buf, caplen);
+		check_summary(buf, caplen, PG_OP_MAX, PG_TABLE_MAX);
+		check_summary(buf, caplen, 1 + c1 % PG_OP_MAX, 1 + c2 % PG_TABLE_MAX);
+		free(buf);
+		check(n >= -1 && n <= max_out);
+		check(!broken || n == 0);
+		if (n < 0) {
+			check(pg_conn_broken(c));
+			broken = true;
+		}
+		check(!broken || !pg_conn_busy(c));
+		check(!(pg_conn_encrypted(c) && n > 0));
+		check(c->npending <= PG_PENDING_MAX);
+		if (c0 & 0x20)
+			continue;
+		for (i = 0; i < n; i++)
+			check_exchange(&out[i]);
+	}
+	check(pg_conn_broken(c) == broken);
+	(void)pg_looks_like_frontend(data, size);
+	free(c);
+	return 0;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Redis RESP2/RESP3 over one connection, as a pure function of the bytes seen
+ * in each direction (same feeding contract as proto/http.h: per syscall, the
+ * captured bytes, the total moved, a timestamp). No I/O, no globals, no
+ * allocation: the caller embeds struct redis_conn.
+ *
+ * Requests are RESP arrays of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+ * or inline commands ("PING\r\n"); replies are any RESP2/RESP3 value. Replies
+ * are matched to requests in order (pipelining). One struct redis_exchange
+ * per completed command.
+ */
+#ifndef SONDE_PROTO_REDIS_H
+#define SONDE_PROTO_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REDIS_CMD_MAX      32  /* command name, upper-cased, NUL included */
+#define REDIS_KEY_MAX      128 /* first key, truncated, NUL included */
+#define REDIS_ERR_MAX      24  /* first word of an error reply ("ERR", "WRONGTYPE") */
+#define REDIS_PIPELINE_MAX 64  /* commands awaiting a reply */
+
+enum redis_dir { REDIS_DIR_INGRESS = 0, REDIS_DIR_EGRESS = 1 };
+enum redis_role { REDIS_ROLE_UNKNOWN = 0, REDIS_ROLE_SERVER = 1, REDIS_ROLE_CLIENT = 2 };
+
+struct redis_exchange {
+	enum redis_role role;
+	char command[REDIS_CMD_MAX]; /* "GET", "SET", "HGET", "MULTI", ... (upper case) */
+	char key[REDIS_KEY_MAX];     /* first key of keyed commands, "" otherwise; never values */
+	bool error;                  /* the reply was an error (-ERR ..., !<len> bulk error) */
+	char error_kind[REDIS_ERR_MAX]; /* "ERR", "WRONGTYPE", ... */
+	bool nil;                    /* the reply was nil ($-1, *-1, _), or HGETALL's empty reply */
+	uint32_t elements;           /* aggregate reply: its element count (map: entries) */
+	uint32_t nil_elements;       /* aggregate reply: nil direct children (MGET misses) */
+	uint64_t req_begin_ts;       /* ts of the feed carrying the command's first byte */
+	uint64_t resp_end_ts;        /* ts of the feed carrying the reply's last byte */
+};
+
+/* Private state; in the header only so that callers can embed it. Fields: see redis.c. */
+#define REDIS_DEPTH_MAX 8   /* nested aggregates (attributes included); deeper is malformed */
+#define REDIS_LINE_KEEP 256 /* first bytes of a line kept (type lines, inline commands) */
+
+struct redis_half {
+	uint8_t state;            /* enum half_state */
+	uint8_t kind;             /* enum half_kind: commands, replies, or not known yet */
+	uint8_t type;             /* type byte of the line or bulk string being read */
+	uint8_t depth;            /* aggregates open */
+	uint8_t attr;             /* bit d: aggregate d is an attribute */
+	uint8_t cap;              /* enum cap: where the bulk string being read is copied */
+	bool cr;                  /* the last byte of the line being read was '\r' */
+	bool cand;                /* began out of step: until it ends, malformed means resync */
+	bool want_key;            /* the command's second argument is its key */
+	bool push, is_error, is_nil, is_agg; /* the reply being read */
+	uint32_t frames_left[REDIS_DEPTH_MAX]; /* elements still expected per open aggregate */
+	uint32_t line_len;        /* bytes of the line so far (all of them, kept or not) */
+	uint32_t cap_len;         /* bytes copied from the bulk string being read */
+	uint32_t arg_index;       /* command: which bulk string of the array this is */
+	uint32_t nfeed;           /* feeds seen in this direction */
+	uint32_t cand_feed;       /* nfeed of the feed where the candidate began */
+	uint32_t elements, nil_elements;
+	uint64_t bulk_left;       /* payload bytes of the bulk string still to come */
+	uint64_t begin_ts;        /* ts of the feed with the message's first byte */
+	char line[REDIS_LINE_KEEP];
+	char error_kind[REDIS_ERR_MAX];
+	char command[REDIS_CMD_MAX];
+	char key[REDIS_KEY_MAX];
+};
+
+struct redis_pending {
+	char command[REDIS_CMD_MAX];
+	char key[REDIS_KEY_MAX];
+	uint64_t begin_ts;
+};
+
+struct redis_conn {
+	enum redis_role role;
+	bool broken;
+	uint32_t desyncs;   /* times framing was lost to uncaptured bytes (see redis.c) */
+	bool subscribed;  /* (P|S)SUBSCRIBE, MONITOR, (P)SYNC: pair that reply, then stop */
+	uint32_t npending, first;
+	struct redis_pending pending[REDIS_PIPELINE_MAX];
+	struct redis_half half[2];
+};
+
+void redis_conn_init(struct redis_conn *c, enum redis_role role_hint);
+
+/*
+ * Feed one syscall's bytes; same contract as http_conn_feed: returns the
+ * number of exchanges written (<= max_out), or -1 once when the bytes are
+ * malformed (then the connection is broken and later calls return 0).
+ * Unseen bytes (total > caplen) inside a bulk string are skipped by length;
+ * elsewhere they lose the framing: the connection is then broken.
+ */
+int redis_conn_feed(struct redis_conn *c, enum redis_dir dir, const uint8_t *data, size_t caplen,
+		    uint64_t total, uint64_t ts, struct redis_exchange *out, int max_out);
+
+bool redis_conn_broken(const struct redis_conn *c);
+
+/*
+ * Do these bytes begin a command: "*<n>\r\n$<len>\r\n<letter>", or an inline
+ * command ("PING\r\n", "GET k") whose word is a known Redis command?
+ */
+bool redis_looks_like_request(const uint8_t *data, size_t len);
+
+/*
+ * Is command a read of one cached value, whose nil reply is a cache miss? (GET GETEX GETDEL
+ * HGET HMGET MGET HGETALL; for MGET and HMGET the misses are nil_elements.) HGETALL of a
+ * missing hash answers an empty map or array: the parser reports that as nil, since Redis
+ * never keeps an empty hash.
+ */
+bool redis_is_cache_read(const char *command);
+
+#endif /* SONDE_PROTO_REDIS_H */
