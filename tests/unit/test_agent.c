@@ -289,6 +289,53 @@ static void test_route_limit(void **state)
 		       "outcome=\"SUCCESS\"} 2");
 }
 
+/* Redis from a client (role CLIENT): commands on egress, replies on ingress. */
+static void redis_cmd(struct fixture *f, uint64_t conn, uint64_t t, const char *cmd,
+		      const char *reply)
+{
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 20, conn, t * MS, cmd, 0, SONDE_ROLE_CLIENT);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 20, conn, (t + 1) * MS, reply, 0,
+	    SONDE_ROLE_CLIENT);
+}
+
+static void test_redis_cache_regions(void **state)
+{
+	struct fixture *f = *state;
+
+	redis_cmd(f, 9, 1, "*2\r\n$3\r\nGET\r\n$10\r\nproducts:1\r\n", "$1\r\nx\r\n");
+	redis_cmd(f, 9, 3, "*2\r\n$3\r\nGET\r\n$11\r\nproducts::2\r\n", "$-1\r\n");
+	redis_cmd(f, 9, 5, "*4\r\n$4\r\nMGET\r\n$7\r\nusers:1\r\n$7\r\nusers:2\r\n$7\r\nusers:3\r\n",
+		  "*3\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n");
+	redis_cmd(f, 9, 7, "*2\r\n$3\r\nGET\r\n$7\r\nnocolon\r\n", "$-1\r\n");
+	redis_cmd(f, 9, 9, "*3\r\n$3\r\nSET\r\n$10\r\nproducts:1\r\n$1\r\nx\r\n", "+OK\r\n");
+	redis_cmd(f, 9, 11, "*3\r\n$5\r\nLPUSH\r\n$10\r\nproducts:1\r\n$1\r\nx\r\n",
+		  "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"products\",result=\"hit\"} 1");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"products\",result=\"miss\"} 1");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"users\",result=\"hit\"} 2");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"users\",result=\"miss\"} 1");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"other\",result=\"miss\"} 1");
+	expect_line(f, "redis_commands_seconds_count{service=\"shop\",command=\"GET\","
+		       "outcome=\"SUCCESS\"} 3");
+	expect_line(f, "redis_commands_seconds_count{service=\"shop\",command=\"LPUSH\","
+		       "outcome=\"ERROR\"} 1");
+	absent(f, "cache=\"products\",result=\"hit\"} 2"); /* SET is no cache read */
+}
+
+static void test_redis_configured_caches(void **state)
+{
+	struct fixture *f = *state;
+	const char *y = "caches:\n  carts: \"cart-*\"\n  search: \"q:*\"\n";
+	char err[128];
+
+	/* The agent reads the configuration it was given, as it is now. */
+	assert_int_equal(config_load_yaml(&f->cfg, y, strlen(y), "t", err, sizeof(err)), 0);
+	redis_cmd(f, 9, 1, "*2\r\n$3\r\nGET\r\n$6\r\ncart-7\r\n", "$1\r\nx\r\n");
+	redis_cmd(f, 9, 3, "*2\r\n$3\r\nGET\r\n$5\r\nq:abc\r\n", "$-1\r\n");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"carts\",result=\"hit\"} 1");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"search\",result=\"miss\"} 1");
+}
+
 static void test_drop_tgid(void **state)
 {
 	struct fixture *f = *state;
@@ -320,6 +367,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_tgid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_cache_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_configured_caches, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
