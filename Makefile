@@ -91,6 +91,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
 		-DSONDE_VERSION='"fuzz"' $< $(wildcard user/proto/*.c) user/config.c -o $@ -lyaml
 
+$(BUILD)/mock_broker: tests/kafka/mock_broker.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 $< -o $@ -lrdkafka
+
 $(BUILD)/bpf:
 	$(Q)mkdir -p $@
 
@@ -101,7 +106,7 @@ integration: test-deps $(BUILD)/sonde
 	$(Q)tests/integration/run.sh
 
 check: test-deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/sonde $(UNIT_BINS) $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/sonde $(UNIT_BINS) $(FUZZ_BINS) $(BUILD)/mock_broker
 	$(Q)scripts/check.sh $(UNIT_BINS) -- $(FUZZ_BINS)
 
 demo: all

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "export/metrics.h"
 #include "proto/http.h"
+#include "proto/kafka.h"
 #include "proto/postgres.h"
 #include "proto/redis.h"
 #include "proto/route.h"
@@ -25,6 +26,7 @@ const double agent_latency_buckets[13] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 #define CACHES_MAX 50         /* distinct `cache` label values; more are "other" */
 #define COMMANDS_MAX 100      /* distinct Redis `command` label values; more are "OTHER" */
 #define POOLS_MAX 64          /* (service, db) pairs reported by db_connections */
+#define LAGS_MAX 512          /* (service, topic, partition) consumer positions followed */
 
 struct service {
 	char *name;
@@ -40,6 +42,16 @@ struct pool {
 	uint32_t active, idle;
 };
 
+/* A consumed partition: what the broker has, and where the consumer stands. */
+struct lag {
+	uint32_t service;
+	int32_t partition;
+	char topic[KAFKA_TOPIC_MAX];
+	int64_t high_watermark; /* from the last Fetch response */
+	int64_t fetched;        /* next offset the consumer's fetches reached */
+	int64_t committed;      /* last offset it committed, -1 if none seen */
+};
+
 struct agent {
 	struct conn_table *conns;
 	const struct config *cfg;
@@ -50,6 +62,8 @@ struct agent {
 	uint64_t events;
 	struct pool pools[POOLS_MAX];
 	int npools;
+	struct lag lags[LAGS_MAX];
+	int nlags;
 
 	struct metric_family *http_server;
 	struct metric_family *http_client;
@@ -58,10 +72,48 @@ struct agent {
 	struct metric_family *db_query;
 	struct metric_family *db_errors;
 	struct metric_family *db_conns;
+	struct metric_family *kafka_sent, *kafka_send_errors, *kafka_produce_seconds;
+	struct metric_family *kafka_consumed, *kafka_lag, *kafka_lag_max, *kafka_commit_seconds;
 	struct metric_family *parse_errors;
 	struct metric_family *malformed;
 	struct metric_family *connections;
 };
+
+static int register_kafka_metrics(struct agent *a, struct metrics *m)
+{
+	static const char *const svc_topic[] = { "service", "topic" };
+	static const char *const svc[] = { "service" };
+	static const char *const lag_labels[] = { "service", "topic", "partition" };
+
+	a->kafka_sent = metrics__counter(m, "kafka_producer_record_send_total",
+					 "Records the observed process produced, acknowledged without "
+					 "error (from the record batch headers)",
+					 svc_topic, 2);
+	a->kafka_send_errors = metrics__counter(m, "kafka_producer_record_error_total",
+						"Records whose Produce partition response carried an "
+						"error code",
+						svc_topic, 2);
+	a->kafka_produce_seconds = metrics__histogram(m, "kafka_producer_request_seconds",
+						      "Produce requests, sent to response read",
+						      svc, 1, agent_latency_buckets, 13);
+	a->kafka_consumed = metrics__counter(m, "kafka_consumer_records_consumed_total",
+					     "Records received in Fetch responses", svc_topic, 2);
+	a->kafka_lag = metrics__gauge(m, "kafka_consumer_records_lag",
+				      "High watermark minus the consumer's position (its last "
+				      "commit, else where its fetches reached)",
+				      lag_labels, 3);
+	a->kafka_lag_max = metrics__gauge(m, "kafka_consumer_records_lag_max",
+					  "The largest kafka_consumer_records_lag of the service", svc,
+					  1);
+	a->kafka_commit_seconds = metrics__histogram(m, "kafka_consumer_commit_latency_seconds",
+						     "OffsetCommit requests, sent to response read",
+						     svc, 1, agent_latency_buckets, 13);
+	return a->kafka_sent && a->kafka_send_errors && a->kafka_produce_seconds &&
+			       a->kafka_consumed && a->kafka_lag && a->kafka_lag_max &&
+			       a->kafka_commit_seconds
+		       ? 0
+		       : -1;
+}
 
 static int register_data_metrics(struct agent *a, struct metrics *m)
 {
@@ -91,8 +143,9 @@ static int register_data_metrics(struct agent *a, struct metrics *m)
 				     "PostgreSQL connections of the observed process: active = a "
 				     "statement in flight",
 				     pool_labels, 3);
-	return a->cache_gets && a->redis_cmds && a->db_query && a->db_errors && a->db_conns ? 0
-															  : -1;
+	if (!a->cache_gets || !a->redis_cmds || !a->db_query || !a->db_errors || !a->db_conns)
+		return -1;
+	return register_kafka_metrics(a, m);
 }
 
 struct agent *agent__new(struct metrics *m, const struct config *cfg)
@@ -138,9 +191,11 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 	{
 		static const char *const redis_proto[] = { "redis" };
 		static const char *const pg_proto[] = { "postgresql" };
+		static const char *const kafka_proto[] = { "kafka" };
 
 		metric__add(a->parse_errors, redis_proto, 0);
 		metric__add(a->parse_errors, pg_proto, 0);
+		metric__add(a->parse_errors, kafka_proto, 0);
 	}
 	metric__add(a->malformed, NULL, 0);
 	metric__set(a->connections, NULL, 0);
@@ -343,6 +398,109 @@ static void record_pg(struct agent *a, const struct conn *c, const struct pg_exc
 	}
 }
 
+static struct lag *lag_of(struct agent *a, uint32_t service, const char *topic, int32_t part)
+{
+	struct lag *l;
+
+	for (int i = 0; i < a->nlags; i++) {
+		l = &a->lags[i];
+		if (l->service == service && l->partition == part && !strcmp(l->topic, topic))
+			return l;
+	}
+	if (a->nlags == LAGS_MAX)
+		return NULL;
+	l = &a->lags[a->nlags++];
+	l->service = service;
+	l->partition = part;
+	snprintf(l->topic, sizeof(l->topic), "%s", topic);
+	l->high_watermark = l->fetched = l->committed = -1;
+	return l;
+}
+
+/* Publish the lag of l, and the service's largest. */
+static void lag_update(struct agent *a, const struct lag *l)
+{
+	const struct service *svc = &a->svc[l->service];
+	int64_t pos = l->committed >= 0 ? l->committed : l->fetched;
+	double max = 0;
+	char part[16];
+
+	if (l->high_watermark < 0 || pos < 0)
+		return;
+	snprintf(part, sizeof(part), "%d", l->partition);
+	{
+		const char *v[] = { svc->name, l->topic, part };
+		int64_t lag = l->high_watermark > pos ? l->high_watermark - pos : 0;
+
+		metric__set(a->kafka_lag, v, (double)lag);
+	}
+	for (int i = 0; i < a->nlags; i++) {
+		const struct lag *o = &a->lags[i];
+		int64_t p = o->committed >= 0 ? o->committed : o->fetched;
+
+		if (o->service == l->service && o->high_watermark >= 0 && p >= 0 &&
+		    o->high_watermark - p > max)
+			max = (double)(o->high_watermark - p);
+	}
+	{
+		const char *v[] = { svc->name };
+
+		metric__set(a->kafka_lag_max, v, max);
+	}
+}
+
+static void record_kafka(struct agent *a, const struct conn *c, const struct kafka_exchange *x)
+{
+	const struct service *svc;
+	double secs = span_seconds(x->req_begin_ts, x->resp_end_ts);
+
+	if (c->service >= (uint32_t)a->nsvc || x->role != KAFKA_ROLE_CLIENT)
+		return;
+	svc = &a->svc[c->service];
+	for (uint32_t i = 0; i < x->nparts; i++) {
+		const struct kafka_part *p = &x->parts[i];
+		const char *v[] = { svc->name, p->topic };
+		struct lag *l;
+
+		if (!p->topic[0])
+			continue;
+		switch (x->api_key) {
+		case KAFKA_API_PRODUCE:
+			metric__add(p->error_code ? a->kafka_send_errors : a->kafka_sent, v,
+				    p->records);
+			break;
+		case KAFKA_API_FETCH:
+			if (p->error_code)
+				break;
+			metric__add(a->kafka_consumed, v, p->records);
+			l = lag_of(a, c->service, p->topic, p->partition);
+			if (l) {
+				if (p->high_watermark >= 0)
+					l->high_watermark = p->high_watermark;
+				if (p->next_offset >= 0)
+					l->fetched = p->next_offset;
+				lag_update(a, l);
+			}
+			break;
+		case KAFKA_API_OFFSET_COMMIT:
+			l = x->error_code ? NULL : lag_of(a, c->service, p->topic, p->partition);
+			if (l && p->next_offset >= 0) {
+				l->committed = p->next_offset;
+				lag_update(a, l);
+			}
+			break;
+		}
+	}
+	{
+		const char *v[] = { svc->name };
+
+		if (x->api_key == KAFKA_API_PRODUCE)
+			metric__observe(a->kafka_produce_seconds, v, secs);
+		else if (x->api_key == KAFKA_API_OFFSET_COMMIT)
+			metric__observe(a->kafka_commit_seconds, v, secs);
+	}
+}
+
 /* Flush what the parser still holds (a response read until close) and forget c. */
 static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 {
@@ -364,6 +522,8 @@ static const char *proto_name(enum conn_proto p)
 		return "redis";
 	case CONN_PROTO_PG:
 		return "postgresql";
+	case CONN_PROTO_KAFKA:
+		return "kafka";
 	default:
 		return "unknown";
 	}
@@ -396,6 +556,13 @@ static bool start_parser(struct conn *c, enum conn_proto proto)
 						: r == SONDE_ROLE_CLIENT ? PG_ROLE_CLIENT
 									 : PG_ROLE_UNKNOWN);
 		break;
+	case CONN_PROTO_KAFKA:
+		c->parser = malloc(sizeof(struct kafka_conn));
+		if (c->parser)
+			kafka_conn_init(c->parser, r == SONDE_ROLE_SERVER   ? KAFKA_ROLE_SERVER
+						   : r == SONDE_ROLE_CLIENT ? KAFKA_ROLE_CLIENT
+									    : KAFKA_ROLE_UNKNOWN);
+		break;
 	default:
 		return false;
 	}
@@ -418,6 +585,8 @@ static bool sniff(struct agent *a, struct conn *c, const uint8_t *data, size_t l
 		p = CONN_PROTO_REDIS;
 	else if (pg_looks_like_frontend(data, len))
 		p = CONN_PROTO_PG;
+	else if (kafka_looks_like_request(data, len))
+		p = CONN_PROTO_KAFKA;
 	if (p == CONN_PROTO_HTTP && c->sniffed && c->tuple.role != SONDE_ROLE_UNKNOWN) {
 		/*
 		 * A connection seen from its start (accept/connect) whose first
@@ -466,6 +635,16 @@ static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, co
 				 e->len, e->ts_ns, x, PG_PENDING_MAX);
 		for (i = 0; i < n; i++)
 			record_pg(a, c, &x[i]);
+		return n;
+	}
+	case CONN_PROTO_KAFKA: {
+		/* ~5.5 KiB each (their partitions): librdkafka keeps <= 5 in flight. */
+		struct kafka_exchange x[16];
+
+		n = kafka_conn_feed(c->parser, egress ? KAFKA_DIR_EGRESS : KAFKA_DIR_INGRESS, data,
+				    e->caplen, e->len, e->ts_ns, x, 16);
+		for (i = 0; i < n; i++)
+			record_kafka(a, c, &x[i]);
 		return n;
 	}
 	default:

@@ -18,6 +18,7 @@ enum conn_proto {
 	CONN_PROTO_HTTP,
 	CONN_PROTO_REDIS,
 	CONN_PROTO_PG,
+	CONN_PROTO_KAFKA,
 	CONN_PROTO_NONE,        /* not a protocol we parse, or broken: ignored */
 };
 
@@ -30,7 +31,7 @@ struct conn {
 	uint32_t sniffed;       /* data events looked at while UNKNOWN */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
-	void *parser;           /* owned: struct http_conn, redis_conn or pg_conn, per proto */
+	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */
 	struct conn *next;      /* hash chain */
 };
 
