@@ -157,12 +157,16 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return 1;
 
-	/* Blocked before librdkafka starts its threads, so they inherit the mask. */
+	/*
+	 * Blocked before librdkafka starts its threads, so they inherit the mask, and taken back
+	 * from SIG_IGN (a shell script's background jobs ignore SIGINT), which sigwait never sees.
+	 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &set, NULL)) {
-		fprintf(stderr, "mock_broker: sigprocmask: %s\n", strerror(errno));
+	if (sigprocmask(SIG_BLOCK, &set, NULL) || signal(SIGINT, SIG_DFL) == SIG_ERR ||
+	    signal(SIGTERM, SIG_DFL) == SIG_ERR) {
+		fprintf(stderr, "mock_broker: signals: %s\n", strerror(errno));
 		return 1;
 	}
 
