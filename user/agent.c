@@ -75,6 +75,7 @@ struct agent {
 	struct metric_family *kafka_sent, *kafka_send_errors, *kafka_produce_seconds;
 	struct metric_family *kafka_consumed, *kafka_lag, *kafka_lag_max, *kafka_commit_seconds;
 	struct metric_family *parse_errors;
+	struct metric_family *encrypted;
 	struct metric_family *malformed;
 	struct metric_family *connections;
 };
@@ -181,8 +182,11 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 					"Ring-buffer records dropped as inconsistent", NULL, 0);
 	a->connections = metrics__gauge(m, "sonde_connections",
 					"Connections sonde is following now", NULL, 0);
+	a->encrypted = metrics__counter(m, "sonde_connections_encrypted_total",
+					"Connections that negotiated encryption: counted, not parsed",
+					proto_label, 1);
 	if (!a->conns || !a->http_server || !a->http_client || !a->parse_errors ||
-	    !a->malformed || !a->connections || register_data_metrics(a, m)) {
+	    !a->malformed || !a->connections || !a->encrypted || register_data_metrics(a, m)) {
 		agent__free(a);
 		return NULL;
 	}
@@ -679,6 +683,14 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 		return;
 	if (feed(a, c, e, data) < 0) {
 		parse_error(a, proto_name(c->proto));
+		free(c->parser);
+		c->parser = NULL;
+		c->proto = CONN_PROTO_NONE;
+	} else if (c->proto == CONN_PROTO_PG && pg_conn_encrypted(c->parser)) {
+		/* SSLRequest accepted: the rest is TLS. Count it once, stop looking. */
+		const char *v[] = { "postgresql" };
+
+		metric__add(a->encrypted, v, 1);
 		free(c->parser);
 		c->parser = NULL;
 		c->proto = CONN_PROTO_NONE;

@@ -336,6 +336,37 @@ static void test_redis_configured_caches(void **state)
 	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"search\",result=\"miss\"} 1");
 }
 
+/* A record with binary payload (rec() takes C strings). */
+static void rec_bin(struct agent *a, uint8_t dir, uint32_t fd, uint64_t conn_id, uint64_t ts,
+		    const void *payload, uint32_t n)
+{
+	uint8_t buf[sizeof(struct sonde_event) + 64] = { 0 };
+	struct sonde_event *e = (struct sonde_event *)buf;
+
+	e->type = SONDE_EV_DATA;
+	e->dir = dir;
+	e->tgid = 100;
+	e->fd = fd;
+	e->conn_id = conn_id;
+	e->ts_ns = ts;
+	e->caplen = e->len = n;
+	memcpy(e + 1, payload, n);
+	agent__handle(a, buf, sizeof(*e) + n);
+}
+
+static void test_postgres_tls_counted(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t ssl_request[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+
+	/* A client asks for TLS and the server accepts ('S'): counted once, not parsed. */
+	rec_bin(f->a, SONDE_DIR_EGRESS, 40, 8, 1 * MS, ssl_request, sizeof(ssl_request));
+	rec_bin(f->a, SONDE_DIR_INGRESS, 40, 8, 2 * MS, "S", 1);
+	rec_bin(f->a, SONDE_DIR_EGRESS, 40, 8, 3 * MS, "\x16\x03\x01\x02\x00\x01", 6);
+	expect_line(f, "sonde_connections_encrypted_total{protocol=\"postgresql\"} 1");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"postgresql\"} 0");
+}
+
 static void test_drop_tgid(void **state)
 {
 	struct fixture *f = *state;
@@ -369,6 +400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drop_tgid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_cache_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_configured_caches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postgres_tls_counted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
