@@ -26,7 +26,10 @@
 #   BENCH_RATE [20000]        target req/s of the fixed-rate workload
 #   BENCH_RATE_RUNS [1]       pairs of the fixed-rate workload
 #   BENCH_RATE_CONNECTIONS [64] wrk connections of the fixed-rate workload
-#   BENCH_WORKLOADS           [nginx_saturated nginx_rate]
+#   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024
+#                             and pgbench
+#   BENCH_WORKLOADS           [nginx_saturated nginx_rate redis_pipelined
+#                             redis_pipelined_cap1024 pgbench]
 #   BENCH_PIN [1]             pin the server to CPU BENCH_SERVER_CPU [0] and
 #                             the load generator to BENCH_LOAD_CPU [1]; sonde
 #                             is never pinned
@@ -46,7 +49,10 @@
 #   wl_NAME_setup     start the server; set BENCH_TARGET_PID (what sonde
 #                     attaches to), BENCH_SERVICE, BENCH_SERVER_PIDS (whose CPU
 #                     is reported) and BENCH_COUNT_SEL (the sonde series that
-#                     count this workload's requests, a metric_sum selector)
+#                     count this workload's requests: metric_sum selectors,
+#                     separated by spaces, summed), BENCH_SERVER_REAPED (1: add
+#                     the server PIDs' reaped children's CPU, cutime+cstime)
+#                     and BENCH_SONDE_ARGS (sonde flags beyond --pid, or "")
 #   wl_NAME_pairs     print how many off/on pairs to run
 #   wl_NAME_load OUT  drive the load for BENCH_SECONDS, raw output in OUT
 #   wl_NAME_parse OUT print "requests req_per_s p99_us errors"
@@ -56,6 +62,9 @@
 #   wl_NAME_targets   print the targets that apply, e.g. "throughput_ratio>=0.90"
 #                     (see report.py for the names)
 #   wl_NAME_teardown  stop what setup started (or leave it to the exit trap)
+#   wl_NAME_labels    optional: key=value lines naming, in the tables, the load
+#                     generator (load=), the server (server=), the throughput
+#                     unit (unit=) and the latency row (latency=)
 # and add NAME to BENCH_WORKLOADS.
 set -u
 
@@ -71,7 +80,8 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_rate}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_rate redis_pipelined redis_pipelined_cap1024 pgbench}
+BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
 BENCH_LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -88,14 +98,18 @@ mkdir -p "$META"
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 export BENCH_RATE BENCH_THREADS # read by rate.lua
-for v in BENCH_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS BENCH_QUIET_WAIT BENCH_QUIET_IDLE; do
+for v in BENCH_RUNS BENCH_DB_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS BENCH_QUIET_WAIT BENCH_QUIET_IDLE; do
 	is_uint "${!v}" || die "$v must be a number (got ${!v})"
 	[ "${!v}" -ge 1 ] || [ "$v" = BENCH_QUIET_WAIT ] || [ "$v" = BENCH_QUIET_IDLE ] || die "$v must be at least 1"
 done
 # run_wrk (lib.sh) bounds wrk to 60 s.
 [ "$BENCH_SECONDS" -le 50 ] || die "BENCH_SECONDS must be at most 50 (got $BENCH_SECONDS)"
 [ "$(id -u)" = 0 ] || die "sonde loads BPF programs: run as root"
-for tool in nginx wrk curl bpftool taskset sysctl; do
+tools="curl bpftool taskset sysctl"
+case " $BENCH_WORKLOADS " in *" nginx_"*) tools="$tools nginx wrk" ;; esac
+case " $BENCH_WORKLOADS " in *" redis_pipelined"*) tools="$tools redis-server redis-benchmark redis-cli" ;; esac
+case " $BENCH_WORKLOADS " in *" pgbench "*) tools="$tools pgbench setpriv" ;; esac
+for tool in $tools; do
 	command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh bench)"
 done
 [ -x "$PYTHON" ] || die "$PYTHON not found"
@@ -139,6 +153,22 @@ cpu_ticks() {
 		t=$((t + n))
 	done
 	echo "$t"
+}
+
+# cpu_ticks plus cutime+cstime: the CPU of children the processes reaped
+# (PostgreSQL's backends, which exit with their client's connection).
+cpu_ticks_reaped() {
+	local p t=0 n
+	for p in "$@"; do
+		n=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + n))
+	done
+	echo "$t"
+}
+
+server_ticks() {
+	# shellcheck disable=SC2086 # a list of PIDs
+	if [ "${BENCH_SERVER_REAPED:-0}" = 1 ]; then cpu_ticks_reaped $BENCH_SERVER_PIDS; else cpu_ticks $BENCH_SERVER_PIDS; fi
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
@@ -223,6 +253,8 @@ bench_nginx_up() {
 	BENCH_SERVER_PIDS="$NGINX_PID $(nginx_workers | tr '\n' ' ')"
 	BENCH_COUNT_SEL='http_server_requests_seconds_count{service="bench",uri="/"}'
 	BENCH_SERVED_OVERHEAD=1 # the "after" stub_status request counts itself
+	BENCH_SERVER_REAPED=0
+	BENCH_SONDE_ARGS=
 	# Warm up (not measured).
 	bench_wrk "$LIB_TMP/warmup.txt" -t1 -c"$BENCH_CONNECTIONS" -d2s "$NGINX_URL" ||
 		die "wrk warm-up failed: $(cat "$LIB_TMP/warmup.txt")"
@@ -306,6 +338,234 @@ EOF
 }
 wl_nginx_rate_teardown() { :; }
 
+# ------------------------------------------------------------- the runner
+
+# Redis and PostgreSQL are observed from the client side (the application is
+# the client), and the load clients (redis-benchmark, pgbench) start anew for
+# each run: sonde attaches to a long-lived runner, started once, that runs each
+# job as its child, so every client is a descendant of BENCH_TARGET_PID. A job
+# is a script named on the runner's FIFO; the runner writes JOB.rc when done.
+# The runner is pinned to the load generator's CPU (its children inherit it).
+bench_runner_up() {
+	[ -n "${RUNNER_PID:-}" ] && lib_alive "$RUNNER_PID" && return 0
+	local pin=()
+	[ -n "$LOAD_CPU" ] && pin=(taskset -c "$LOAD_CPU")
+	RUNNER_FIFO=$LIB_TMP/runner.fifo
+	RUNNER_JOBS=${RUNNER_JOBS:-0}
+	rm -f "$RUNNER_FIFO"
+	mkfifo "$RUNNER_FIFO" || die "mkfifo failed"
+	# shellcheck disable=SC2016 # expanded by the runner
+	"${pin[@]}" bash -c 'exec 3<>"$0"
+		while read -r -u 3 job; do bash "$job"; echo $? >"$job.rc"; done' "$RUNNER_FIFO" </dev/null >/dev/null 2>&1 &
+	RUNNER_PID=$!
+	track_pid runner "$RUNNER_PID"
+	sleep 0.2
+	lib_alive "$RUNNER_PID" || die "the runner did not start"
+}
+
+# runner_job OUT CMD...: run CMD as the runner's descendant (bash execs it),
+# its output in OUT; wait for it (up to BENCH_SECONDS + 120 s), return its status.
+runner_job() {
+	local out=$1 job i
+	shift
+	RUNNER_JOBS=$((RUNNER_JOBS + 1))
+	job=$LIB_TMP/job.$RUNNER_JOBS
+	{
+		printf 'exec'
+		printf ' %q' "$@"
+		printf ' >%q 2>&1\n' "$out"
+	} >"$job"
+	echo "$job" >"$RUNNER_FIFO"
+	for ((i = 0; i < (BENCH_SECONDS + 120) * 20; i++)); do
+		[ -s "$job.rc" ] && return "$(cat "$job.rc")"
+		lib_alive "$RUNNER_PID" || die "the runner died"
+		sleep 0.05
+	done
+	die "job $* did not finish"
+}
+
+# pin_server PID [tree]: PID and its threads (with "tree", its current
+# children too) on the server CPU.
+pin_server() {
+	[ -n "$SERVER_CPU" ] || return 0
+	local p kids=
+	[ "${2:-}" = tree ] && kids=$(pgrep -P "$1")
+	for p in "$1" $kids; do
+		taskset -apc "$SERVER_CPU" "$p" >/dev/null || die "taskset -apc $SERVER_CPU $p failed"
+	done
+}
+
+client_pin_note() {
+	if [ "$BENCH_PIN" = 1 ]; then
+		echo "$1 pinned to CPU $BENCH_SERVER_CPU (\`taskset -apc\`), the runner and $2 to CPU $BENCH_LOAD_CPU, sonde not pinned."
+	else
+		echo "Nothing pinned."
+	fi
+}
+
+# ------------------------------------------------- workload: redis_pipelined
+
+REDIS_BENCH_N=
+
+redis_bench_cmd() { echo redis-benchmark -p "$REDIS_PORT" -c 8 -P 16 -t set,get -n "$1" --csv; }
+
+# "requests req_per_s p99_us errors": SET + GET requests, their total rate
+# (requests / the two tests' time), the larger p99; redis-benchmark reports
+# no errors (0). N: the -n the run used.
+redis_bench_parse() {
+	awk -F'"' -v n="$2" '$2 == "SET" || $2 == "GET" { k++; t += n / $4; if ($14 > p) p = $14 }
+		END { if (k == 2 && t > 0) printf "%d %.0f %.1f 0\n", 2 * n, 2 * n / t, p * 1000; else print "0 0 NA 1" }' "$1"
+}
+
+wl_redis_pipelined_setup() {
+	local rps
+	start_redis
+	pin_server "$REDIS_PID"
+	bench_runner_up
+	BENCH_TARGET_PID=$RUNNER_PID
+	BENCH_SERVICE=bench
+	BENCH_SERVER_PIDS=$REDIS_PID
+	BENCH_SERVER_REAPED=0
+	BENCH_COUNT_SEL='redis_commands_seconds_count{service="bench",command="SET"} redis_commands_seconds_count{service="bench",command="GET"}'
+	BENCH_SERVED_OVERHEAD=0 # INFO is neither SET nor GET
+	BENCH_SONDE_ARGS=
+	# Warm up (not measured) and size -n so that SET + GET take about BENCH_SECONDS.
+	# shellcheck disable=SC2046
+	runner_job "$LIB_TMP/redis.warmup" $(redis_bench_cmd 300000) ||
+		die "redis-benchmark warm-up failed: $(cat "$LIB_TMP/redis.warmup")"
+	rps=$(redis_bench_parse "$LIB_TMP/redis.warmup" 300000 | awk '{ print $2 }')
+	REDIS_BENCH_N=$(awk -v r="$rps" -v s="$BENCH_SECONDS" 'BEGIN { n = int(r * s / 2 / 10000) * 10000; print (n < 10000) ? 10000 : n }')
+	echo "   redis-benchmark warm-up: $rps req/s: -n $REDIS_BENCH_N per test"
+}
+wl_redis_pipelined_pairs() { echo "$BENCH_DB_RUNS"; }
+wl_redis_pipelined_load() {
+	# shellcheck disable=SC2046
+	runner_job "$1" $(redis_bench_cmd "$REDIS_BENCH_N")
+}
+wl_redis_pipelined_parse() { redis_bench_parse "$1" "$REDIS_BENCH_N"; }
+wl_redis_pipelined_served() { echo $(($(redis_calls set) + $(redis_calls get))); }
+wl_redis_pipelined_targets() { echo "throughput_ratio>=0.90"; }
+wl_redis_pipelined_labels() {
+	cat <<EOF
+load=redis-benchmark
+server=redis-server
+unit=req/s
+latency=p99 latency (redis-benchmark, larger of SET and GET; median)
+EOF
+}
+wl_redis_pipelined_describe() {
+	cat <<EOF
+redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') (no persistence), observed from the client side: the client is
+redis-benchmark, pipelining 16 commands per connection:
+
+    redis-benchmark -p PORT -c 8 -P 16 -t set,get -n $REDIS_BENCH_N --csv
+
+-n is sized by a warm-up so that the SET and GET tests take about ${BENCH_SECONDS} s together. The throughput is
+the total rate, 2 × n / (time of the SET test + time of the GET test). redis-benchmark is started anew
+for each run, as a child of a long-lived runner (a bash loop reading jobs from a FIFO) that the bench starts
+once: \`build/sonde --pid RUNNER_PID=bench\` sees every client as a descendant.
+$(client_pin_note redis-server redis-benchmark) $BENCH_DB_RUNS pair(s), order alternating.
+Counts: sonde's SET + GET \`redis_commands_seconds_count\` against the server's own (\`INFO commandstats\`
+calls of set and get). With the default 256-byte capture, a 16-command pipeline (about 720 bytes) does not
+fit: sonde resyncs and does not count such batches, so its count is expected to be lower.
+EOF
+}
+wl_redis_pipelined_teardown() {
+	lib_stop "$REDIS_PID" "$(lib_starttime "$REDIS_PID")" TERM 5
+}
+
+# ----------------------------------------- workload: redis_pipelined_cap1024
+
+# The same, with sonde copying 1024 bytes per syscall: a whole 16-command
+# pipeline fits, so sonde can count it.
+wl_redis_pipelined_cap1024_setup() {
+	wl_redis_pipelined_setup
+	BENCH_SONDE_ARGS="--capture-bytes 1024"
+}
+wl_redis_pipelined_cap1024_pairs() { wl_redis_pipelined_pairs; }
+wl_redis_pipelined_cap1024_load() { wl_redis_pipelined_load "$@"; }
+wl_redis_pipelined_cap1024_parse() { wl_redis_pipelined_parse "$@"; }
+wl_redis_pipelined_cap1024_served() { wl_redis_pipelined_served; }
+wl_redis_pipelined_cap1024_targets() { wl_redis_pipelined_targets; }
+wl_redis_pipelined_cap1024_labels() { wl_redis_pipelined_labels; }
+wl_redis_pipelined_cap1024_describe() {
+	cat <<EOF
+The same as redis_pipelined (a fresh redis-server, -n sized again by a warm-up: -n $REDIS_BENCH_N), with sonde
+copying 1024 bytes per syscall instead of the default 256, so that a 16-command pipeline fits:
+\`build/sonde --capture-bytes 1024 --pid RUNNER_PID=bench\`. $BENCH_DB_RUNS pair(s), order alternating.
+EOF
+}
+wl_redis_pipelined_cap1024_teardown() { wl_redis_pipelined_teardown; }
+
+# ---------------------------------------------------------- workload: pgbench
+
+pgbench_args() { echo -h 127.0.0.1 -p "$PG_PORT" -U postgres; }
+
+wl_pgbench_setup() {
+	start_postgres
+	pin_server "$PG_PID" tree # backends forked later inherit the postmaster's CPU
+	bench_runner_up
+	# shellcheck disable=SC2046
+	pgbench -i -s 1 $(pgbench_args) postgres >"$LIB_TMP/pgbench.init" 2>&1 ||
+		die "pgbench -i failed: $(tail -5 "$LIB_TMP/pgbench.init")"
+	BENCH_TARGET_PID=$RUNNER_PID
+	BENCH_SERVICE=bench
+	# The postmaster and its children now; backends (one per pgbench
+	# connection, gone after each run) through the postmaster's cutime+cstime.
+	BENCH_SERVER_PIDS="$PG_PID $(pgrep -P "$PG_PID" | tr '\n' ' ')"
+	BENCH_SERVER_REAPED=1
+	BENCH_COUNT_SEL='database_query_duration_seconds_count{service="bench"}'
+	BENCH_SERVED_OVERHEAD=0
+	BENCH_SONDE_ARGS=
+	# Warm up (not measured).
+	# shellcheck disable=SC2046
+	runner_job "$LIB_TMP/pgbench.warmup" pgbench -n -c 4 -j 2 -T 2 -M prepared $(pgbench_args) postgres ||
+		die "pgbench warm-up failed: $(tail -5 "$LIB_TMP/pgbench.warmup")"
+}
+wl_pgbench_pairs() { echo "$BENCH_DB_RUNS"; }
+wl_pgbench_load() {
+	# shellcheck disable=SC2046
+	runner_job "$1" pgbench -n -c 4 -j 2 -T "$BENCH_SECONDS" -M prepared $(pgbench_args) postgres
+}
+# requests = statements (7 per TPC-B transaction), rate = transactions/s,
+# latency = pgbench's average, errors = failed transactions.
+wl_pgbench_parse() {
+	awk '/^number of transactions actually processed:/ { split($6, a, "/"); tx = a[1] }
+		/^number of failed transactions:/ { failed = $5 }
+		/^latency average =/ { lat = $4; if ($5 == "ms") lat *= 1000; else if ($5 == "s") lat *= 1e6 }
+		/^tps = / && /without initial connection time/ { tps = $3 }
+		END { printf "%d %s %s %d\n", 7 * tx, (tps == "" ? 0 : tps), (lat == "" ? "NA" : lat), failed }' "$1"
+}
+wl_pgbench_served() { :; }
+wl_pgbench_targets() { echo "throughput_ratio>=0.90"; }
+wl_pgbench_labels() {
+	cat <<EOF
+load=pgbench (7 statements per transaction)
+server=PostgreSQL
+unit=transactions/s
+latency=latency average (pgbench; median)
+EOF
+}
+wl_pgbench_describe() {
+	cat <<EOF
+PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') (\`fsync=off\`, \`synchronous_commit=off\`), \`pgbench -i -s 1\` once, observed from
+the client side: the client is pgbench, TPC-B-like transactions (BEGIN, 3 UPDATE, SELECT, INSERT, END: 7
+statements) with prepared statements, over TCP to 127.0.0.1:
+
+    pgbench -n -c 4 -j 2 -T $BENCH_SECONDS -M prepared -h 127.0.0.1 -p PORT -U postgres postgres
+
+The throughput is pgbench's "tps (without initial connection time)"; the latency row is pgbench's average (it
+reports no percentiles without per-transaction logs). Requests, for BPF time per request and the counts, are
+statements: 7 × the transactions pgbench processed. pgbench runs as a child of the same kind of runner as
+redis-benchmark (\`build/sonde --pid RUNNER_PID=bench\`). $(client_pin_note "PostgreSQL (the postmaster, so every backend)" pgbench)
+$BENCH_DB_RUNS pair(s), order alternating. Count: the sum of sonde's \`database_query_duration_seconds_count\` for the
+service against 7 × transactions; pgbench's own start-up queries (finding the scale) add a few.
+EOF
+}
+wl_pgbench_teardown() {
+	lib_stop "$PG_PID" "$(lib_starttime "$PG_PID")" INT 10
+}
+
 # ------------------------------------------------------------ one run
 
 # Wait until sonde's count for the workload stops moving (<= 5 s).
@@ -313,13 +573,23 @@ settle_sonde() {
 	local prev=-1 cur i
 	for ((i = 0; i < 20; i++)); do
 		sleep 0.25
-		cur=$(metric_sum "$BENCH_COUNT_SEL") || cur=0
+		metrics_fetch "$LIB_TMP/settle.txt" || true
+		cur=$(sonde_count "$LIB_TMP/settle.txt")
 		[ "$cur" = "$prev" ] && return 0
 		prev=$cur
 	done
 }
 
 sonde_value() { lib_metric_match "$2" subset <"$1" || echo 0; }
+
+# The sum of BENCH_COUNT_SEL's selectors in the /metrics copy FILE.
+sonde_count() {
+	local sel t=0
+	for sel in $BENCH_COUNT_SEL; do
+		t=$(awk -v a="$t" -v b="$(sonde_value "$1" "$sel")" 'BEGIN { printf "%.0f", a + b }')
+	done
+	echo "$t"
+}
 
 # bench_run WORKLOAD MODE(off|on) PAIR: one measured run, one line in $RESULTS.
 bench_run() {
@@ -339,7 +609,8 @@ bench_run() {
 			bench_bpf_stats 1 || die "cannot set kernel.bpf_stats_enabled"
 		fi
 		unset SONDE_PORT
-		start_sonde --pid "$BENCH_TARGET_PID=$BENCH_SERVICE"
+		# shellcheck disable=SC2086 # extra flags of the workload, if any
+		start_sonde ${BENCH_SONDE_ARGS:-} --pid "$BENCH_TARGET_PID=$BENCH_SERVICE"
 		sleep 1 # start-up work (attaching, first sweep) is not part of the run
 		metrics_fetch "$m0" || die "cannot read sonde's /metrics"
 		st0=$(cpu_ticks "$SONDE_PID")
@@ -347,8 +618,7 @@ bench_run() {
 		[ -s "$bpf0" ] || die "found no sonde_* BPF program among sonde's file descriptors"
 	fi
 	served0=$("wl_${wl}_served")
-	# shellcheck disable=SC2086 # a list of PIDs
-	srv0=$(cpu_ticks $BENCH_SERVER_PIDS)
+	srv0=$(server_ticks)
 	if [ "$mode" = on ]; then fa=$(foreign_progs "$SONDE_PID"); else fa=$(foreign_progs); fi
 	"$PYTHON" "$BENCH_DIR/probe.py" procs >"$stat0.procs"
 	cat /proc/stat >"$stat0"
@@ -358,8 +628,7 @@ bench_run() {
 	cat /proc/stat >"$stat1"
 	"$PYTHON" "$BENCH_DIR/probe.py" procs >"$stat1.procs"
 	if [ "$mode" = on ]; then fb=$(foreign_progs "$SONDE_PID"); else fb=$(foreign_progs); fi
-	# shellcheck disable=SC2086
-	srv1=$(cpu_ticks $BENCH_SERVER_PIDS)
+	srv1=$(server_ticks)
 	if [ "$mode" = on ]; then
 		bpf_snapshot "$SONDE_PID" "$bpf1"
 		[ "$BENCH_BPF_STATS" = 1 ] && bench_bpf_stats "$BPF_STATS_ORIG"
@@ -369,7 +638,7 @@ bench_run() {
 		metrics_fetch "$m1" || die "cannot read sonde's /metrics"
 		lib_alive "$SONDE_PID" || die "sonde died during the run: $(tail -n 20 "$SONDE_LOG")"
 		stop_sonde TERM
-		count=$(awk -v a="$(sonde_value "$m0" "$BENCH_COUNT_SEL")" -v b="$(sonde_value "$m1" "$BENCH_COUNT_SEL")" 'BEGIN { printf "%.0f", b - a }')
+		count=$(awk -v a="$(sonde_count "$m0")" -v b="$(sonde_count "$m1")" 'BEGIN { printf "%.0f", b - a }')
 		lost=$(awk -v a="$(sonde_value "$m0" sonde_events_lost_total)" -v b="$(sonde_value "$m1" sonde_events_lost_total)" 'BEGIN { printf "%.0f", b - a }')
 		events=$(awk -v a="$(sonde_value "$m0" sonde_events_total)" -v b="$(sonde_value "$m1" sonde_events_total)" 'BEGIN { printf "%.0f", b - a }')
 		read -r bpf_ns bpf_cnt < <(bpf_delta "$bpf0" "$bpf1")
@@ -414,7 +683,7 @@ machine_md() {
 - machine: $NCPU CPUs ($cpu), $mem RAM, ${os:-unknown OS}, kernel $(uname -r)
 - $("$SONDE_BIN" --version 2>/dev/null | head -n 1) (\`build/sonde --version\`), work tree at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")
 - idle CPU before the bench: $IDLE_BEFORE % (load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)
-- command: \`make bench\` (\`tests/bench/bench.sh\`), BENCH_RUNS=$BENCH_RUNS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_THREADS=$BENCH_THREADS BENCH_RATE=$BENCH_RATE
+- command: \`make bench\` (\`tests/bench/bench.sh\`), BENCH_RUNS=$BENCH_RUNS BENCH_DB_RUNS=$BENCH_DB_RUNS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_THREADS=$BENCH_THREADS BENCH_RATE=$BENCH_RATE
 EOF
 }
 
@@ -438,10 +707,12 @@ for wl in $BENCH_WORKLOADS; do
 		done
 	done
 	"wl_${wl}_describe" >"$META/$wl.describe.md"
+	if declare -F "wl_${wl}_labels" >/dev/null; then "wl_${wl}_labels" >"$META/$wl.labels"; fi
 	"wl_${wl}_targets" >"$META/$wl.targets"
 	"wl_${wl}_teardown"
 done
 nginx_down
+[ -z "${RUNNER_PID:-}" ] || lib_stop "$RUNNER_PID" "$(lib_starttime "$RUNNER_PID")" TERM 3
 
 step "results"
 rc=0

@@ -147,10 +147,24 @@ def fmt_target_value(name, v):
     return f"{v:,.0f}"
 
 
-def workload_table(name, s):
+DEFAULT_LABELS = {"load": "wrk", "server": "nginx", "unit": "req/s", "latency": "p99 latency (wrk, median)"}
+
+
+def read_labels(path):
+    """key=value lines (bench.sh's wl_NAME_labels) over DEFAULT_LABELS."""
+    out = dict(DEFAULT_LABELS)
+    if os.path.exists(path):
+        for line in open(path, encoding="utf-8"):
+            k, sep, v = line.rstrip("\n").partition("=")
+            if sep and k.strip():
+                out[k.strip()] = v.strip()
+    return out
+
+
+def workload_table(name, s, lb=DEFAULT_LABELS):
     rows = [
-        ("throughput, req/s (median)", fmt_int(s["rps_off"]), fmt_int(s["rps_on"]), fmt_f(s["throughput_ratio"], 3)),
-        ("p99 latency (wrk, median)", fmt_us(s["p99_us_off"]), fmt_us(s["p99_us_on"]), fmt_f(s["p99_ratio"], 2)),
+        (f"throughput, {lb['unit']} (median)", fmt_int(s["rps_off"]), fmt_int(s["rps_on"]), fmt_f(s["throughput_ratio"], 3)),
+        (lb["latency"], fmt_us(s["p99_us_off"]), fmt_us(s["p99_us_on"]), fmt_f(s["p99_ratio"], 2)),
         ("server processes CPU, % of a core (median)", fmt_f(s["server_cpu_off"], 1), fmt_f(s["server_cpu_on"], 1), ""),
         ("server's CPU busy, % (median)", fmt_f(s["server_cpu_busy_off"], 1), fmt_f(s["server_cpu_busy_on"], 1), ""),
         ("load generator's CPU busy, % (median)", fmt_f(s["load_cpu_busy_off"], 1), fmt_f(s["load_cpu_busy_on"], 1), ""),
@@ -161,22 +175,25 @@ def workload_table(name, s):
         ("sonde CPU, % of a core (median)", "", fmt_f(s["sonde_cpu"], 1), ""),
         ("sonde RSS, MiB (max)", "", fmt_f(s["rss_max"], 1), ""),
         ("events lost (sum over runs)", "", fmt_int(s["lost"]), ""),
-        ("sonde count = nginx count", "", f"{s['count_equal']} of {s['count_checked']} runs"
-         + ("" if s["count_equal"] == s["count_checked"] else f" (sonde − nginx: {fmt_signed_range(s['diff_served'])})"), ""),
-        ("sonde count − wrk count", "", fmt_signed_range(s["diff_wrk"])
-         + f" ({s['wrk_equal']} of {len(s['diff_wrk'])} runs equal)", ""),
     ]
+    if s["count_checked"]:
+        rows.append((f"sonde count = {lb['server']} count", "", f"{s['count_equal']} of {s['count_checked']} runs"
+                     + ("" if s["count_equal"] == s["count_checked"]
+                        else f" (sonde − {lb['server']}: {fmt_signed_range(s['diff_served'])})"), ""))
+    rows.append((f"sonde count − {lb['load']} count", "", fmt_signed_range(s["diff_wrk"])
+                 + f" ({s['wrk_equal']} of {len(s['diff_wrk'])} runs equal)", ""))
     out = [f"| {name} | without sonde ({s['n_off']} runs) | with sonde ({s['n_on']} runs) | with / without |",
            "| --- | ---: | ---: | ---: |"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     if s["errors"]:
         out.append("")
-        out.append(f"wrk reported {s['errors']:,.0f} socket errors or non-2xx responses over these runs.")
+        out.append(f"{lb['load']} reported {s['errors']:,.0f} errors (socket errors, non-2xx responses, "
+                   "failed transactions) over these runs.")
     return out
 
 
 def runs_table(runs):
-    out = ["| workload | pair | sonde | seconds | wrk requests | req/s | p99 | server count | sonde count "
+    out = ["| workload | pair | sonde | seconds | load-generator requests | throughput /s | p99 or latency | server count | sonde count "
            "| BPF ns/req | sonde CPU % | RSS MiB | lost | server CPU busy % | load CPU busy % "
            "| others CPU % | other sonde progs |",
            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
@@ -271,20 +288,21 @@ def main():
         if not wr:
             continue
         s = summarise(wr)
+        lb = read_labels(os.path.join(a.meta, f"{wl}.labels"))
         for name, op, limit in parse_targets(read(f"{wl}.targets")):
             v = s.get(name)
             ok = check(v, op, limit)
             missed |= ok is False
             extra = ""
             if name == "lost":
-                extra = f" at {fmt_int(s['rps_on'])} req/s"
+                extra = f" at {fmt_int(s['rps_on'])} {lb['unit']}"
             verdicts.append(f"| {TARGET_TEXT.get(name, name)} {op} {limit:g} | {wl} | "
                             f"{fmt_target_value(name, v)}{extra} | "
                             f"{'met' if ok else 'not measured' if ok is None else '**missed**'} |")
-        sections += ["", f"### {wl}", "", read(f"{wl}.describe.md"), ""] + workload_table(wl, s)
+        sections += ["", f"### {wl}", "", read(f"{wl}.describe.md"), ""] + workload_table(wl, s, lb)
         bd = bpf_breakdown(a.meta, wl, wr)
         if bd:
-            sections += ["", "Where the BPF time goes (all runs with sonde; requests as counted by wrk; the",
+            sections += ["", f"Where the BPF time goes (all runs with sonde; requests as counted by {lb['load']}; the",
                          "programs also run, and filter out early, for every other process's syscalls):", ""]
             sections += breakdown_table(bd)
 
