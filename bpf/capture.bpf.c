@@ -47,15 +47,7 @@ struct {
  * cached too (watch = 0) so that file and pipe I/O of a target stays cheap.
  * Read only by BPF.
  */
-struct conn_state {
-	__u64 conn_id;
-	__u32 gen;	/* targets gen when cached: a mismatch means stale */
-	__u8 watch;	/* 1: a TCP or Unix stream socket we follow */
-	__u8 announced;	/* the tuple went out in a record, at announced_ts */
-	__u8 _pad[2];
-	__u64 announced_ts;
-	struct sonde_conn_tuple tuple;
-};
+#define conn_state sonde_conn_state
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -269,7 +261,10 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	e->hdr.len = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	toff = put_tuple(e, cs, now);
 
-	cap = e->hdr.len < capture_bytes ? e->hdr.len : capture_bytes;
+	/* A connection may ask for more (a pipeline longer than the default). */
+	cap = cs->capture ? cs->capture : capture_bytes;
+	if (e->hdr.len < cap)
+		cap = e->hdr.len;
 	if (cap > SONDE_CAPTURE_MAX)
 		cap = SONDE_CAPTURE_MAX;
 	if (cap < e->hdr.len)

@@ -109,6 +109,21 @@ _Static_assert(sizeof(struct sonde_event) == 48, "sonde_event layout");
 /* Target filter: bit (tgid % 64) of word (tgid / 64); PID_MAX_LIMIT is 2^22. */
 #define SONDE_TGID_WORDS (1 << 16)
 
+/*
+ * Value of the conns map: what an fd of a target is. Written by the BPF
+ * programs; userspace only raises capture (loader__set_capture).
+ */
+struct sonde_conn_state {
+	__u64 conn_id;
+	__u32 gen;         /* targets gen when cached: a mismatch means stale */
+	__u8 watch;        /* 1: a TCP or Unix stream socket we follow */
+	__u8 announced;    /* the tuple went out in a record, at announced_ts */
+	__u16 capture;     /* bytes to copy per syscall on this connection; 0: capture_bytes */
+	__u64 announced_ts;
+	struct sonde_conn_tuple tuple;
+};
+_Static_assert(sizeof(struct sonde_conn_state) == 80, "sonde_conn_state layout");
+
 /* Key of the conns map: one observed file descriptor. */
 struct sonde_fd_key {
 	__u32 tgid;

@@ -26,6 +26,7 @@ const double agent_latency_buckets[13] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 #define CACHES_MAX 50         /* distinct `cache` label values; more are "other" */
 #define COMMANDS_MAX 100      /* distinct Redis `command` label values; more are "OTHER" */
 #define POOLS_MAX 64          /* (service, db) pairs reported by db_connections */
+#define RAISED_CAPTURE 4096   /* what a connection that lost its framing asks for */
 #define LAGS_MAX 512          /* (service, topic, partition) consumer positions followed */
 
 struct service {
@@ -64,6 +65,8 @@ struct agent {
 	int npools;
 	struct lag lags[LAGS_MAX];
 	int nlags;
+	agent_capture_fn capture_fn;
+	void *capture_ctx;
 
 	struct metric_family *http_server;
 	struct metric_family *http_client;
@@ -219,6 +222,12 @@ void agent__free(struct agent *a)
 	}
 	free(a->svc);
 	free(a);
+}
+
+void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx)
+{
+	a->capture_fn = fn;
+	a->capture_ctx = ctx;
 }
 
 int agent__add_service(struct agent *a, const char *name)
@@ -608,6 +617,19 @@ static bool sniff(struct agent *a, struct conn *c, const uint8_t *data, size_t l
 	return false;
 }
 
+/* Has the parser lost its framing to bytes that were not captured? */
+static bool lost_framing(const struct conn *c)
+{
+	switch (c->proto) {
+	case CONN_PROTO_REDIS:
+		return ((const struct redis_conn *)c->parser)->desyncs > 0;
+	case CONN_PROTO_KAFKA:
+		return ((const struct kafka_conn *)c->parser)->desyncs > 0;
+	default:
+		return false;
+	}
+}
+
 /* Feed one record to the connection's parser and record what completes. */
 static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, const uint8_t *data)
 {
@@ -686,6 +708,14 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 		free(c->parser);
 		c->parser = NULL;
 		c->proto = CONN_PROTO_NONE;
+	} else if (!c->capture_raised && a->capture_fn && lost_framing(c)) {
+		/*
+		 * Bytes past the capture cost this connection its framing (a
+		 * Redis pipeline, a Kafka request with many partitions): from
+		 * now on the kernel copies more of it, and of it only.
+		 */
+		c->capture_raised = true;
+		a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, RAISED_CAPTURE);
 	} else if (c->proto == CONN_PROTO_PG && pg_conn_encrypted(c->parser)) {
 		/* SSLRequest accepted: the rest is TLS. Count it once, stop looking. */
 		const char *v[] = { "postgresql" };

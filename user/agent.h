@@ -26,6 +26,15 @@ extern const double agent_latency_buckets[13];
 struct agent *agent__new(struct metrics *m, const struct config *cfg);
 void agent__free(struct agent *a); /* accepts NULL */
 
+/*
+ * Called when a connection needs more than the default capture to be parsed
+ * (a pipeline longer than it): the kernel side should copy up to bytes per
+ * syscall on it. Once per connection.
+ */
+typedef void (*agent_capture_fn)(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
+				 uint16_t bytes);
+void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx);
+
 /* Register a service name; returns its index (what BPF carries in events), or -1. */
 int agent__add_service(struct agent *a, const char *name);
 

@@ -29,6 +29,7 @@ struct conn {
 	uint32_t service;
 	enum conn_proto proto;
 	uint32_t sniffed;       /* data events looked at while UNKNOWN */
+	bool capture_raised;    /* asked the kernel for a larger capture */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
 	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */

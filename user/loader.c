@@ -320,6 +320,29 @@ int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void
 	return alive;
 }
 
+int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t conn_id,
+			uint16_t bytes)
+{
+	int mfd = bpf_map__fd(l->skel->maps.conns);
+	struct sonde_fd_key k = { .tgid = tgid, .fd = fd };
+	struct sonde_conn_state cs;
+
+	if (bytes > SONDE_CAPTURE_MAX)
+		bytes = SONDE_CAPTURE_MAX;
+	if (bpf_map_lookup_elem(mfd, &k, &cs))
+		return -errno;
+	if (cs.conn_id != conn_id)
+		return -ESTALE; /* the fd is another connection by now */
+	/*
+	 * Read-modify-write of a value the BPF side also writes (announced*):
+	 * losing such a write only re-sends the tuple once.
+	 */
+	cs.capture = bytes;
+	if (bpf_map_update_elem(mfd, &k, &cs, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
 int loader__poll(struct loader *l, int timeout_ms)
 {
 	int n = ring_buffer__poll(l->rb, timeout_ms);

@@ -157,6 +157,14 @@ static void comm_of(pid_t pid, char *out, size_t outsz)
 		snprintf(out, outsz, "pid%d", pid);
 }
 
+static void raise_capture(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
+			  uint16_t bytes)
+{
+	struct sonde *s = ctx;
+
+	loader__set_capture(s->loader, tgid, fd, conn_id, bytes);
+}
+
 static void target_gone(void *ctx, uint32_t tgid)
 {
 	agent__drop_tgid(ctx, tgid);
@@ -278,6 +286,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sonde: %s\n", err);
 		goto out;
 	}
+	agent__set_capture_hook(s.agent, raise_capture, &s);
 	for (int i = 0; i < s.cfg.ntargets; i++) {
 		struct config_target *t = &s.cfg.targets[i];
 		char name[CONFIG_NAME_MAX];
