@@ -45,7 +45,7 @@ struct {
  * the first data syscall of an fd not seen before (fd-table walk), deleted at
  * close or dup2 onto it; LRU bounds it when closes are missed. Non-sockets are
  * cached too (watch = 0) so that file and pipe I/O of a target stays cheap.
- * Read only by BPF.
+ * Read by BPF; userspace only raises an entry's capture (loader__set_capture).
  */
 #define conn_state sonde_conn_state
 
@@ -226,6 +226,7 @@ static __always_inline __u32 put_tuple(struct event_buf *e, struct conn_state *c
  * registers saved at entry: no sys_enter program and no map to carry them.
  */
 struct io_args {
+	__u64 id;	/* bpf_get_current_pid_tgid(), already asked by the prologue */
 	__u64 buf;	/* user buffer, or iovec array when iovcnt > 0 */
 	__u32 fd;
 	__u32 iovcnt;
@@ -234,7 +235,7 @@ struct io_args {
 static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_target *t,
 				   struct io_args *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = a->id;
 	__u32 tgid = id >> 32;
 	struct conn_state *cs;
 	struct event_buf *e;
@@ -290,16 +291,16 @@ static __always_inline struct pt_regs *user_regs(void)
 }
 
 /* Connection lifecycle: learn identity and role as the socket is born. */
-static __always_inline int learn_fd(long ret, __u8 role)
+static __always_inline int learn_fd(long fd, __u8 role)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct sonde_target *t;
 
-	if (ret < 0)
+	if (fd < 0)
 		return 0;
 	t = target_of(tgid);
 	if (t)
-		conn_learn(tgid, (__u32)ret, t->gen, role);
+		conn_learn(tgid, (__u32)fd, t->gen, role);
 	return 0;
 }
 
@@ -318,14 +319,18 @@ int sonde_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_exit_connect")
 int sonde_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	long ret = ctx->ret;
+	struct sonde_target *t;
 
 	/* A non-blocking connect returns -EINPROGRESS with the tuple already set. */
 	if (ret < 0 && ret != -EINPROGRESS)
 		return 0;
-	if (!target_of(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	return learn_fd(PT_REGS_PARM1_SYSCALL(user_regs()), SONDE_ROLE_CLIENT);
+	t = target_of(tgid);
+	if (t) /* the fd is an argument: from the saved registers */
+		conn_learn(tgid, (__u32)PT_REGS_PARM1_SYSCALL(user_regs()), t->gen,
+			   SONDE_ROLE_CLIENT);
+	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_close")
@@ -436,8 +441,8 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 
 /*
  * Data syscalls: one program at exit each. The arguments come from the user
- * registers (PT_REGS_PARMn_CORE_SYSCALL), read only once the process is known
- * to be a target and the call to have moved bytes.
+ * registers (PT_REGS_PARMn_SYSCALL), read only once the process is known to
+ * be a target and the call to have moved bytes.
  */
 /* Quick rejection shared by every data exit: failed call or not a target. */
 #define DATA_PROLOGUE(ctx)                                                     \
@@ -445,7 +450,10 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct pt_regs *regs;                                                  \
 	struct io_args a = {};                                                 \
 	struct sonde_target *t;                                                \
-	if (ret <= 0 || !(t = target_of(bpf_get_current_pid_tgid() >> 32)))   \
+	if (ret <= 0)                                                          \
+		return 0;                                                      \
+	a.id = bpf_get_current_pid_tgid();                                     \
+	if (!(t = target_of(a.id >> 32)))                                      \
 		return 0;                                                      \
 	regs = user_regs();                                                    \
 	a.fd = (__u32)PT_REGS_PARM1_SYSCALL(regs)
