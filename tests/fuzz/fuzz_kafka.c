@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer harness for the Kafka parser. The input is a role hint byte, then
- * a sequence of feeds, each a 3-byte control header followed by its bytes:
- *
- *   c0 bit 0     direction (0 ingress, 1 egress)
- *   c0 bits 1-2  unseen bytes: none, c2, c2 * 97, c2 * 65537
- *   c0 bits 3-4  high bits of the captured length (caplen = c1 + 256 * bits)
- *   c0 bit 5     pass NULL as out (max_out 0)
- *   c0 bit 6     caplen claims one byte more than total (the parser must clamp)
- *   c0 bit 7     max_out 1 instead of XMAX
- *
- * Each feed's bytes go to a buffer of exactly caplen bytes, so that ASan sees
+ * a sequence of feeds, each a 3-byte control header followed by its bytes
+ * (decoded by fuzz_next_feed in feeds.h, which documents the bits).
+ * * Each feed's bytes go to a buffer of exactly caplen bytes, so that ASan sees
  * any read past its end; the API's invariants are checked on every call.
  *
  * Differential check: two more connections see the same feeds with room for
@@ -24,6 +17,7 @@
 #include <string.h>
 
 #include "proto/kafka.h"
+#include "feeds.h"
 
 #define XMAX 4
 #define BIG 400 /* more than one feed (<= 1023 bytes) completes: each message takes >= 12 */
@@ -102,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t ts = 1;
 	bool broken = false;
 	size_t off = 1;
+	struct fuzz_feed f;
 	int n, i;
 
 	if (size < 1)
@@ -112,34 +107,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kafka_conn_init(c, (enum kafka_role)(data[0] % 4));
 	kafka_conn_init(&whole->c, (enum kafka_role)(data[0] % 4));
 	kafka_conn_init(&cut->c, (enum kafka_role)(data[0] % 4));
-	while (off + 3 <= size) {
-		uint8_t c0 = data[off], c1 = data[off + 1], c2 = data[off + 2];
-		size_t caplen = c1 + 256 * ((c0 >> 3) & 3);
-		static const uint64_t mult[] = {0, 1, 97, 65537};
-		uint64_t unseen = c2 * mult[(c0 >> 1) & 3];
-		uint64_t total;
-		int max_out = (c0 & 0x80) ? 1 : XMAX;
-		uint8_t *buf;
-
-		off += 3;
-		if (caplen > size - off)
-			caplen = size - off;
-		total = caplen + unseen;
-		buf = malloc(caplen ? caplen : 1);
-		if (!buf)
-			break;
-		memcpy(buf, data + off, caplen);
-		off += caplen;
-		if ((c0 & 0x40) && total)
-			total--;
-		if (c0 & 0x20)
-			n = kafka_conn_feed(c, c0 & 1, buf, caplen, total, ts++, NULL, 0);
+	while (fuzz_next_feed(data, size, &off, XMAX, &f)) {
+		if (f.no_output)
+			n = kafka_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, NULL, 0);
 		else
-			n = kafka_conn_feed(c, c0 & 1, buf, caplen, total, ts++, out, max_out);
-		(void)kafka_looks_like_request(buf, caplen);
-		twin_feed(whole, c0 & 1, buf, caplen, total, ts - 1, SIZE_MAX);
-		twin_feed(cut, c0 & 1, buf, caplen, total, ts - 1, c2);
-		free(buf);
+			n = kafka_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, out, f.max_out);
+		(void)kafka_looks_like_request(f.buf, f.caplen);
+		twin_feed(whole, f.dir, f.buf, f.caplen, f.total, ts - 1, SIZE_MAX);
+		twin_feed(cut, f.dir, f.buf, f.caplen, f.total, ts - 1, f.c2);
+		fuzz_feed_done(&f);
 		check(whole->broken == (n < 0));
 		check(cut->broken == whole->broken);
 		check(kafka_conn_broken(&cut->c) == kafka_conn_broken(&whole->c));
@@ -147,12 +123,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!whole->broken) {
 			check(cut->n == whole->n);
 			check(!memcmp(cut->x, whole->x, whole->n * sizeof(whole->x[0])));
-			if (!(c0 & 0x20)) {
-				check(n == (whole->n < max_out ? whole->n : max_out));
+			if (!f.no_output) {
+				check(n == (whole->n < f.max_out ? whole->n : f.max_out));
 				check(!memcmp(out, whole->x, n * sizeof(out[0])));
 			}
 		}
-		check(n >= -1 && n <= max_out);
+		check(n >= -1 && n <= f.max_out);
 		check(!broken || n == 0);
 		check(c->ninflight <= KAFKA_INFLIGHT_MAX && c->first < KAFKA_INFLIGHT_MAX);
 		if (n < 0) {
@@ -160,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			broken = true;
 		}
 		check(kafka_conn_broken(c) == broken);
-		if (c0 & 0x20)
+		if (f.no_output)
 			continue;
 		for (i = 0; i < n; i++)
 			check_exchange(&out[i]);

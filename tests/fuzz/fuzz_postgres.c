@@ -1,17 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer harness for the PostgreSQL parser. The input is a role hint byte,
- * then a sequence of feeds, each a 3-byte control header followed by its bytes:
- *
- *   c0 bit 0     direction (0 ingress, 1 egress)
- *   c0 bits 1-2  unseen bytes: none, c2, c2 * 97, c2 * 65537
- *   c0 bits 3-4  high bits of the captured length (caplen = c1 + 256 * bits)
- *   c0 bit 5     pass NULL as out (max_out 0)
- *   c0 bit 6     caplen claims one byte more than total (the parser must clamp)
- *   c0 bit 7     max_out 1 instead of XMAX
- *
- * Each feed's bytes are copied to a buffer of exactly caplen bytes so that
- * ASan sees any read past the end. Invariants of the API are checked too, and
+ * then a sequence of feeds, each a 3-byte control header followed by its bytes
+ * (decoded by fuzz_next_feed in feeds.h, which documents the bits).
+ * Invariants of the API are checked too, and
  * every feed's bytes also go through pg_sql_summary and the sniffer.
  */
 #include <stdint.h>
@@ -19,6 +11,7 @@
 #include <string.h>
 
 #include "proto/postgres.h"
+#include "feeds.h"
 
 #define XMAX 4
 
@@ -63,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t ts = 1;
 	bool broken = false;
 	size_t off = 1;
+	struct fuzz_feed f;
 	int n, i;
 
 	if (size < 1)
@@ -73,35 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Whatever was there before must not matter. */
 	memset(c, data[0], sizeof(*c));
 	pg_conn_init(c, (enum pg_role)(data[0] % 4));
-	while (off + 3 <= size) {
-		uint8_t c0 = data[off], c1 = data[off + 1], c2 = data[off + 2];
-		size_t caplen = c1 + 256 * ((c0 >> 3) & 3);
-		static const uint64_t mult[] = {0, 1, 97, 65537};
-		uint64_t unseen = c2 * mult[(c0 >> 1) & 3];
-		uint64_t total;
-		int max_out = (c0 & 0x80) ? 1 : XMAX;
-		uint8_t *buf;
-
-		off += 3;
-		if (caplen > size - off)
-			caplen = size - off;
-		total = caplen + unseen;
-		buf = malloc(caplen ? caplen : 1);
-		if (!buf)
-			break;
-		memcpy(buf, data + off, caplen);
-		off += caplen;
-		if ((c0 & 0x40) && total)
-			total--;
-		if (c0 & 0x20)
-			n = pg_conn_feed(c, c0 & 1, buf, caplen, total, ts++, NULL, 0);
+	while (fuzz_next_feed(data, size, &off, XMAX, &f)) {
+		if (f.no_output)
+			n = pg_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, NULL, 0);
 		else
-			n = pg_conn_feed(c, c0 & 1, buf, caplen, total, ts++, out, max_out);
-		(void)pg_looks_like_frontend(buf, caplen);
-		check_summary(buf, caplen, PG_OP_MAX, PG_TABLE_MAX);
-		check_summary(buf, caplen, 1 + c1 % PG_OP_MAX, 1 + c2 % PG_TABLE_MAX);
-		free(buf);
-		check(n >= -1 && n <= max_out);
+			n = pg_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, out, f.max_out);
+		(void)pg_looks_like_frontend(f.buf, f.caplen);
+		check_summary(f.buf, f.caplen, PG_OP_MAX, PG_TABLE_MAX);
+		check_summary(f.buf, f.caplen, 1 + f.c1 % PG_OP_MAX, 1 + f.c2 % PG_TABLE_MAX);
+		fuzz_feed_done(&f);
+		check(n >= -1 && n <= f.max_out);
 		check(!broken || n == 0);
 		if (n < 0) {
 			check(pg_conn_broken(c));
@@ -110,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(!broken || !pg_conn_busy(c));
 		check(!(pg_conn_encrypted(c) && n > 0));
 		check(c->npending <= PG_PENDING_MAX);
-		if (c0 & 0x20)
+		if (f.no_output)
 			continue;
 		for (i = 0; i < n; i++)
 			check_exchange(&out[i]);
