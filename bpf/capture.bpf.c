@@ -5,9 +5,10 @@
  * Every process pays one bit test (target_bits) per traced syscall exit; only
  * target processes go further. Data syscalls have no sys_enter program: at
  * sys_exit the return value says how many bytes moved and the arguments are
- * read back from the user registers saved at entry. Records go to one ring
- * buffer without waking the consumer: userspace drains it on a short timer,
- * in batches.
+ * read back from the user registers saved at entry. Records are written in
+ * place into the ring of the CPU the program runs on (see struct
+ * sonde_ring_ctl): no lock, no copy, no wake-up; userspace drains the rings on
+ * a short timer, in batches.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -21,6 +22,8 @@
 
 /* Set by userspace before load. */
 const volatile __u32 capture_bytes = SONDE_CAPTURE_DEFAULT;
+/* Bytes of each CPU's ring - 1 (a power of two - 1); rings' value_size matches. */
+const volatile __u64 ring_mask = (1 << 20) - 1;
 
 /* Source of conn_id values: unique for the life of the loaded program. */
 __u64 next_conn_id = 1;
@@ -56,11 +59,18 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
-/* events: the ring buffer of struct sonde_event records (+ payload). */
+/*
+ * rings: one record ring per possible CPU, mmapped by userspace. Sizes are set
+ * before load: max_entries = possible CPUs, value_size = sizeof(struct
+ * sonde_ring_ctl) + ring_mask + 1 + SONDE_RING_SLACK.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 128 + (1 << 20) + SONDE_RING_SLACK);
+} rings SEC(".maps");
 
 /* stats: per-CPU counters indexed by enum sonde_stat, summed by userspace. */
 struct {
@@ -71,10 +81,10 @@ struct {
 } stats SEC(".maps");
 
 /*
- * scratch: one record under construction per CPU. Lengths and offsets are
- * masked right where they are used (offset & (MAX-1), length & (2*MAX-1)): the
- * verifier can always follow a mask, while clang moves clamps around. The
- * payload area is sized for the largest masked offset + length.
+ * Lengths and offsets into a record are masked right where they are used
+ * (offset & (MAX-1), length & (2*MAX-1)): the verifier can always follow a
+ * mask, while clang moves clamps around. SONDE_RING_SLACK covers the largest
+ * masked offset + length past a record's start.
  */
 #define LEN_MASK (2 * SONDE_CAPTURE_MAX - 1)
 #define OFF_MASK (SONDE_CAPTURE_MAX - 1)
@@ -88,15 +98,10 @@ struct {
 #define TUPLE_SZ sizeof(struct sonde_conn_tuple)
 struct event_buf {
 	struct sonde_event hdr;
-	__u8 body[TUPLE_SZ + 3 * SONDE_CAPTURE_MAX]; /* [tuple] payload */
+	__u8 body[]; /* [tuple] payload */
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct event_buf);
-} scratch SEC(".maps");
+_Static_assert(sizeof(struct sonde_event) + TUPLE_SZ + OFF_MASK + LEN_MASK <= SONDE_RING_SLACK,
+	       "the slack covers every masked access");
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -193,20 +198,48 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 	return off;
 }
 
-/* Send hdr, toff bytes of tuple (0 or TUPLE_SZ) and caplen bytes; 0 or -1 if lost. */
-static __always_inline int emit(struct event_buf *e, __u32 toff, __u32 caplen)
+/* A record being written in place into this CPU's ring. */
+struct rec {
+	struct sonde_ring_ctl *ctl;
+	struct event_buf *e;
+	__u64 head;
+};
+
+/* Room for a record of up to SONDE_RECORD_MAX bytes at head, or 0 (counted lost). */
+static __always_inline int rec_begin(struct rec *r)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u8 *base = bpf_map_lookup_elem(&rings, &cpu);
+
+	if (!base)
+		return 0;
+	r->ctl = (struct sonde_ring_ctl *)base;
+	r->head = r->ctl->head;
+	if (r->head - *(volatile __u64 *)&r->ctl->tail > ring_mask + 1 - SONDE_RECORD_MAX) {
+		stat_inc(SONDE_STAT_LOST);
+		return 0;
+	}
+	r->e = (struct event_buf *)(base + sizeof(struct sonde_ring_ctl) + (r->head & ring_mask));
+	return 1;
+}
+
+/* Publish the record: header, toff bytes of tuple (0 or TUPLE_SZ), caplen bytes. */
+static __always_inline void rec_commit(struct rec *r, __u32 toff, __u32 caplen)
+{
+	__u64 sz;
+
 	if (caplen > SONDE_CAPTURE_MAX)
 		caplen = SONDE_CAPTURE_MAX;
-	e->hdr.caplen = caplen;
-	/* Never wake the consumer: it drains on a timer, in batches. */
-	if (bpf_ringbuf_output(&events, e, sizeof(e->hdr) + toff + MASKED(caplen, LEN_MASK),
-			       BPF_RB_NO_WAKEUP)) {
-		stat_inc(SONDE_STAT_LOST);
-		return -1;
-	}
+	r->e->hdr.caplen = caplen;
+	sz = SONDE_RECORD_ALIGN(sizeof(struct sonde_event) + toff + caplen);
+#if defined(__TARGET_ARCH_x86)
+	/* x86 does not reorder a store with older stores: keep clang from doing it. */
+	barrier();
+	r->ctl->head = r->head + sz;
+#else
+	__sync_fetch_and_add(&r->ctl->head, sz); /* a full barrier */
+#endif
 	stat_inc(SONDE_STAT_EVENTS);
-	return 0;
 }
 
 /* Put the tuple in the record if userspace may not know it; returns its size or 0. */
@@ -239,7 +272,8 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	__u32 tgid = id >> 32;
 	struct conn_state *cs;
 	struct event_buf *e;
-	__u32 zero = 0, cap, got = 0, toff;
+	struct rec r;
+	__u32 cap, got = 0, toff;
 	__u64 now;
 
 	cs = conn_cached(tgid, a->fd, t->gen);
@@ -247,9 +281,9 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		cs = conn_learn(tgid, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
 	if (!cs || !cs->watch)
 		return 0;
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
+	if (!rec_begin(&r))
 		return 0;
+	e = r.e;
 	e->hdr.type = SONDE_EV_DATA;
 	e->hdr.dir = dir;
 	e->hdr.call = call;
@@ -278,7 +312,8 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 						  (void *)a->buf) == 0) {
 		got = cap;
 	}
-	if (emit(e, toff, got) == 0 && toff) {
+	rec_commit(&r, toff, got);
+	if (toff) {
 		cs->announced = 1;
 		cs->announced_ts = now;
 	}
@@ -341,14 +376,15 @@ int sonde_close_enter(struct trace_event_raw_sys_enter *ctx)
 	struct sonde_target *t = target_of(tgid);
 	struct conn_state *cs;
 	struct event_buf *e;
-	__u32 zero = 0;
+	struct rec r;
 
 	if (!t)
 		return 0;
 	cs = bpf_map_lookup_elem(&conns, &k);
 	if (!cs)
 		return 0;
-	if (cs->watch && (e = bpf_map_lookup_elem(&scratch, &zero))) {
+	if (cs->watch && rec_begin(&r)) {
+		e = r.e;
 		e->hdr.type = SONDE_EV_CLOSE;
 		e->hdr.dir = 0;
 		e->hdr.call = 0;
@@ -360,7 +396,7 @@ int sonde_close_enter(struct trace_event_raw_sys_enter *ctx)
 		e->hdr.ts_ns = bpf_ktime_get_ns();
 		e->hdr.len = 0;
 		e->hdr.flags = 0;
-		emit(e, 0, 0);
+		rec_commit(&r, 0, 0);
 	}
 	bpf_map_delete_elem(&conns, &k);
 	return 0;

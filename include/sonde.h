@@ -15,7 +15,7 @@
 #define SONDE_CAPTURE_MAX     4096 /* power of two: BPF masks offsets with MAX-1 */
 #define SONDE_MAX_IOV         4    /* iovecs copied from readv/writev/sendmsg/recvmsg */
 
-/* Event types: the first byte of every ring-buffer record. */
+/* Event types: the first byte of every ring record. */
 enum sonde_event_type {
 	SONDE_EV_DATA = 1,  /* bytes read from / written to a socket */
 	SONDE_EV_CLOSE = 2, /* an observed socket fd was closed */
@@ -81,7 +81,7 @@ _Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout")
 #define SONDE_TUPLE_REFRESH_NS (60ULL * 1000000000ULL)
 
 /*
- * Header of every ring-buffer record:
+ * Header of every ring record:
  *
  *   struct sonde_event | struct sonde_conn_tuple (if SONDE_F_TUPLE) | caplen bytes
  *
@@ -105,6 +105,36 @@ struct sonde_event {
 	__u32 caplen;  /* bytes of payload at the end of the record */
 };
 _Static_assert(sizeof(struct sonde_event) == 48, "sonde_event layout");
+
+/*
+ * Per-CPU record rings (the "rings" map: an mmapable array, one element per
+ * possible CPU). Each element is
+ *
+ *   struct sonde_ring_ctl | ring bytes (a power of two) | SONDE_RING_SLACK
+ *
+ * The BPF programs running on a CPU are its ring's only producer (programs do
+ * not nest on a CPU, and run with preemption off); userspace is the only
+ * consumer. A record starts at data[head & mask] and is written in place, never
+ * split: one that runs past the end of the ring continues into the slack, and
+ * the next record starts at the beginning. Records are 8-byte aligned. The
+ * producer publishes a record by advancing head (after its bytes), the
+ * consumer frees space by advancing tail; both count bytes since load. No
+ * lock, no atomic on x86, no wake-up: userspace drains every ring on a timer
+ * and merges them by ts_ns.
+ */
+struct sonde_ring_ctl {
+	__u64 head;       /* bytes published (producer) */
+	__u64 _pad0[7];   /* head and tail on their own cache lines */
+	__u64 tail;       /* bytes consumed (consumer) */
+	__u64 _pad1[7];
+};
+_Static_assert(sizeof(struct sonde_ring_ctl) == 128, "sonde_ring_ctl layout");
+
+/* Header + tuple + the largest masked payload extent the BPF code may touch. */
+#define SONDE_RING_SLACK (16384 - 128)
+/* Largest record: a producer keeps this much room free, or drops the record. */
+#define SONDE_RECORD_MAX (48 + 56 + SONDE_CAPTURE_MAX)
+#define SONDE_RECORD_ALIGN(n) (((n) + 7) & ~7ULL)
 
 /* Target filter: bit (tgid % 64) of word (tgid / 64); PID_MAX_LIMIT is 2^22. */
 #define SONDE_TGID_WORDS (1 << 16)
@@ -138,8 +168,8 @@ struct sonde_target {
 
 /* Indices of the per-CPU counters in the stats map. */
 enum sonde_stat {
-	SONDE_STAT_EVENTS = 0,   /* records written to the ring buffer */
-	SONDE_STAT_LOST,         /* records dropped: ring buffer full */
+	SONDE_STAT_EVENTS = 0,   /* records written to the rings */
+	SONDE_STAT_LOST,         /* records dropped: the CPU's ring was full */
 	SONDE_STAT_TRUNCATED,    /* data events whose payload was cut to capture_bytes */
 	SONDE_STAT_FORKS,        /* children added to targets by sched_process_fork */
 	SONDE_STAT__MAX,

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,13 +24,34 @@
 #define TRACEFS "/sys/kernel/tracing"
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
 
+/*
+ * Records younger than this stay in their ring until the next drain: a record
+ * on another CPU with an older ts may still be being written, and records are
+ * handed to the agent in ts order across CPUs (a request read on one CPU, its
+ * response written on another).
+ */
+#define HOLD_NS 1000000ULL
+
+/* One CPU's ring, as the consumer sees it. */
+struct ring {
+	struct sonde_ring_ctl *ctl;
+	const uint8_t *data;
+	uint64_t pos;  /* next record to hand out */
+	uint64_t end;  /* head when the drain began */
+};
+
 struct loader {
 	struct capture_bpf *skel;
-	struct ring_buffer *rb;
 	struct bpf_link **links;
 	int nprogs;
 	int nlinks;
 	int ncpus;
+	int (*on_event)(void *ctx, void *data, size_t size);
+	void *ctx;
+	uint8_t *rings_mem;   /* mmap of the rings map */
+	size_t rings_len;
+	uint64_t ring_mask;
+	struct ring *rings;   /* ncpus */
 };
 
 static int verbosity;
@@ -111,12 +134,53 @@ void loader__close(struct loader *l)
 {
 	if (!l)
 		return;
-	ring_buffer__free(l->rb);
+	if (l->rings_mem)
+		munmap(l->rings_mem, l->rings_len);
+	free(l->rings);
 	for (int i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
 	capture_bpf__destroy(l->skel);
 	free(l);
+}
+
+/*
+ * Bytes of each CPU's ring: 32 MiB shared by the possible CPUs, at least 1 and
+ * at most 8 MiB each (a power of two). At 8 MiB a CPU can produce 800 MB/s
+ * between two 10 ms drains.
+ */
+static uint64_t ring_bytes(int ncpus)
+{
+	uint64_t b = 8ULL << 20;
+
+	while (b > (1ULL << 20) && b * (uint64_t)(ncpus > 0 ? ncpus : 1) > (32ULL << 20))
+		b >>= 1;
+	return b;
+}
+
+static int rings_map(struct loader *l)
+{
+	struct bpf_map *m = l->skel->maps.rings;
+	size_t elem = (bpf_map__value_size(m) + 7) & ~(size_t)7;
+	long page = sysconf(_SC_PAGESIZE);
+	void *mem;
+
+	l->rings_len = (elem * (size_t)l->ncpus + page - 1) & ~(size_t)(page - 1);
+	mem = mmap(NULL, l->rings_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (mem == MAP_FAILED)
+		return -1;
+	l->rings_mem = mem;
+	l->rings = calloc(l->ncpus, sizeof(*l->rings));
+	if (!l->rings)
+		return -1;
+	for (int i = 0; i < l->ncpus; i++) {
+		struct ring *r = &l->rings[i];
+
+		r->ctl = (struct sonde_ring_ctl *)(l->rings_mem + elem * (size_t)i);
+		r->data = (const uint8_t *)(r->ctl + 1);
+		r->pos = __atomic_load_n(&r->ctl->tail, __ATOMIC_RELAXED);
+	}
+	return 0;
 }
 
 struct loader *loader__open(unsigned capture_bytes, int verbose,
@@ -141,6 +205,11 @@ struct loader *loader__open(unsigned capture_bytes, int verbose,
 	}
 	l->skel->rodata->capture_bytes = capture_bytes;
 	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
+	l->ring_mask = ring_bytes(l->ncpus) - 1;
+	l->skel->rodata->ring_mask = l->ring_mask;
+	bpf_map__set_max_entries(l->skel->maps.rings, l->ncpus);
+	bpf_map__set_value_size(l->skel->maps.rings,
+				sizeof(struct sonde_ring_ctl) + l->ring_mask + 1 + SONDE_RING_SLACK);
 	e = capture_bpf__load(l->skel);
 	if (e) {
 		snprintf(err, errsz, "kernel refused the BPF programs (%s); run with -v for the "
@@ -165,11 +234,12 @@ struct loader *loader__open(unsigned capture_bytes, int verbose,
 		}
 		l->links[l->nlinks++] = link;
 	}
-	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), on_event, ctx, NULL);
-	if (!l->rb) {
-		snprintf(err, errsz, "cannot open the ring buffer: %s", strerror(errno));
+	if (rings_map(l)) {
+		snprintf(err, errsz, "cannot map the record rings: %s", strerror(errno));
 		goto fail;
 	}
+	l->on_event = on_event;
+	l->ctx = ctx;
 	return l;
 fail:
 	loader__close(l);
@@ -343,14 +413,98 @@ int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t c
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The record at r->pos, if one was published before the drain began; else NULL. */
+static struct sonde_event *ring_peek(struct loader *l, struct ring *r, size_t *size)
+{
+	struct sonde_event *e;
+	size_t sz;
+
+	if (r->pos >= r->end)
+		return NULL;
+	e = (struct sonde_event *)(r->data + (r->pos & l->ring_mask));
+	sz = sizeof(*e) + ((e->flags & SONDE_F_TUPLE) ? sizeof(struct sonde_conn_tuple) : 0) +
+	     e->caplen;
+	if (e->caplen > SONDE_CAPTURE_MAX || SONDE_RECORD_ALIGN(sz) > r->end - r->pos) {
+		/*
+		 * Cannot happen with our BPF code. Never read past what was
+		 * published; the agent counts it (sonde_events_malformed_total).
+		 */
+		l->on_event(l->ctx, e, 0);
+		r->pos = r->end;
+		return NULL;
+	}
+	*size = sz;
+	return e;
+}
+
+/*
+ * Hand out every record older than limit, oldest first across CPUs, then give
+ * the space back. Returns the number of records.
+ */
+static int drain(struct loader *l, uint64_t limit)
+{
+	int n = 0, busy = 0, only = -1;
+
+	for (int i = 0; i < l->ncpus; i++) {
+		struct ring *r = &l->rings[i];
+
+		r->end = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
+		if (r->end != r->pos) {
+			busy++;
+			only = i;
+		}
+	}
+	while (busy) {
+		struct sonde_event *best = NULL, *e;
+		struct ring *from = NULL;
+		size_t size = 0, sz;
+
+		if (busy == 1) {
+			/* The common case: one CPU produced; no merge. */
+			from = &l->rings[only];
+			best = ring_peek(l, from, &size);
+		} else {
+			for (int i = 0; i < l->ncpus; i++) {
+				e = ring_peek(l, &l->rings[i], &sz);
+				if (e && (!best || e->ts_ns < best->ts_ns)) {
+					best = e;
+					size = sz;
+					from = &l->rings[i];
+				}
+			}
+		}
+		if (!best || best->ts_ns > limit)
+			break;
+		l->on_event(l->ctx, best, size);
+		from->pos += SONDE_RECORD_ALIGN(size);
+		n++;
+	}
+	for (int i = 0; i < l->ncpus; i++) {
+		struct ring *r = &l->rings[i];
+
+		if (__atomic_load_n(&r->ctl->tail, __ATOMIC_RELAXED) != r->pos)
+			__atomic_store_n(&r->ctl->tail, r->pos, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
 int loader__poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
-
-	/* Records written without a wake-up are consumed here, in one batch. */
-	if (n >= 0)
-		n = ring_buffer__consume(l->rb);
-	return n;
+	/*
+	 * The producers never wake us: sleep, then take everything in one batch.
+	 * timeout 0 is the last drain before exit: nothing is held back.
+	 */
+	if (timeout_ms > 0 && poll(NULL, 0, timeout_ms) < 0)
+		return -1;
+	return drain(l, timeout_ms > 0 ? mono_ns() - HOLD_NS : UINT64_MAX);
 }
 
 void loader__stats(struct loader *l, uint64_t out[SONDE_STAT__MAX])

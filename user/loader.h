@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The kernel side, from userspace: environment checks, mounting tracefs,
- * loading and attaching the capture programs, the targets map, the ring
- * buffer and the BPF counters. Everything attached is released by
+ * loading and attaching the capture programs, the targets map, the per-CPU
+ * record rings and the BPF counters. Everything attached is released by
  * loader__close, and by the kernel if the process dies.
  */
 #ifndef SONDE_LOADER_H
@@ -21,8 +21,8 @@ struct loader;
 int loader_check_env(char *err, size_t errsz);
 
 /*
- * Open, configure, load and attach. on_event is called for each ring-buffer
- * record from loader__poll. NULL with a one-line reason in err on failure.
+ * Open, configure, load and attach. on_event is called for each ring record
+ * from loader__poll. NULL with a one-line reason in err on failure.
  */
 struct loader *loader__open(unsigned capture_bytes, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
@@ -49,7 +49,11 @@ int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void
 int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t conn_id,
 			uint16_t bytes);
 
-/* Drain the ring buffer: wait up to timeout_ms for a wake-up, then consume all. */
+/*
+ * Sleep timeout_ms, then hand every record to on_event, oldest first across
+ * CPUs; records of the last millisecond wait for the next call, unless
+ * timeout_ms is 0 (the last drain). Returns the number of records, or -1.
+ */
 int loader__poll(struct loader *l, int timeout_ms);
 
 /* Sum the per-CPU counters into out[SONDE_STAT__MAX]. */

@@ -2,7 +2,7 @@
 /*
  * sonde: observe running processes with eBPF, serve what they do as metrics.
  *
- * main thread: ring buffer -> agent (connections, parsers, metric updates)
+ * main thread: per-CPU rings -> agent (connections, parsers, metric updates)
  * httpd thread: /metrics, /healthz, /readyz
  */
 #include <errno.h>
@@ -22,7 +22,7 @@
 #include "export/metrics.h"
 #include "loader.h"
 
-#define POLL_MS 10                 /* ring-buffer drain period */
+#define POLL_MS 10                 /* ring drain period */
 #define SWEEP_NS 1000000000ULL     /* targets and idle connections, once a second */
 #define IDLE_NS (600ULL * 1000000000ULL) /* a connection silent this long is forgotten */
 #define HEALTHY_NS (5ULL * 1000000000ULL)
@@ -125,9 +125,9 @@ static int register_self_metrics(struct sonde *s)
 	s->build_info = metrics__gauge(s->m, "sonde_build_info", "sonde's version",
 				       version_label, 1);
 	s->events = metrics__counter(s->m, "sonde_events_total",
-				     "Records the BPF programs wrote to the ring buffer", NULL, 0);
+				     "Records the BPF programs wrote to the per-CPU rings", NULL, 0);
 	s->lost = metrics__counter(s->m, "sonde_events_lost_total",
-				   "Records dropped in the kernel because the ring buffer was full",
+				   "Records dropped in the kernel because the CPU's ring was full",
 				   NULL, 0);
 	s->targets = metrics__gauge(s->m, "sonde_targets", "Processes observed now", NULL, 0);
 	s->cpu = metrics__counter(s->m, "process_cpu_seconds_total",

@@ -13,7 +13,7 @@
 #                   afterwards); sum of run_time_ns over the sonde_* programs
 #                   sonde loaded, after - before, / requests wrk completed
 #   sonde CPU       utime+stime from /proc/PID/stat over the run, including
-#                   draining the ring buffer after the load, / load duration
+#                   draining the rings after the load, / load duration
 #   RSS             VmRSS at the end of the run
 #   lost events     sonde_events_lost_total, after - before
 #   counts          sonde's request count vs nginx's own (stub_status) and wrk's

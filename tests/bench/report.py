@@ -171,7 +171,7 @@ def workload_table(name, s, lb=DEFAULT_LABELS):
         ("BPF time per request, ns (median; min–max)", "", "n/a" if s["bpf_ns"] is None else
          f"{s['bpf_ns']:,.0f} ({s['bpf_min']:,.0f}–{s['bpf_max']:,.0f})", ""),
         ("BPF program runs per request (median)", "", fmt_f(s["progs_per_req"], 1), ""),
-        ("ring-buffer events per request (median)", "", fmt_f(s["events_per_req"], 2), ""),
+        ("ring records per request (median)", "", fmt_f(s["events_per_req"], 2), ""),
         ("sonde CPU, % of a core (median)", "", fmt_f(s["sonde_cpu"], 1), ""),
         ("sonde RSS, MiB (max)", "", fmt_f(s["rss_max"], 1), ""),
         ("events lost (sum over runs)", "", fmt_int(s["lost"]), ""),
