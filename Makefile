@@ -39,7 +39,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps demo check unit integration bench fuzz clean FORCE
+.PHONY: all deps test-deps demo check unit integration bench bench-agent fuzz clean FORCE
 
 all: deps $(BUILD)/sonde
 
@@ -84,6 +84,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsonde.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libsonde.a -lcmocka $(LDLIBS)
+
+# Instruction-count driver for the agent path (not a test: see the file's header).
+bench-agent: $(BUILD)/tests/bench_agent
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 	$(call msg,FUZZ,$@)

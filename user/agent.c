@@ -29,11 +29,41 @@ const double agent_latency_buckets[13] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 #define RAISED_CAPTURE 4096   /* what a connection that lost its framing asks for */
 #define LAGS_MAX 512          /* (service, topic, partition) consumer positions followed */
 
+/* The last cache region a service's reads went to, and its series (NULL until needed). */
+struct region_cache {
+	const char *region; /* NULL: none */
+	size_t len;
+	bool prefix; /* region is the key prefix before the first ':' (no configured pattern) */
+	struct metric_series *hit, *miss;
+};
+
 struct service {
 	char *name;
 	struct route_set *routes;
 	struct route_set *caches;   /* admitted cache regions */
 	struct route_set *commands; /* admitted Redis commands */
+	/*
+	 * Per known Redis command (redis_command_lookup id): its admitted
+	 * `command` label, and the redis_commands_seconds series per outcome
+	 * ([2 * id + error]). Both stay valid as long as the agent: admitted
+	 * labels are never dropped, and these families are never cleared.
+	 */
+	const char **cmd_label;
+	struct metric_series **cmd_series;
+	struct region_cache region;
+};
+
+/*
+ * http_server_requests_seconds series by (service, method label, uri label,
+ * status): direct-mapped. The label pointers are stable (static strings and
+ * route_set copies, kept as long as the agent), so they serve as keys.
+ */
+#define HTTP_SERIES_CACHE 256
+struct http_series_slot {
+	const char *method, *uri;
+	int status;
+	uint32_t service;
+	struct metric_series *s;
 };
 
 /* db_connections, recomputed from the connection table once a second. */
@@ -54,6 +84,7 @@ struct lag {
 };
 
 struct agent {
+	struct metrics *m;
 	struct conn_table *conns;
 	const struct config *cfg;
 	const struct route_patterns *routes;
@@ -81,6 +112,8 @@ struct agent {
 	struct metric_family *encrypted;
 	struct metric_family *malformed;
 	struct metric_family *connections;
+
+	struct http_series_slot http_series[HTTP_SERIES_CACHE];
 };
 
 static int register_kafka_metrics(struct agent *a, struct metrics *m)
@@ -164,6 +197,7 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 
 	if (!a)
 		return NULL;
+	a->m = m;
 	a->cfg = cfg;
 	a->routes = cfg ? &cfg->routes : NULL;
 	a->max_routes = cfg && cfg->max_routes > 0 ? cfg->max_routes : 200;
@@ -219,6 +253,8 @@ void agent__free(struct agent *a)
 		route_set__free(a->svc[i].routes);
 		route_set__free(a->svc[i].caches);
 		route_set__free(a->svc[i].commands);
+		free(a->svc[i].cmd_label);
+		free(a->svc[i].cmd_series);
 	}
 	free(a->svc);
 	free(a);
@@ -246,12 +282,16 @@ int agent__add_service(struct agent *a, const char *name)
 	ns[a->nsvc].routes = route_set__new(a->max_routes);
 	ns[a->nsvc].caches = route_set__new(CACHES_MAX);
 	ns[a->nsvc].commands = route_set__new(COMMANDS_MAX);
+	ns[a->nsvc].cmd_label = calloc(redis_command_count() + 1, sizeof(char *));
+	ns[a->nsvc].cmd_series = calloc(2 * (redis_command_count() + 1), sizeof(void *));
 	if (!ns[a->nsvc].name || !ns[a->nsvc].routes || !ns[a->nsvc].caches ||
-	    !ns[a->nsvc].commands) {
+	    !ns[a->nsvc].commands || !ns[a->nsvc].cmd_label || !ns[a->nsvc].cmd_series) {
 		free(ns[a->nsvc].name);
 		route_set__free(ns[a->nsvc].routes);
 		route_set__free(ns[a->nsvc].caches);
 		route_set__free(ns[a->nsvc].commands);
+		free(ns[a->nsvc].cmd_label);
+		free(ns[a->nsvc].cmd_series);
 		return -1;
 	}
 	return a->nsvc++;
@@ -275,11 +315,54 @@ static void peer_label(const struct sonde_conn_tuple *t, char *out, size_t outsz
 	}
 }
 
+/* "%d" of a positive int, as snprintf would write it; out holds 12 bytes. */
+static void format_status(int v, char *out)
+{
+	char tmp[12];
+	int n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		out[i++] = tmp[--n];
+	out[i] = '\0';
+}
+
+/* The server series of these labels, from the cache or looked up (and cached). */
+static struct metric_series *http_server_series(struct agent *a, uint32_t service,
+						const char *method, const char *uri, int status)
+{
+	uintptr_t h = ((uintptr_t)method >> 3) * 31 + ((uintptr_t)uri >> 3) * 131 +
+		      (uintptr_t)status * 7 + service;
+	struct http_series_slot *slot = &a->http_series[(h ^ h >> 8) % HTTP_SERIES_CACHE];
+	char st[12];
+
+	if (slot->s && slot->method == method && slot->uri == uri && slot->status == status &&
+	    slot->service == service)
+		return slot->s;
+	format_status(status, st);
+	{
+		const char *v[] = { a->svc[service].name, method, uri, st, http_outcome(status) };
+		struct metric_series *s = metric__series(a->http_server, v);
+
+		if (s) {
+			slot->method = method;
+			slot->uri = uri;
+			slot->status = status;
+			slot->service = service;
+			slot->s = s;
+		}
+		return s;
+	}
+}
+
 static void record_http(struct agent *a, const struct conn *c, const struct http_exchange *x)
 {
 	const struct service *svc;
-	char route[ROUTE_MAX], status[8], peer[64];
-	const char *uri;
+	char route[ROUTE_MAX], status[12], peer[64];
+	const char *uri, *method;
 	double secs;
 
 	/* Placeholders for messages that began in bytes we never saw: no status, no method. */
@@ -288,17 +371,17 @@ static void record_http(struct agent *a, const struct conn *c, const struct http
 	svc = &a->svc[c->service];
 	route_normalize(a->routes, x->target, route, sizeof(route));
 	uri = route_set__admit(svc->routes, route);
-	snprintf(status, sizeof(status), "%d", x->status);
+	method = http_method_label(x->method);
 	secs = x->resp_end_ts > x->req_begin_ts ? (x->resp_end_ts - x->req_begin_ts) / 1e9 : 0;
 	if (x->role == HTTP_ROLE_SERVER) {
-		const char *v[] = { svc->name, http_method_label(x->method), uri, status,
-				    http_outcome(x->status) };
+		struct metric_series *s = http_server_series(a, c->service, method, uri, x->status);
 
-		metric__observe(a->http_server, v, secs);
+		if (s)
+			metric__series_observe_n(s, secs, 1);
 	} else {
-		const char *v[] = { svc->name, http_method_label(x->method), uri, status,
-				    http_outcome(x->status), peer };
+		const char *v[] = { svc->name, method, uri, status, http_outcome(x->status), peer };
 
+		format_status(x->status, status);
 		peer_label(&c->tuple, peer, sizeof(peer));
 		metric__observe(a->http_client, v, secs);
 	}
@@ -345,45 +428,165 @@ static const char *cache_region(struct agent *a, const struct service *svc, cons
 	return strcmp(r, ROUTE_OVERFLOW) ? r : "other";
 }
 
-static void record_redis(struct agent *a, const struct conn *c, const struct redis_exchange *x)
-{
-	const struct service *svc;
-	const char *cmd, *outcome = x->error ? "ERROR" : "SUCCESS";
-	char region_buf[REDIS_KEY_MAX];
-	uint32_t hits = 0, misses = 0;
+/* Consecutive observations of one series with one value: recorded as one. */
+struct obs_run {
+	struct metric_series *s;
+	double v;
+	uint64_t n;
+};
 
-	if (!x->command[0] || c->service >= (uint32_t)a->nsvc || x->role != REDIS_ROLE_CLIENT)
+static void obs_run_add(struct obs_run *r, struct metric_series *s, double v)
+{
+	if (r->n && r->s == s && r->v == v) {
+		r->n++;
+		return;
+	}
+	if (r->n)
+		metric__series_observe_n(r->s, r->v, r->n);
+	r->s = s;
+	r->v = v;
+	r->n = 1;
+}
+
+static void obs_run_flush(struct obs_run *r)
+{
+	if (r->n)
+		metric__series_observe_n(r->s, r->v, r->n);
+	r->n = 0;
+}
+
+/* Consecutive additions to one counter series. */
+struct add_run {
+	struct metric_series *s;
+	uint64_t n;
+};
+
+static void add_run_add(struct add_run *r, struct metric_series *s, uint64_t n)
+{
+	if (r->n && r->s != s) {
+		metric__series_add(r->s, (double)r->n);
+		r->n = 0;
+	}
+	r->s = s;
+	r->n += n;
+}
+
+static void add_run_flush(struct add_run *r)
+{
+	if (r->n)
+		metric__series_add(r->s, (double)r->n);
+	r->n = 0;
+}
+
+/* The redis_commands_seconds series of an exchange (cached for known commands). */
+static struct metric_series *redis_series(struct agent *a, struct service *svc,
+					  const struct redis_exchange *x)
+{
+	unsigned id = x->command_id, e = x->error ? 1 : 0;
+	struct metric_series *s;
+	const char *cmd = id ? svc->cmd_label[id] : NULL;
+
+	if (id && svc->cmd_series[2 * id + e])
+		return svc->cmd_series[2 * id + e];
+	if (!cmd) {
+		cmd = route_set__admit(svc->commands, x->command);
+		if (!strcmp(cmd, ROUTE_OVERFLOW))
+			cmd = "OTHER";
+		else if (id)
+			svc->cmd_label[id] = cmd; /* admitted for good */
+	}
+	{
+		const char *v[] = { svc->name, cmd, e ? "ERROR" : "SUCCESS" };
+
+		s = metric__series(a->redis_cmds, v);
+	}
+	if (id && s && cmd == svc->cmd_label[id])
+		svc->cmd_series[2 * id + e] = s;
+	return s;
+}
+
+/* The cache region of a read's key, and the region cache of svc set to it. */
+static struct region_cache *redis_region(struct agent *a, struct service *svc, const char *key)
+{
+	struct region_cache *rc = &svc->region;
+	bool patterns = a->cfg && a->cfg->ncaches > 0;
+	char buf[REDIS_KEY_MAX];
+	const char *region;
+
+	/* The key begins with the last region, then its first ':': same region. */
+	if (rc->region && rc->prefix && !patterns && !strncmp(key, rc->region, rc->len) &&
+	    key[rc->len] == ':')
+		return rc;
+	region = cache_region(a, svc, key, buf, sizeof(buf));
+	if (region != rc->region) {
+		rc->region = region;
+		rc->hit = rc->miss = NULL;
+	}
+	/* cache_region returned the admitted prefix itself (not "other", not a pattern's name). */
+	rc->len = strlen(region);
+	rc->prefix = !patterns && !strncmp(key, region, rc->len) && key[rc->len] == ':';
+	return rc;
+}
+
+static struct metric_series *region_series(struct agent *a, const struct service *svc,
+					   struct region_cache *rc, bool hit)
+{
+	struct metric_series **sp = hit ? &rc->hit : &rc->miss;
+
+	if (!*sp) {
+		const char *v[] = { svc->name, rc->region, hit ? "hit" : "miss" };
+
+		*sp = metric__series(a->cache_gets, v);
+	}
+	return *sp;
+}
+
+/*
+ * The exchanges of one feed. Pipelined commands come in runs of the same
+ * command, outcome and duration (written in one syscall, answered in one):
+ * such a run is one observation of weight n. Series are looked up (created)
+ * in exchange order, as one update per exchange would.
+ */
+static void record_redis(struct agent *a, const struct conn *c, const struct redis_exchange *x,
+			 int n)
+{
+	struct obs_run cmds = { 0 };
+	struct add_run hits = { 0 }, misses = { 0 };
+	struct service *svc;
+
+	if (c->service >= (uint32_t)a->nsvc)
 		return;
 	svc = &a->svc[c->service];
-	cmd = route_set__admit(svc->commands, x->command);
-	if (!strcmp(cmd, ROUTE_OVERFLOW))
-		cmd = "OTHER";
-	{
-		const char *v[] = { svc->name, cmd, outcome };
+	for (int i = 0; i < n; i++, x++) {
+		struct metric_series *s;
+		struct region_cache *rc;
+		uint32_t h = 0, m = 0;
 
-		metric__observe(a->redis_cmds, v, span_seconds(x->req_begin_ts, x->resp_end_ts));
+		if (!x->command[0] || x->role != REDIS_ROLE_CLIENT)
+			continue;
+		s = redis_series(a, svc, x);
+		if (s)
+			obs_run_add(&cmds, s, span_seconds(x->req_begin_ts, x->resp_end_ts));
+		if (x->error || !x->key[0] || !(x->command_flags & REDIS_CMD_CACHE_READ))
+			continue;
+		/* MGET/HMGET answer one element per key: each nil is a miss. */
+		if (x->elements && (x->command_flags & REDIS_CMD_MULTI_READ)) {
+			m = x->nil_elements;
+			h = x->elements - x->nil_elements;
+		} else if (x->nil) {
+			m = 1;
+		} else {
+			h = 1;
+		}
+		rc = redis_region(a, svc, x->key);
+		if (h && (s = region_series(a, svc, rc, true)))
+			add_run_add(&hits, s, h);
+		if (m && (s = region_series(a, svc, rc, false)))
+			add_run_add(&misses, s, m);
 	}
-	if (x->error || !x->key[0] || !redis_is_cache_read(x->command))
-		return;
-	/* MGET/HMGET answer one element per key: each nil is a miss. */
-	if (x->elements && (!strcmp(x->command, "MGET") || !strcmp(x->command, "HMGET"))) {
-		misses = x->nil_elements;
-		hits = x->elements - x->nil_elements;
-	} else if (x->nil) {
-		misses = 1;
-	} else {
-		hits = 1;
-	}
-	{
-		const char *region = cache_region(a, svc, x->key, region_buf, sizeof(region_buf));
-		const char *hv[] = { svc->name, region, "hit" };
-		const char *mv[] = { svc->name, region, "miss" };
-
-		if (hits)
-			metric__add(a->cache_gets, hv, hits);
-		if (misses)
-			metric__add(a->cache_gets, mv, misses);
-	}
+	obs_run_flush(&cmds);
+	add_run_flush(&hits);
+	add_run_flush(&misses);
 }
 
 static void record_pg(struct agent *a, const struct conn *c, const struct pg_exchange *x)
@@ -518,12 +721,18 @@ static void record_kafka(struct agent *a, const struct conn *c, const struct kaf
 static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 {
 	struct http_exchange x[EXCHANGES_PER_FEED];
+	int n;
 
 	if (c->proto != CONN_PROTO_HTTP || !c->parser)
 		return;
 	if (http_conn_truncated(c->parser))
 		parse_error(a, "http");
-	record_all(a, c, x, http_conn_close(c->parser, ts, x, EXCHANGES_PER_FEED));
+	n = http_conn_close(c->parser, ts, x, EXCHANGES_PER_FEED);
+	if (n > 0) {
+		metrics__lock(a->m);
+		record_all(a, c, x, n);
+		metrics__unlock(a->m);
+	}
 }
 
 static const char *proto_name(enum conn_proto p)
@@ -642,7 +851,11 @@ static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, co
 
 		n = http_conn_feed(c->parser, egress ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS, data,
 				   e->caplen, e->len, e->ts_ns, x, EXCHANGES_PER_FEED);
-		record_all(a, c, x, n);
+		if (n > 0) {
+			metrics__lock(a->m);
+			record_all(a, c, x, n);
+			metrics__unlock(a->m);
+		}
 		return n;
 	}
 	case CONN_PROTO_REDIS: {
@@ -650,8 +863,11 @@ static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, co
 
 		n = redis_conn_feed(c->parser, egress ? REDIS_DIR_EGRESS : REDIS_DIR_INGRESS, data,
 				    e->caplen, e->len, e->ts_ns, x, REDIS_PIPELINE_MAX);
-		for (i = 0; i < n; i++)
-			record_redis(a, c, &x[i]);
+		if (n > 0) {
+			metrics__lock(a->m);
+			record_redis(a, c, x, n);
+			metrics__unlock(a->m);
+		}
 		return n;
 	}
 	case CONN_PROTO_PG: {

@@ -322,6 +322,60 @@ static void test_redis_cache_regions(void **state)
 	absent(f, "cache=\"products\",result=\"hit\"} 2"); /* SET is no cache read */
 }
 
+/* A pipeline: runs of one command observed at once, every count still exact. */
+static void test_redis_pipeline_counts(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[2048] = "", rep[1024] = "", part[128];
+
+	for (int i = 0; i < 16; i++) {
+		/* GET products:i x10 (every third a miss), GET users:i x3, SET x3 */
+		const char *region = i < 10 ? "products" : "users";
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s:%d", region, i);
+		if (i < 13) {
+			snprintf(part, sizeof(part), "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", strlen(key), key);
+			strcat(rep, i % 3 == 0 ? "$-1\r\n" : "$1\r\nv\r\n");
+		} else {
+			snprintf(part, sizeof(part), "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$1\r\nv\r\n",
+				 strlen(key), key);
+			strcat(rep, "+OK\r\n");
+		}
+		strcat(cmd, part);
+	}
+	for (int round = 0; round < 2; round++)
+		redis_cmd(f, 9, 1 + 4 * round, cmd, rep);
+	/* i = 0,3,6,9 miss among products; 12 among users */
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"products\",result=\"hit\"} 12");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"products\",result=\"miss\"} 8");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"users\",result=\"hit\"} 4");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"users\",result=\"miss\"} 2");
+	expect_line(f, "redis_commands_seconds_count{service=\"shop\",command=\"GET\","
+		       "outcome=\"SUCCESS\"} 26");
+	/* 1 ms each ("le" is inclusive); _sum: 26 additions of 0.001, as 26 observations make. */
+	expect_line(f, "redis_commands_seconds_bucket{service=\"shop\",command=\"GET\","
+		       "outcome=\"SUCCESS\",le=\"0.001\"} 26");
+	{
+		double sum = 0;
+		char line[160];
+
+		for (int i = 0; i < 26; i++)
+			sum += 0.001;
+		/* The renderer's shortest form that reads back exactly. */
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(line, sizeof(line),
+				 "redis_commands_seconds_sum{service=\"shop\",command=\"GET\","
+				 "outcome=\"SUCCESS\"} %.*g", prec, sum);
+			if (strtod(strrchr(line, ' ') + 1, NULL) == sum)
+				break;
+		}
+		expect_line(f, line);
+	}
+	expect_line(f, "redis_commands_seconds_count{service=\"shop\",command=\"SET\","
+		       "outcome=\"SUCCESS\"} 6");
+}
+
 static void test_redis_configured_caches(void **state)
 {
 	struct fixture *f = *state;
@@ -400,6 +454,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drop_tgid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_cache_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_configured_caches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_pipeline_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres_tls_counted, setup, teardown),
 	};
 

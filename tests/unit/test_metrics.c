@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -596,6 +597,140 @@ static void noop(void *ctx)
 	(*(int *)ctx)++;
 }
 
+/* observe_n(v, n) renders exactly as n observe(v), _sum to the last bit. */
+static void test_observe_n(void **state)
+{
+	static const char *const lbl[] = { "op" };
+	static const char *const a[] = { "a" }, *const b[] = { "b" };
+	struct metrics *m1 = metrics__new(), *m2 = metrics__new();
+	struct metric_family *h1 = metrics__histogram(m1, "t_seconds", "h", lbl, 1, default_bounds,
+						      NDEFAULT);
+	struct metric_family *h2 = metrics__histogram(m2, "t_seconds", "h", lbl, 1, default_bounds,
+						      NDEFAULT);
+	struct metric_family *c2 = metrics__counter(m2, "c_total", NULL, NULL, 0);
+	char *t1, *t2;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++)
+		assert_int_equal(metric__observe(h1, a, 0.1), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(metric__observe(h1, b, 0.0123456789), 0);
+	assert_int_equal(metric__observe(h1, a, 7), 0);
+	assert_int_equal(metric__observe_n(h2, a, 0.1, 10), 0);
+	assert_int_equal(metric__observe_n(h2, b, 0.0123456789, 3), 0);
+	assert_int_equal(metric__observe_n(h2, a, 7, 1), 0);
+	assert_int_equal(metric__observe_n(h2, a, 3, 0), 0); /* nothing */
+	assert_int_equal(metric__observe_n(h2, a, NAN, 2), -EINVAL);
+	assert_int_equal(metric__observe_n(c2, NULL, 1, 2), -EINVAL);
+	assert_int_equal(metric__observe_n(NULL, a, 1, 2), -EINVAL);
+	t1 = render(m1);
+	t2 = render(m2);
+	assert_line(t2, "t_seconds_count{op=\"a\"} 11");
+	assert_line(t2, "t_seconds_bucket{op=\"b\",le=\"0.025\"} 3");
+	/* The same text but for the counter family m2 has too. */
+	assert_non_null(strstr(t2, t1));
+	free(t1);
+	free(t2);
+	metrics__free(m1);
+	metrics__free(m2);
+}
+
+static void test_series_handles(void **state)
+{
+	static const char *const lbl[] = { "k" };
+	static const char *const x[] = { "x" }, *const y[] = { "y" };
+	struct metrics *m = metrics__new();
+	struct metric_family *c = metrics__counter(m, "c_total", NULL, lbl, 1);
+	struct metric_family *g = metrics__gauge(m, "g", NULL, lbl, 1);
+	struct metric_family *h = metrics__histogram(m, "h_seconds", NULL, lbl, 1, default_bounds,
+						     NDEFAULT);
+	struct metric_series *cx, *gx, *hy;
+	char *text;
+
+	(void)state;
+	cx = metric__series(c, x);
+	assert_non_null(cx);
+	assert_ptr_equal(metric__series(c, x), cx); /* the same series */
+	assert_ptr_not_equal(metric__series(c, y), cx);
+	assert_null(metric__series(NULL, x));
+	assert_null(metric__series(c, NULL));
+	assert_int_equal(metric__series_add(cx, 2), 0);
+	assert_int_equal(metric__add(c, x, 3), 0); /* both paths update one series */
+	assert_int_equal(metric__series_add(cx, -1), -EINVAL);
+	assert_int_equal(metric__series_add(cx, NAN), -EINVAL);
+	assert_int_equal(metric__series_observe_n(cx, 1, 1), -EINVAL);
+	assert_int_equal(metric__series_add(NULL, 1), -EINVAL);
+	gx = metric__series(g, x);
+	assert_int_equal(metric__series_set(gx, -4.5), 0);
+	assert_int_equal(metric__series_add(gx, 1), 0);
+	hy = metric__series(h, y);
+	assert_int_equal(metric__series_observe_n(hy, 0.003, 4), 0);
+	assert_int_equal(metric__observe(h, y, 0.003), 0);
+	assert_int_equal(metric__series_add(hy, 1), -EINVAL);
+	assert_int_equal(metric__series_set(hy, 1), -EINVAL);
+	text = render(m);
+	assert_line(text, "c_total{k=\"x\"} 5");
+	assert_line(text, "c_total{k=\"y\"} 0");
+	assert_line(text, "g{k=\"x\"} -3.5");
+	assert_line(text, "h_seconds_bucket{k=\"y\",le=\"0.0025\"} 0");
+	assert_line(text, "h_seconds_bucket{k=\"y\",le=\"0.005\"} 5");
+	assert_line(text, "h_seconds_count{k=\"y\"} 5");
+	free(text);
+	metrics__free(m);
+}
+
+struct render_arg {
+	struct metrics *m;
+	int done; /* accessed with __atomic builtins */
+};
+
+static void *render_thread(void *p)
+{
+	struct render_arg *ra = p;
+
+	free(metrics__render(ra->m, NULL));
+	__atomic_store_n(&ra->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_batch_lock(void **state)
+{
+	struct metrics *m = metrics__new(), *other = metrics__new();
+	struct metric_family *c = metrics__counter(m, "c_total", NULL, NULL, 0);
+	struct render_arg ra = { m, 0 };
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	pthread_t t;
+	char *text;
+
+	(void)state;
+	assert_int_equal(metrics__lock(NULL), -EINVAL);
+	assert_int_equal(metrics__lock(m), 0);
+	assert_int_equal(metrics__lock(m), 0); /* nests */
+	assert_int_equal(metrics__lock(other), -EDEADLK);
+	assert_int_equal(metric__add(c, NULL, 1), 0); /* no self-deadlock */
+	assert_non_null(metrics__gauge(m, "g", NULL, NULL, 0));
+	errno = 0;
+	assert_null(metrics__render(m, NULL));
+	assert_int_equal(errno, EDEADLK);
+	/* Another thread's render waits for the batch. */
+	assert_int_equal(pthread_create(&t, NULL, render_thread, &ra), 0);
+	nanosleep(&ts, NULL);
+	assert_int_equal(__atomic_load_n(&ra.done, __ATOMIC_SEQ_CST), 0);
+	metrics__unlock(m);
+	nanosleep(&ts, NULL);
+	assert_int_equal(__atomic_load_n(&ra.done, __ATOMIC_SEQ_CST), 0); /* still held once */
+	metrics__unlock(m);
+	pthread_join(t, NULL);
+	assert_int_equal(ra.done, 1);
+	metrics__unlock(m); /* not held: ignored */
+	text = render(m);
+	assert_line(text, "c_total 1");
+	free(text);
+	metrics__free(m);
+	metrics__free(other);
+}
+
 static void test_collectors(void **state)
 {
 	static const char *const lab[] = { "proc" };
@@ -698,6 +833,9 @@ int main(void)
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_collectors),
+		cmocka_unit_test(test_observe_n),
+		cmocka_unit_test(test_series_handles),
+		cmocka_unit_test(test_batch_lock),
 		cmocka_unit_test(test_promtool_sample),
 	};
 

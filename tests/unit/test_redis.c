@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1185,6 +1186,236 @@ static void test_cache_read(void **state)
 	assert_false(redis_is_cache_read(NULL));
 }
 
+/* ---- command classification, against the lookups it replaced ---- */
+
+/* The tables and logic of the parser before redis_command_lookup (strcmp, bsearch, in_table). */
+static const char *const old_keyless[] = {
+    "ACL",	  "ASKING",   "AUTH",	      "BGREWRITEAOF", "BGSAVE",	      "BITOP",
+    "BLMPOP",	  "BZMPOP",   "CLIENT",	      "CLUSTER",      "COMMAND",      "CONFIG",
+    "DBSIZE",	  "DEBUG",    "DISCARD",      "ECHO",	      "EVAL",	      "EVALSHA",
+    "EVALSHA_RO", "EVAL_RO",  "EXEC",	      "FAILOVER",     "FCALL",	      "FCALL_RO",
+    "FLUSHALL",	  "FLUSHDB",  "FUNCTION",     "HELLO",	      "INFO",	      "KEYS",
+    "LASTSAVE",	  "LATENCY",  "LMPOP",	      "LOLWUT",	      "MEMORY",	      "MIGRATE",
+    "MODULE",	  "MONITOR",  "MULTI",	      "OBJECT",	      "PING",	      "PSUBSCRIBE",
+    "PSYNC",	  "PUBSUB",   "PUNSUBSCRIBE", "QUIT",	      "RANDOMKEY",    "READONLY",
+    "READWRITE",  "REPLCONF", "REPLICAOF",    "RESET",	      "ROLE",	      "SAVE",
+    "SCAN",	  "SCRIPT",   "SELECT",	      "SENTINEL",     "SHUTDOWN",     "SINTERCARD",
+    "SLAVEOF",	  "SLOWLOG",  "SSUBSCRIBE",   "SUBSCRIBE",    "SUNSUBSCRIBE", "SWAPDB",
+    "SYNC",	  "TIME",     "UNSUBSCRIBE",  "UNWATCH",      "WAIT",	      "WAITAOF",
+    "XGROUP",	  "XINFO",    "XREAD",	      "XREADGROUP",   "ZDIFF",	      "ZINTER",
+    "ZINTERCARD", "ZMPOP",    "ZUNION",
+};
+
+static const char *const old_inline_known[] = {
+    "APPEND",	"AUTH",	    "BGSAVE",	 "BITCOUNT", "BLPOP",	   "BRPOP",	  "CLIENT",
+    "CLUSTER",	"COMMAND",  "CONFIG",	 "COPY",     "DBSIZE",	   "DECR",	  "DECRBY",
+    "DEL",	"DISCARD",  "DUMP",	 "ECHO",     "EVAL",	   "EVALSHA",	  "EXEC",
+    "EXISTS",	"EXPIRE",   "EXPIREAT",	 "FLUSHALL", "FLUSHDB",	   "GEOADD",	  "GET",
+    "GETDEL",	"GETEX",    "GETRANGE",	 "GETSET",   "HDEL",	   "HELLO",	  "HEXISTS",
+    "HGET",	"HGETALL",  "HINCRBY",	 "HKEYS",    "HLEN",	   "HMGET",	  "HMSET",
+    "HSCAN",	"HSET",	    "HSETNX",	 "HVALS",    "INCR",	   "INCRBY",	  "INFO",
+    "KEYS",	"LASTSAVE", "LINDEX",	 "LINSERT",  "LLEN",	   "LMOVE",	  "LPOP",
+    "LPUSH",	"LRANGE",   "LREM",	 "LSET",     "LTRIM",	   "MEMORY",	  "MGET",
+    "MONITOR",	"MSET",	    "MSETNX",	 "MULTI",    "OBJECT",	   "PERSIST",	  "PEXPIRE",
+    "PFADD",	"PFCOUNT",  "PING",	 "PSETEX",   "PSUBSCRIBE", "PTTL",	  "PUBLISH",
+    "PUBSUB",	"QUIT",	    "RANDOMKEY", "RENAME",   "RESET",	   "ROLE",	  "RPOP",
+    "RPUSH",	"SADD",	    "SAVE",	 "SCAN",     "SCARD",	   "SCRIPT",	  "SDIFF",
+    "SELECT",	"SET",	    "SETEX",	 "SETNX",    "SINTER",	   "SISMEMBER",	  "SLOWLOG",
+    "SMEMBERS", "SPOP",	    "SREM",	 "SSCAN",    "STRLEN",	   "SUBSCRIBE",	  "SUNION",
+    "TIME",	"TOUCH",    "TTL",	 "TYPE",     "UNLINK",	   "UNSUBSCRIBE", "UNWATCH",
+    "WAIT",	"WATCH",    "XADD",	 "XLEN",     "XRANGE",	   "XREAD",	  "ZADD",
+    "ZCARD",	"ZCOUNT",   "ZINCRBY",	 "ZRANGE",   "ZRANK",	   "ZREM",	  "ZREVRANGE",
+    "ZSCAN",	"ZSCORE",
+};
+
+static const char *const old_reads[] = {
+	"GET", "GETEX", "GETDEL", "HGET", "HMGET", "MGET", "HGETALL",
+};
+
+static bool old_word_eq(const char *s, size_t n, const char *w)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!w[i] || toupper((unsigned char)s[i]) != (unsigned char)w[i])
+			return false;
+	return !w[i];
+}
+
+static bool old_in_table(const char *const *t, size_t nt, const char *s, size_t n)
+{
+	for (size_t i = 0; i < nt; i++)
+		if (old_word_eq(s, n, t[i]))
+			return true;
+	return false;
+}
+
+static int old_cmp(const void *a, const void *b)
+{
+	return strcmp(a, *(const char *const *)b);
+}
+
+#define NELEM(t) (sizeof(t) / sizeof((t)[0]))
+
+/* The flags the old code derived for s[0..n): the parser upper-cased, then used the C string. */
+static uint16_t old_flags(const char *s, size_t n, bool *known)
+{
+	char up[64];
+	uint16_t f = 0;
+	size_t i;
+
+	for (i = 0; i < n && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)s[i]);
+	up[i] = '\0';
+	if (bsearch(up, old_keyless, NELEM(old_keyless), sizeof(old_keyless[0]), old_cmp))
+		f |= REDIS_CMD_KEYLESS;
+	if (old_in_table(old_inline_known, NELEM(old_inline_known), s, n))
+		f |= REDIS_CMD_INLINE;
+	if (!strcmp(up, "SUBSCRIBE") || !strcmp(up, "PSUBSCRIBE") || !strcmp(up, "SSUBSCRIBE"))
+		f |= REDIS_CMD_SUBSCRIBE;
+	if (!strcmp(up, "MONITOR") || !strcmp(up, "PSYNC"))
+		f |= REDIS_CMD_MONITOR;
+	if (!strcmp(up, "SYNC"))
+		f |= REDIS_CMD_SYNC;
+	if (!strcmp(up, "HGETALL"))
+		f |= REDIS_CMD_HGETALL;
+	if (old_in_table(old_reads, NELEM(old_reads), s, n))
+		f |= REDIS_CMD_CACHE_READ;
+	if (!strcmp(up, "MGET") || !strcmp(up, "HMGET"))
+		f |= REDIS_CMD_MULTI_READ;
+	*known = f != 0 || old_in_table(old_keyless, NELEM(old_keyless), s, n) ||
+		 old_in_table(old_inline_known, NELEM(old_inline_known), s, n);
+	return f;
+}
+
+static void check_name(const char *s, size_t n)
+{
+	uint16_t flags = 0xffff;
+	bool known;
+	uint16_t want = old_flags(s, n, &known);
+	int id = redis_command_lookup(s, n, &flags);
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
+	if (memchr(s, '\0', n)) {
+		/*
+		 * Bytes with a NUL are no name (as in_table had it). The parser
+		 * classifies its NUL-terminated command, i.e. the bytes before the
+		 * NUL, as strcmp and bsearch had it.
+		 */
+		assert_int_equal(id, 0);
+		assert_int_equal(flags, 0);
+		id = redis_command_lookup(s, strlen(s), &flags);
+		want = old_flags(s, strlen(s), &known);
+		if (flags != want)
+			fail_msg("%s<NUL>: flags %#x, want %#x", buf, flags, want);
+		return;
+	}
+	if (flags != want || (id != 0) != known)
+		fail_msg("%s: flags %#x id %d, want %#x known %d", buf, flags, id, want, known);
+	if (id) {
+		const char *name = redis_command_name(id);
+
+		assert_non_null(name);
+		assert_int_equal(strlen(name), n);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(name[i], toupper((unsigned char)s[i]));
+	}
+	/* The parser's own use: is_cache_read on the (upper-case) command. */
+	if (!memchr(s, '\0', n))
+		assert_int_equal(redis_is_cache_read(buf), !!(want & REDIS_CMD_CACHE_READ));
+}
+
+static void check_variants(const char *name)
+{
+	char low[64], mixed[64], longer[64];
+	size_t n = strlen(name), i;
+
+	check_name(name, n);
+	for (i = 0; i <= n; i++) {
+		low[i] = (char)tolower((unsigned char)name[i]);
+		mixed[i] = i % 2 ? low[i] : name[i];
+	}
+	check_name(low, n);
+	check_name(mixed, n);
+	for (i = 1; i < n; i++)
+		check_name(name, i); /* every prefix */
+	snprintf(longer, sizeof(longer), "%sX", name);
+	check_name(longer, n + 1);
+	snprintf(longer, sizeof(longer), "%s_", name);
+	check_name(longer, n + 1);
+	/* A NUL inside the bytes: no name. */
+	memcpy(longer, name, n);
+	longer[n] = '\0';
+	longer[n + 1] = 'X';
+	check_name(longer, n + 1);
+	check_name(longer, n + 2);
+}
+
+static void test_command_classification(void **state)
+{
+	static const char *const unknown[] = {
+		"", "A", "GE", "GETS", "SUBSCRIBEX", "EVAL_R", "XYZZY", "ZZZZZZZZZZZZ", "AAA",
+		"BGREWRITEAOFX", "VERYLONGCOMMANDNAMEINDEED", "G\xc3\xa9T", "-", "_", "{}",
+	};
+	size_t i;
+	int id;
+
+	(void)state;
+	for (i = 0; i < NELEM(old_keyless); i++)
+		check_variants(old_keyless[i]);
+	for (i = 0; i < NELEM(old_inline_known); i++)
+		check_variants(old_inline_known[i]);
+	for (i = 0; i < NELEM(old_reads); i++)
+		check_variants(old_reads[i]);
+	for (i = 0; i < NELEM(unknown); i++)
+		check_variants(unknown[i]);
+	/* The table: sorted, every entry found by its own name, and nothing more than the old tables. */
+	assert_true(redis_command_count() > 0);
+	assert_null(redis_command_name(0));
+	assert_null(redis_command_name(redis_command_count() + 1));
+	for (id = 1; id <= redis_command_count(); id++) {
+		const char *name = redis_command_name(id);
+		uint16_t flags;
+		bool known;
+
+		assert_non_null(name);
+		if (id > 1)
+			assert_true(strcmp(redis_command_name(id - 1), name) < 0);
+		assert_int_equal(redis_command_lookup(name, strlen(name), &flags), id);
+		assert_int_equal(flags, old_flags(name, strlen(name), &known));
+		assert_true(known);
+	}
+	assert_int_equal(redis_command_lookup(NULL, 3, &(uint16_t){ 0 }), 0);
+}
+
+/* The exchange carries the command's id and flags; a pipeline reuses the last lookup. */
+static void test_exchange_command_flags(void **state)
+{
+	struct run *r = run_new(REDIS_ROLE_CLIENT);
+	uint16_t flags;
+	int get = redis_command_lookup("GET", 3, &flags);
+
+	(void)state;
+	feed(r, REDIS_DIR_EGRESS,
+	     "*2\r\n$3\r\nget\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n"
+	     "*2\r\n$4\r\nMGET\r\n$1\r\nc\r\n*1\r\n$4\r\nNOPE\r\nSET k v\r\n",
+	     1);
+	feed(r, REDIS_DIR_INGRESS, "$1\r\nx\r\n$-1\r\n*1\r\n$-1\r\n-ERR unknown\r\n+OK\r\n", 2);
+	assert_int_equal(r->n, 5);
+	assert_int_equal(r->x[0].command_id, get);
+	assert_int_equal(r->x[0].command_flags, flags);
+	assert_int_equal(r->x[1].command_id, get);
+	assert_true(r->x[2].command_flags & REDIS_CMD_MULTI_READ);
+	assert_true(r->x[2].command_flags & REDIS_CMD_CACHE_READ);
+	assert_int_equal(r->x[3].command_id, 0);
+	assert_int_equal(r->x[3].command_flags, 0);
+	assert_string_equal(r->x[4].command, "SET");
+	assert_int_equal(r->x[4].command_id, redis_command_lookup("SET", 3, &flags));
+	assert_int_equal(r->x[4].command_flags, flags);
+	run_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1216,6 +1447,8 @@ int main(void)
 	    cmocka_unit_test(test_max_out_and_args),
 	    cmocka_unit_test(test_sniffing),
 	    cmocka_unit_test(test_cache_read),
+	    cmocka_unit_test(test_command_classification),
+	    cmocka_unit_test(test_exchange_command_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@
 #define NUM_MAX 32   /* longest formatted number ("-2.2250738585072014e-308") + NUL */
 
 struct series {
+	struct metric_family *f;
 	struct series *hnext; /* hash chain */
 	struct series *next;  /* creation order */
 	uint64_t hash;
@@ -77,6 +78,52 @@ struct metrics {
 	int ncollectors;
 	size_t last_len; /* size of the previous render: the next buffer starts there */
 };
+
+/*
+ * The registry whose lock this thread holds through metrics__lock (at most
+ * one at a time), and how many times: updates made by this thread then skip
+ * the lock.
+ */
+static __thread struct metrics *held;
+static __thread unsigned held_depth;
+
+static void reg_lock(struct metrics *m)
+{
+	if (held != m)
+		pthread_mutex_lock(&m->lock);
+}
+
+static void reg_unlock(struct metrics *m)
+{
+	if (held != m)
+		pthread_mutex_unlock(&m->lock);
+}
+
+int metrics__lock(struct metrics *m)
+{
+	if (!m)
+		return -EINVAL;
+	if (held == m) {
+		held_depth++;
+		return 0;
+	}
+	if (held)
+		return -EDEADLK;
+	pthread_mutex_lock(&m->lock);
+	held = m;
+	held_depth = 1;
+	return 0;
+}
+
+void metrics__unlock(struct metrics *m)
+{
+	if (!m || held != m)
+		return;
+	if (--held_depth)
+		return;
+	held = NULL;
+	pthread_mutex_unlock(&m->lock);
+}
 
 static const char *const type_names[] = {
 	[METRIC_COUNTER] = "counter",
@@ -407,10 +454,10 @@ static struct metric_family *family_new(struct metrics *m, enum metric_type type
 		}
 	}
 
-	pthread_mutex_lock(&m->lock);
+	reg_lock(m);
 	for (it = m->head; it; it = it->next) {
 		if (family_clash(it, name, type)) {
-			pthread_mutex_unlock(&m->lock);
+			reg_unlock(m);
 			family_free(f);
 			errno = EINVAL;
 			return NULL;
@@ -421,7 +468,7 @@ static struct metric_family *family_new(struct metrics *m, enum metric_type type
 	else
 		m->head = f;
 	m->tail = f;
-	pthread_mutex_unlock(&m->lock);
+	reg_unlock(m);
 	return f;
 
 nomem:
@@ -548,6 +595,7 @@ static struct series *series_get(struct metric_family *f, const char *const *val
 	s = calloc(1, sz);
 	if (!s)
 		return NULL;
+	s->f = f;
 	s->hash = h;
 	s->keylen = keylen;
 	s->key = (char *)&s->buckets[nb];
@@ -592,38 +640,29 @@ static bool values_ok(const struct metric_family *f, const char *const *values)
 
 enum op { OP_ADD, OP_SET, OP_OBSERVE };
 
-static int update(struct metric_family *f, const char *const *values, double v, enum op op)
+/* Is op with v valid on a family of type t? */
+static bool op_ok(enum metric_type t, double v, enum op op)
 {
-	struct series *s;
-	int lo, hi;
-
-	if (!f || !values_ok(f, values))
-		return -EINVAL;
-	switch (f->type) {
+	switch (t) {
 	case METRIC_COUNTER:
 		/* A counter only goes up; NaN would poison it for good. */
-		if (op == OP_OBSERVE || isnan(v) || v < 0)
-			return -EINVAL;
-		break;
+		return op != OP_OBSERVE && !isnan(v) && v >= 0;
 	case METRIC_GAUGE:
-		if (op == OP_OBSERVE)
-			return -EINVAL;
-		break;
+		return op != OP_OBSERVE;
 	case METRIC_HISTOGRAM:
 		/* NaN fits no bucket and would turn _sum into NaN forever. */
-		if (op != OP_OBSERVE || isnan(v))
-			return -EINVAL;
-		break;
+		return op == OP_OBSERVE && !isnan(v);
 	default:
-		return -EINVAL;
+		return false;
 	}
+}
 
-	pthread_mutex_lock(&f->m->lock);
-	s = series_get(f, values);
-	if (!s) {
-		pthread_mutex_unlock(&f->m->lock);
-		return -ENOMEM;
-	}
+/* Apply op to s, n times for an observation. Called with the registry locked. */
+static void apply(struct series *s, double v, enum op op, uint64_t n)
+{
+	const struct metric_family *f = s->f;
+	int lo, hi;
+
 	switch (op) {
 	case OP_ADD:
 		s->value += v;
@@ -643,37 +682,96 @@ static int update(struct metric_family *f, const char *const *values, double v, 
 			else
 				lo = mid + 1;
 		}
-		s->buckets[lo]++;
-		s->sum += v;
-		s->count++;
+		s->buckets[lo] += n;
+		s->count += n;
+		/* One addition per observation: _sum ends bit for bit as with n calls. */
+		for (; n; n--)
+			s->sum += v;
 		break;
 	}
-	pthread_mutex_unlock(&f->m->lock);
-	return 0;
+}
+
+static int update(struct metric_family *f, const char *const *values, double v, enum op op,
+		  uint64_t n)
+{
+	struct series *s;
+
+	if (!f || !values_ok(f, values) || !op_ok(f->type, v, op))
+		return -EINVAL;
+	reg_lock(f->m);
+	s = series_get(f, values);
+	if (s)
+		apply(s, v, op, n);
+	reg_unlock(f->m);
+	return s ? 0 : -ENOMEM;
 }
 
 int metric__add(struct metric_family *f, const char *const *values, double v)
 {
-	return update(f, values, v, OP_ADD);
+	return update(f, values, v, OP_ADD, 1);
 }
 
 int metric__set(struct metric_family *f, const char *const *values, double v)
 {
-	return update(f, values, v, OP_SET);
+	return update(f, values, v, OP_SET, 1);
 }
 
 int metric__observe(struct metric_family *f, const char *const *values, double v)
 {
-	return update(f, values, v, OP_OBSERVE);
+	return update(f, values, v, OP_OBSERVE, 1);
+}
+
+int metric__observe_n(struct metric_family *f, const char *const *values, double v, uint64_t n)
+{
+	return update(f, values, v, OP_OBSERVE, n);
+}
+
+struct metric_series *metric__series(struct metric_family *f, const char *const *values)
+{
+	struct series *s;
+
+	if (!f || !values_ok(f, values))
+		return NULL;
+	reg_lock(f->m);
+	s = series_get(f, values);
+	reg_unlock(f->m);
+	return (struct metric_series *)s;
+}
+
+static int series_update(struct metric_series *h, double v, enum op op, uint64_t n)
+{
+	struct series *s = (struct series *)h;
+
+	if (!s || !op_ok(s->f->type, v, op))
+		return -EINVAL;
+	reg_lock(s->f->m);
+	apply(s, v, op, n);
+	reg_unlock(s->f->m);
+	return 0;
+}
+
+int metric__series_add(struct metric_series *s, double v)
+{
+	return series_update(s, v, OP_ADD, 1);
+}
+
+int metric__series_set(struct metric_series *s, double v)
+{
+	return series_update(s, v, OP_SET, 1);
+}
+
+int metric__series_observe_n(struct metric_series *s, double v, uint64_t n)
+{
+	return series_update(s, v, OP_OBSERVE, n);
 }
 
 void metric__clear(struct metric_family *f)
 {
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->m->lock);
+	reg_lock(f->m);
 	series_free_all(f);
-	pthread_mutex_unlock(&f->m->lock);
+	reg_unlock(f->m);
 }
 
 int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx)
@@ -682,7 +780,7 @@ int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx)
 
 	if (!m || !fn)
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
+	reg_lock(m);
 	if (m->ncollectors == COLLECTORS_MAX) {
 		ret = -ENOSPC;
 	} else {
@@ -690,7 +788,7 @@ int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx)
 		m->collectors[m->ncollectors].ctx = ctx;
 		m->ncollectors++;
 	}
-	pthread_mutex_unlock(&m->lock);
+	reg_unlock(m);
 	return ret;
 }
 
@@ -826,6 +924,10 @@ char *metrics__render(struct metrics *m, size_t *len)
 
 	if (!m) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (held == m) { /* would wait for itself */
+		errno = EDEADLK;
 		return NULL;
 	}
 	pthread_mutex_lock(&m->render_lock);

@@ -8,6 +8,7 @@
 #define SONDE_EXPORT_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define METRIC_LABELS_MAX 8
 
@@ -15,6 +16,7 @@ enum metric_type { METRIC_COUNTER = 1, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 struct metrics;
 struct metric_family;
+struct metric_series;
 
 struct metrics *metrics__new(void);
 void metrics__free(struct metrics *m); /* accepts NULL */
@@ -52,8 +54,36 @@ int metric__add(struct metric_family *f, const char *const *values, double v);
 int metric__set(struct metric_family *f, const char *const *values, double v);
 /* histogram */
 int metric__observe(struct metric_family *f, const char *const *values, double v);
-/* Remove every series of a family (for gauges recomputed at each scrape). */
+/* histogram: n observations of v at once (n = 0 only creates the series) */
+int metric__observe_n(struct metric_family *f, const char *const *values, double v, uint64_t n);
+/*
+ * Remove every series of a family (for gauges recomputed at each scrape).
+ * Handles from metric__series on f are invalid afterwards.
+ */
 void metric__clear(struct metric_family *f);
+
+/*
+ * Series handles, for callers that update the same series often: the lookup
+ * (hashing and comparing every label value) is done once. metric__series
+ * finds or creates the series (NULL: EINVAL or ENOMEM, as above); the handle
+ * stays valid until metric__clear on its family or metrics__free. The
+ * updates behave as metric__add, metric__set and metric__observe_n (same
+ * checks, same return values).
+ */
+struct metric_series *metric__series(struct metric_family *f, const char *const *values);
+int metric__series_add(struct metric_series *s, double v);
+int metric__series_set(struct metric_series *s, double v);
+int metric__series_observe_n(struct metric_series *s, double v, uint64_t n);
+
+/*
+ * Hold the registry lock across many updates (a batch of records): until
+ * metrics__unlock, updates and lookups made by this thread do not take the
+ * lock each, and the other threads (a render) wait. Nests; a thread holds
+ * at most one registry (-EDEADLK if it holds another; -EINVAL for NULL).
+ * Keep it short, and do not call metrics__render meanwhile (EDEADLK).
+ */
+int metrics__lock(struct metrics *m);
+void metrics__unlock(struct metrics *m);
 
 /*
  * Called with the registry unlocked at the start of every metrics__render, to

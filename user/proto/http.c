@@ -488,7 +488,7 @@ static void conn_token(const char *t, size_t len, struct head_info *hi)
 static int header(const char *name, size_t nlen, const char *v, size_t vlen, struct head_info *hi,
 		  struct http_exchange *x)
 {
-	struct http_trace_hdrs *tr = &x->trace;
+	struct http_trace_hdrs *tr;
 	uint64_t cl;
 
 	if (ieq(name, nlen, "content-length")) {
@@ -505,9 +505,11 @@ static int header(const char *name, size_t nlen, const char *v, size_t vlen, str
 		list_each(v, vlen, hi, te_token);
 	} else if (ieq(name, nlen, "connection")) {
 		list_each(v, vlen, hi, conn_token);
+	} else if (!x) {
+		return 0; /* a response: only its framing matters */
 	} else if (ieq(name, nlen, "host")) {
 		copy_str(x->host, sizeof(x->host), v, vlen);
-	} else if (ieq(name, nlen, "traceparent")) {
+	} else if (tr = &x->trace, ieq(name, nlen, "traceparent")) {
 		copy_str(tr->traceparent, sizeof(tr->traceparent), v, vlen);
 	} else if (ieq(name, nlen, "b3")) {
 		copy_str(tr->b3, sizeof(tr->b3), v, vlen);
@@ -525,7 +527,8 @@ static int header(const char *name, size_t nlen, const char *v, size_t vlen, str
 
 /*
  * Parse head[0..head_len). A truncated head may end in the middle of a line:
- * only complete lines count, and the start line may be a prefix.
+ * only complete lines count, and the start line may be a prefix. x: the
+ * request's fields, NULL for a response.
  */
 static int parse_head(const struct http_half *h, struct head_info *hi, struct http_exchange *x)
 {
@@ -536,7 +539,7 @@ static int parse_head(const struct http_half *h, struct head_info *hi, struct ht
 
 	if (len && p[len - 1] == '\r')
 		len--;
-	if (is_req_half(h))
+	if (x)
 		parse_request_line(p, len, lf != NULL, x);
 	else
 		hi->status = parse_status(p, len);
@@ -745,8 +748,9 @@ static int head_done(struct feed *f, bool truncated)
 	struct http_exchange x;
 
 	memset(&hi, 0, sizeof(hi));
-	memset(&x, 0, sizeof(x));
-	if (parse_head(h, &hi, &x))
+	if (is_req_half(h))
+		memset(&x, 0, sizeof(x));
+	if (parse_head(h, &hi, is_req_half(h) ? &x : NULL))
 		return -1;
 	h->head_partial = truncated;
 	h->msg_bytes = h->head_len;
@@ -772,6 +776,52 @@ static bool looks_like_start(const struct http_half *h)
 	if (is_req_half(h))
 		return http_looks_like_request(d, h->head_len);
 	return http_looks_like_response(d, h->head_len);
+}
+
+/*
+ * The start line's long stretches at once: the target and the reason phrase
+ * up to the first byte that sl_step would not just accept, and a whole
+ * "HTTP/1.x" version. Returns whether it took any bytes (what sl_step would
+ * have taken one by one, with the same effect); the byte after them goes
+ * through sl_step.
+ */
+static bool sl_run(struct feed *f)
+{
+	struct http_half *h = f->h;
+	const uint8_t *d = f->data;
+	size_t room = HTTP_HEAD_MAX - h->head_len;
+	size_t end = f->len - f->off < room ? f->len : f->off + room;
+	size_t k = f->off;
+
+	switch (h->sl_state) {
+	case SL_TARGET:
+		while (k < end && d[k] > ' ' && d[k] != 0x7f)
+			k++;
+		if (k > f->off)
+			h->sl_pos = 1;
+		break;
+	case SL_REASON:
+		while (k < end && (d[k] >= ' ' || d[k] == '\t') && d[k] != 0x7f)
+			k++;
+		break;
+	case SL_RVERSION:
+	case SL_SVERSION:
+		if (h->sl_pos == 0 && end - k >= 8 && !memcmp(d + k, http_ver, 7) &&
+		    is_digit(d[k + 7])) {
+			k += 8;
+			h->sl_pos = 8;
+		}
+		break;
+	default:
+		break;
+	}
+	if (k == f->off)
+		return false;
+	memcpy(h->head + h->head_len, d + f->off, k - f->off);
+	h->head_len += (uint32_t)(k - f->off);
+	h->head_last_ts = f->ts;
+	f->off = k;
+	return true;
 }
 
 static int head_feed(struct feed *f)
@@ -800,6 +850,8 @@ static int head_feed(struct feed *f)
 			f->off += n;
 			continue;
 		}
+		if (sl_run(f))
+			continue;
 		if (h->head_len >= HTTP_HEAD_MAX) {
 			if (h->cand) {
 				cand_fail(f);

@@ -64,48 +64,205 @@ struct feed {
 };
 
 /*
- * Commands whose second argument is no key (a subcommand, a password, a
- * script, a count...). Sorted (strcmp): looked up for every command.
+ * Every command the parser knows something about, sorted (strcmp order: the
+ * lookup is a binary search), with what it knows:
+ *  KL  the second argument is no key (a subcommand, a password, a script, a count...)
+ *  IN  an inline request may begin with it (tells one from other text when out of step)
+ *  SUB MON SYN  after it, no more replies to pair (pub/sub, MONITOR/PSYNC, SYNC)
+ *  HGA HGETALL (an empty reply is a miss)
+ *  CR  a read of one cached value (redis_is_cache_read); MR  one element per key
  */
-static const char *const keyless[] = {
-    "ACL",	  "ASKING",   "AUTH",	      "BGREWRITEAOF", "BGSAVE",	      "BITOP",
-    "BLMPOP",	  "BZMPOP",   "CLIENT",	      "CLUSTER",      "COMMAND",      "CONFIG",
-    "DBSIZE",	  "DEBUG",    "DISCARD",      "ECHO",	      "EVAL",	      "EVALSHA",
-    "EVALSHA_RO", "EVAL_RO",  "EXEC",	      "FAILOVER",     "FCALL",	      "FCALL_RO",
-    "FLUSHALL",	  "FLUSHDB",  "FUNCTION",     "HELLO",	      "INFO",	      "KEYS",
-    "LASTSAVE",	  "LATENCY",  "LMPOP",	      "LOLWUT",	      "MEMORY",	      "MIGRATE",
-    "MODULE",	  "MONITOR",  "MULTI",	      "OBJECT",	      "PING",	      "PSUBSCRIBE",
-    "PSYNC",	  "PUBSUB",   "PUNSUBSCRIBE", "QUIT",	      "RANDOMKEY",    "READONLY",
-    "READWRITE",  "REPLCONF", "REPLICAOF",    "RESET",	      "ROLE",	      "SAVE",
-    "SCAN",	  "SCRIPT",   "SELECT",	      "SENTINEL",     "SHUTDOWN",     "SINTERCARD",
-    "SLAVEOF",	  "SLOWLOG",  "SSUBSCRIBE",   "SUBSCRIBE",    "SUNSUBSCRIBE", "SWAPDB",
-    "SYNC",	  "TIME",     "UNSUBSCRIBE",  "UNWATCH",      "WAIT",	      "WAITAOF",
-    "XGROUP",	  "XINFO",    "XREAD",	      "XREADGROUP",   "ZDIFF",	      "ZINTER",
-    "ZINTERCARD", "ZMPOP",    "ZUNION",
+#define KL REDIS_CMD_KEYLESS
+#define IN REDIS_CMD_INLINE
+#define SUB REDIS_CMD_SUBSCRIBE
+#define MON REDIS_CMD_MONITOR
+#define SYN REDIS_CMD_SYNC
+#define HGA REDIS_CMD_HGETALL
+#define CR REDIS_CMD_CACHE_READ
+#define MR REDIS_CMD_MULTI_READ
+static const struct {
+	char name[16];
+	uint8_t len;
+	uint16_t flags;
+} commands[] = {
+	{ "ACL", 3, KL },
+	{ "APPEND", 6, IN },
+	{ "ASKING", 6, KL },
+	{ "AUTH", 4, KL|IN },
+	{ "BGREWRITEAOF", 12, KL },
+	{ "BGSAVE", 6, KL|IN },
+	{ "BITCOUNT", 8, IN },
+	{ "BITOP", 5, KL },
+	{ "BLMPOP", 6, KL },
+	{ "BLPOP", 5, IN },
+	{ "BRPOP", 5, IN },
+	{ "BZMPOP", 6, KL },
+	{ "CLIENT", 6, KL|IN },
+	{ "CLUSTER", 7, KL|IN },
+	{ "COMMAND", 7, KL|IN },
+	{ "CONFIG", 6, KL|IN },
+	{ "COPY", 4, IN },
+	{ "DBSIZE", 6, KL|IN },
+	{ "DEBUG", 5, KL },
+	{ "DECR", 4, IN },
+	{ "DECRBY", 6, IN },
+	{ "DEL", 3, IN },
+	{ "DISCARD", 7, KL|IN },
+	{ "DUMP", 4, IN },
+	{ "ECHO", 4, KL|IN },
+	{ "EVAL", 4, KL|IN },
+	{ "EVALSHA", 7, KL|IN },
+	{ "EVALSHA_RO", 10, KL },
+	{ "EVAL_RO", 7, KL },
+	{ "EXEC", 4, KL|IN },
+	{ "EXISTS", 6, IN },
+	{ "EXPIRE", 6, IN },
+	{ "EXPIREAT", 8, IN },
+	{ "FAILOVER", 8, KL },
+	{ "FCALL", 5, KL },
+	{ "FCALL_RO", 8, KL },
+	{ "FLUSHALL", 8, KL|IN },
+	{ "FLUSHDB", 7, KL|IN },
+	{ "FUNCTION", 8, KL },
+	{ "GEOADD", 6, IN },
+	{ "GET", 3, IN|CR },
+	{ "GETDEL", 6, IN|CR },
+	{ "GETEX", 5, IN|CR },
+	{ "GETRANGE", 8, IN },
+	{ "GETSET", 6, IN },
+	{ "HDEL", 4, IN },
+	{ "HELLO", 5, KL|IN },
+	{ "HEXISTS", 7, IN },
+	{ "HGET", 4, IN|CR },
+	{ "HGETALL", 7, IN|HGA|CR },
+	{ "HINCRBY", 7, IN },
+	{ "HKEYS", 5, IN },
+	{ "HLEN", 4, IN },
+	{ "HMGET", 5, IN|CR|MR },
+	{ "HMSET", 5, IN },
+	{ "HSCAN", 5, IN },
+	{ "HSET", 4, IN },
+	{ "HSETNX", 6, IN },
+	{ "HVALS", 5, IN },
+	{ "INCR", 4, IN },
+	{ "INCRBY", 6, IN },
+	{ "INFO", 4, KL|IN },
+	{ "KEYS", 4, KL|IN },
+	{ "LASTSAVE", 8, KL|IN },
+	{ "LATENCY", 7, KL },
+	{ "LINDEX", 6, IN },
+	{ "LINSERT", 7, IN },
+	{ "LLEN", 4, IN },
+	{ "LMOVE", 5, IN },
+	{ "LMPOP", 5, KL },
+	{ "LOLWUT", 6, KL },
+	{ "LPOP", 4, IN },
+	{ "LPUSH", 5, IN },
+	{ "LRANGE", 6, IN },
+	{ "LREM", 4, IN },
+	{ "LSET", 4, IN },
+	{ "LTRIM", 5, IN },
+	{ "MEMORY", 6, KL|IN },
+	{ "MGET", 4, IN|CR|MR },
+	{ "MIGRATE", 7, KL },
+	{ "MODULE", 6, KL },
+	{ "MONITOR", 7, KL|IN|MON },
+	{ "MSET", 4, IN },
+	{ "MSETNX", 6, IN },
+	{ "MULTI", 5, KL|IN },
+	{ "OBJECT", 6, KL|IN },
+	{ "PERSIST", 7, IN },
+	{ "PEXPIRE", 7, IN },
+	{ "PFADD", 5, IN },
+	{ "PFCOUNT", 7, IN },
+	{ "PING", 4, KL|IN },
+	{ "PSETEX", 6, IN },
+	{ "PSUBSCRIBE", 10, KL|IN|SUB },
+	{ "PSYNC", 5, KL|MON },
+	{ "PTTL", 4, IN },
+	{ "PUBLISH", 7, IN },
+	{ "PUBSUB", 6, KL|IN },
+	{ "PUNSUBSCRIBE", 12, KL },
+	{ "QUIT", 4, KL|IN },
+	{ "RANDOMKEY", 9, KL|IN },
+	{ "READONLY", 8, KL },
+	{ "READWRITE", 9, KL },
+	{ "RENAME", 6, IN },
+	{ "REPLCONF", 8, KL },
+	{ "REPLICAOF", 9, KL },
+	{ "RESET", 5, KL|IN },
+	{ "ROLE", 4, KL|IN },
+	{ "RPOP", 4, IN },
+	{ "RPUSH", 5, IN },
+	{ "SADD", 4, IN },
+	{ "SAVE", 4, KL|IN },
+	{ "SCAN", 4, KL|IN },
+	{ "SCARD", 5, IN },
+	{ "SCRIPT", 6, KL|IN },
+	{ "SDIFF", 5, IN },
+	{ "SELECT", 6, KL|IN },
+	{ "SENTINEL", 8, KL },
+	{ "SET", 3, IN },
+	{ "SETEX", 5, IN },
+	{ "SETNX", 5, IN },
+	{ "SHUTDOWN", 8, KL },
+	{ "SINTER", 6, IN },
+	{ "SINTERCARD", 10, KL },
+	{ "SISMEMBER", 9, IN },
+	{ "SLAVEOF", 7, KL },
+	{ "SLOWLOG", 7, KL|IN },
+	{ "SMEMBERS", 8, IN },
+	{ "SPOP", 4, IN },
+	{ "SREM", 4, IN },
+	{ "SSCAN", 5, IN },
+	{ "SSUBSCRIBE", 10, KL|SUB },
+	{ "STRLEN", 6, IN },
+	{ "SUBSCRIBE", 9, KL|IN|SUB },
+	{ "SUNION", 6, IN },
+	{ "SUNSUBSCRIBE", 12, KL },
+	{ "SWAPDB", 6, KL },
+	{ "SYNC", 4, KL|SYN },
+	{ "TIME", 4, KL|IN },
+	{ "TOUCH", 5, IN },
+	{ "TTL", 3, IN },
+	{ "TYPE", 4, IN },
+	{ "UNLINK", 6, IN },
+	{ "UNSUBSCRIBE", 11, KL|IN },
+	{ "UNWATCH", 7, KL|IN },
+	{ "WAIT", 4, KL|IN },
+	{ "WAITAOF", 7, KL },
+	{ "WATCH", 5, IN },
+	{ "XADD", 4, IN },
+	{ "XGROUP", 6, KL },
+	{ "XINFO", 5, KL },
+	{ "XLEN", 4, IN },
+	{ "XRANGE", 6, IN },
+	{ "XREAD", 5, KL|IN },
+	{ "XREADGROUP", 10, KL },
+	{ "ZADD", 4, IN },
+	{ "ZCARD", 5, IN },
+	{ "ZCOUNT", 6, IN },
+	{ "ZDIFF", 5, KL },
+	{ "ZINCRBY", 7, IN },
+	{ "ZINTER", 6, KL },
+	{ "ZINTERCARD", 10, KL },
+	{ "ZMPOP", 5, KL },
+	{ "ZRANGE", 6, IN },
+	{ "ZRANK", 5, IN },
+	{ "ZREM", 4, IN },
+	{ "ZREVRANGE", 9, IN },
+	{ "ZSCAN", 5, IN },
+	{ "ZSCORE", 6, IN },
+	{ "ZUNION", 6, KL },
 };
-
-/* Commands an inline request may begin with, to tell one from other text when out of step. */
-static const char *const inline_known[] = {
-    "APPEND",	"AUTH",	    "BGSAVE",	 "BITCOUNT", "BLPOP",	   "BRPOP",	  "CLIENT",
-    "CLUSTER",	"COMMAND",  "CONFIG",	 "COPY",     "DBSIZE",	   "DECR",	  "DECRBY",
-    "DEL",	"DISCARD",  "DUMP",	 "ECHO",     "EVAL",	   "EVALSHA",	  "EXEC",
-    "EXISTS",	"EXPIRE",   "EXPIREAT",	 "FLUSHALL", "FLUSHDB",	   "GEOADD",	  "GET",
-    "GETDEL",	"GETEX",    "GETRANGE",	 "GETSET",   "HDEL",	   "HELLO",	  "HEXISTS",
-    "HGET",	"HGETALL",  "HINCRBY",	 "HKEYS",    "HLEN",	   "HMGET",	  "HMSET",
-    "HSCAN",	"HSET",	    "HSETNX",	 "HVALS",    "INCR",	   "INCRBY",	  "INFO",
-    "KEYS",	"LASTSAVE", "LINDEX",	 "LINSERT",  "LLEN",	   "LMOVE",	  "LPOP",
-    "LPUSH",	"LRANGE",   "LREM",	 "LSET",     "LTRIM",	   "MEMORY",	  "MGET",
-    "MONITOR",	"MSET",	    "MSETNX",	 "MULTI",    "OBJECT",	   "PERSIST",	  "PEXPIRE",
-    "PFADD",	"PFCOUNT",  "PING",	 "PSETEX",   "PSUBSCRIBE", "PTTL",	  "PUBLISH",
-    "PUBSUB",	"QUIT",	    "RANDOMKEY", "RENAME",   "RESET",	   "ROLE",	  "RPOP",
-    "RPUSH",	"SADD",	    "SAVE",	 "SCAN",     "SCARD",	   "SCRIPT",	  "SDIFF",
-    "SELECT",	"SET",	    "SETEX",	 "SETNX",    "SINTER",	   "SISMEMBER",	  "SLOWLOG",
-    "SMEMBERS", "SPOP",	    "SREM",	 "SSCAN",    "STRLEN",	   "SUBSCRIBE",	  "SUNION",
-    "TIME",	"TOUCH",    "TTL",	 "TYPE",     "UNLINK",	   "UNSUBSCRIBE", "UNWATCH",
-    "WAIT",	"WATCH",    "XADD",	 "XLEN",     "XRANGE",	   "XREAD",	  "ZADD",
-    "ZCARD",	"ZCOUNT",   "ZINCRBY",	 "ZRANGE",   "ZRANK",	   "ZREM",	  "ZREVRANGE",
-    "ZSCAN",	"ZSCORE",
-};
+#undef KL
+#undef IN
+#undef SUB
+#undef MON
+#undef SYN
+#undef HGA
+#undef CR
+#undef MR
 
 static bool is_alpha(uint8_t b)
 {
@@ -124,28 +281,13 @@ static uint8_t upper(uint8_t b)
 
 static bool is_resp_type(uint8_t b)
 {
-	return b && strchr("+-:$*_,#!=(%~>|", b);
-}
-
-/* Case-insensitive: does s[0..n) spell the upper-case word w? */
-static bool word_eq(const char *s, size_t n, const char *w)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!w[i] || upper(s[i]) != (uint8_t)w[i])
-			return false;
-	return !w[i];
-}
-
-static bool in_table(const char *const *t, size_t nt, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < nt; i++)
-		if (word_eq(s, n, t[i]))
-			return true;
-	return false;
+	switch (b) {
+	case '+': case '-': case ':': case '$': case '*': case '_': case ',': case '#':
+	case '!': case '=': case '(': case '%': case '~': case '>': case '|':
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* The upper-cased name of a command, truncated; s need not end with a NUL. */
@@ -192,22 +334,100 @@ static bool is_http_line(const uint8_t *s, size_t n)
 	return false;
 }
 
-static int cmp_name(const void *a, const void *b)
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* 8 bytes as a big-endian number: comparing those compares the bytes as memcmp does. */
+static uint64_t be64(const void *p)
 {
-	return strcmp(a, *(const char *const *)b);
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return __builtin_bswap64(v);
 }
 
-/* command is upper case already. */
-static bool has_key(const char *command)
+/* Binary search for the name of n (1..15) bytes packed in k0 k1 (big-endian, NUL-padded). */
+static int lookup_packed(uint64_t k0, uint64_t k1, size_t n, uint16_t *flags)
 {
-	return !bsearch(command, keyless, sizeof(keyless) / sizeof(keyless[0]), sizeof(keyless[0]),
-			cmp_name);
+	size_t lo = 0, hi = NCOMMANDS;
+
+	*flags = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t e0 = be64(commands[mid].name), e1 = be64(commands[mid].name + 8);
+
+		if (k0 < e0 || (k0 == e0 && k1 < e1)) {
+			hi = mid;
+		} else if (k0 > e0 || k1 > e1) {
+			lo = mid + 1;
+		} else {
+			/* Same bytes, NUL padding included: a NUL inside s[0..n) is no match. */
+			if (commands[mid].len != n)
+				return 0;
+			*flags = commands[mid].flags;
+			return (int)mid + 1;
+		}
+	}
+	return 0;
 }
 
-static bool is_subscribe(const char *command)
+int redis_command_lookup(const char *s, size_t n, uint16_t *flags)
 {
-	return !strcmp(command, "SUBSCRIBE") || !strcmp(command, "PSUBSCRIBE") ||
-	       !strcmp(command, "SSUBSCRIBE");
+	uint8_t key[16] = { 0 };
+	size_t i;
+
+	*flags = 0;
+	if (!s || !n || n >= sizeof(key))
+		return 0;
+	for (i = 0; i < n; i++)
+		key[i] = upper((uint8_t)s[i]);
+	return lookup_packed(be64(key), be64(key + 8), n, flags);
+}
+
+int redis_command_count(void)
+{
+	return (int)NCOMMANDS;
+}
+
+const char *redis_command_name(int id)
+{
+	return id >= 1 && (size_t)id <= NCOMMANDS ? commands[id - 1].name : NULL;
+}
+
+/*
+ * Classify the command being read (h->command: upper case already, NUL-terminated,
+ * REDIS_CMD_MAX >= 16 bytes). A pipeline repeats its command: the last name looked
+ * up is kept, packed.
+ */
+static void classify(struct redis_half *h)
+{
+	size_t n = strlen(h->command);
+	uint64_t k0, k1;
+
+	_Static_assert(REDIS_CMD_MAX >= 16, "command buffer holds the packed name");
+	if (!n || n >= 16) {
+		h->cmd_id = 0;
+		h->cmd_flags = 0;
+		return;
+	}
+	/* Keep the name's n bytes (the high ones), zero what follows its NUL. */
+	k0 = be64(h->command);
+	k1 = be64(h->command + 8);
+	if (n < 8) {
+		k0 &= ~0ULL << (8 * (8 - n));
+		k1 = 0;
+	} else if (n == 8) {
+		k1 = 0;
+	} else {
+		k1 &= ~0ULL << (8 * (16 - n));
+	}
+	if (n != h->last_len || k0 != h->last_k0 || k1 != h->last_k1) {
+		h->last_id = (uint16_t)lookup_packed(k0, k1, n, &h->last_flags);
+		h->last_len = (uint8_t)n;
+		h->last_k0 = k0;
+		h->last_k1 = k1;
+	}
+	h->cmd_id = h->last_id;
+	h->cmd_flags = h->last_flags;
 }
 
 /* ---- pending commands ---- */
@@ -229,12 +449,8 @@ static void pending_push(struct redis_conn *c, const struct redis_half *h)
 	memcpy(p->command, h->command, sizeof(p->command));
 	memcpy(p->key, h->key, sizeof(p->key));
 	p->begin_ts = h->begin_ts;
-}
-
-static void emit(struct feed *f, const struct redis_exchange *x)
-{
-	if (f->out && f->n < f->max_out)
-		f->out[f->n++] = *x;
+	p->cmd_id = h->cmd_id;
+	p->cmd_flags = h->cmd_flags;
 }
 
 /* ---- message bookkeeping ---- */
@@ -287,6 +503,8 @@ static void msg_begin(struct feed *f)
 	h->error_kind[0] = '\0';
 	h->command[0] = '\0';
 	h->key[0] = '\0';
+	h->cmd_id = 0;
+	h->cmd_flags = 0;
 }
 
 static void conn_done(struct redis_conn *c)
@@ -325,11 +543,10 @@ static void cmd_end(struct feed *f)
 	 * or an RDB file and the replication stream: no more replies to pair.
 	 * Stop reading commands; the replies stop after this one's.
 	 */
-	if (is_subscribe(h->command) || !strcmp(h->command, "MONITOR") ||
-	    !strcmp(h->command, "PSYNC")) {
+	if (h->cmd_flags & (REDIS_CMD_SUBSCRIBE | REDIS_CMD_MONITOR)) {
 		c->subscribed = true;
 		h->state = ST_DONE;
-	} else if (!strcmp(h->command, "SYNC")) {
+	} else if (h->cmd_flags & REDIS_CMD_SYNC) {
 		/* Its reply is the RDB file itself, not even ended by CRLF. */
 		c->subscribed = true;
 		conn_done(c);
@@ -341,7 +558,7 @@ static void reply_end(struct feed *f)
 	struct redis_conn *c = f->c;
 	struct redis_half *h = f->h;
 	struct redis_pending *p = &c->pending[c->first];
-	struct redis_exchange x;
+	struct redis_exchange tmp, *xp;
 
 	h->state = ST_IDLE;
 	h->cand = false;
@@ -351,23 +568,26 @@ static void reply_end(struct feed *f)
 	 * A push (RESP3 '>': invalidation, pub/sub message) answers no command,
 	 * except that a RESP3 server confirms SUBSCRIBE with a push.
 	 */
-	if (h->push && !is_subscribe(p->command))
+	if (h->push && !(p->cmd_flags & REDIS_CMD_SUBSCRIBE))
 		return;
-	memset(&x, 0, sizeof(x));
-	x.role = c->role;
-	memcpy(x.command, p->command, sizeof(x.command));
-	memcpy(x.key, p->key, sizeof(x.key));
-	x.error = h->is_error;
-	memcpy(x.error_kind, h->error_kind, sizeof(x.error_kind));
-	x.nil = h->is_nil;
-	x.elements = h->elements;
-	x.nil_elements = h->nil_elements;
+	/* Written in place in out[] when there is room for it, else dropped. */
+	xp = f->out && f->n < f->max_out ? &f->out[f->n++] : &tmp;
+	memset(xp, 0, sizeof(*xp));
+	xp->role = c->role;
+	xp->command_id = p->cmd_id;
+	xp->command_flags = p->cmd_flags;
+	memcpy(xp->command, p->command, sizeof(xp->command));
+	memcpy(xp->key, p->key, sizeof(xp->key));
+	xp->error = h->is_error;
+	memcpy(xp->error_kind, h->error_kind, sizeof(xp->error_kind));
+	xp->nil = h->is_nil;
+	xp->elements = h->elements;
+	xp->nil_elements = h->nil_elements;
 	/* Redis deletes a hash when its last field goes: an empty HGETALL is a miss. */
-	if (h->is_agg && !h->elements && !strcmp(p->command, "HGETALL"))
-		x.nil = true;
-	x.req_begin_ts = p->begin_ts;
-	x.resp_end_ts = f->ts;
-	emit(f, &x);
+	if (h->is_agg && !h->elements && (p->cmd_flags & REDIS_CMD_HGETALL))
+		xp->nil = true;
+	xp->req_begin_ts = p->begin_ts;
+	xp->resp_end_ts = f->ts;
 	pending_pop(c);
 	if (c->subscribed && !c->npending)
 		h->state = ST_DONE;
@@ -410,7 +630,7 @@ static void value_begin(struct redis_half *h, uint8_t t, bool null, uint32_t cou
 		h->push = t == '>';
 		h->is_nil = null;
 		h->is_error = t == '-' || t == '!';
-		if (!null && strchr("*%~>", t)) {
+		if (!null && (t == '*' || t == '%' || t == '~' || t == '>')) {
 			h->is_agg = true;
 			h->elements = count;
 		}
@@ -621,9 +841,13 @@ static int inline_line(struct feed *f, const char *s, size_t n)
 
 	wl = next_word(s, n, &pos, &w);
 	if (h->cand) {
+		uint16_t flags;
+
 		/* Out of step, only a known command word followed by ' ' or CRLF will do. */
-		if (wl < 3 || wl > 16 || w != s ||
-		    !in_table(inline_known, sizeof(inline_known) / sizeof(inline_known[0]), w, wl))
+		if (wl < 3 || wl > 16 || w != s)
+			return bad(f);
+		redis_command_lookup(w, wl, &flags);
+		if (!(flags & REDIS_CMD_INLINE))
 			return bad(f);
 		if (wl == n ? !h->cr : s[wl] != ' ')
 			return bad(f);
@@ -631,7 +855,8 @@ static int inline_line(struct feed *f, const char *s, size_t n)
 			return bad(f);
 	}
 	copy_upper(h->command, sizeof(h->command), w, wl);
-	if (has_key(h->command)) {
+	classify(h);
+	if (!(h->cmd_flags & REDIS_CMD_KEYLESS)) {
 		wl = next_word(s, n, &pos, &w);
 		copy_str(h->key, sizeof(h->key), w, wl);
 	}
@@ -646,12 +871,16 @@ static int line_feed(struct feed *f)
 	const uint8_t *p = f->data + f->off;
 	const uint8_t *nl = memchr(p, '\n', f->len - f->off);
 	size_t n = nl ? (size_t)(nl - p) : f->len - f->off;
+	const char *line = h->line;
 	size_t keep, full;
 
 	if (n) {
 		if ((uint64_t)h->line_len + n > LINE_MAX)
 			return bad(f);
-		if (h->line_len < REDIS_LINE_KEEP) {
+		if (nl && !h->line_len) {
+			/* The whole line is in this feed: read it there. */
+			line = (const char *)p;
+		} else if (h->line_len < REDIS_LINE_KEEP) {
 			keep = REDIS_LINE_KEEP - h->line_len;
 			if (keep > n)
 				keep = n;
@@ -666,7 +895,7 @@ static int line_feed(struct feed *f)
 	f->off++;
 	full = h->line_len - h->cr;
 	if (h->state == ST_INLINE)
-		return inline_line(f, h->line, full < REDIS_LINE_KEEP ? full : REDIS_LINE_KEEP);
+		return inline_line(f, line, full < REDIS_LINE_KEEP ? full : REDIS_LINE_KEEP);
 	if (!h->cr)
 		return bad(f); /* a RESP line ends with CRLF */
 	if (full > REDIS_LINE_KEEP) {
@@ -676,8 +905,8 @@ static int line_feed(struct feed *f)
 		full = REDIS_LINE_KEEP;
 	}
 	if (is_cmd_half(h))
-		return cmd_line(f, h->line, full);
-	return reply_line(f, h->line, full);
+		return cmd_line(f, line, full);
+	return reply_line(f, line, full);
 }
 
 /* ---- bulk strings ---- */
@@ -707,8 +936,11 @@ static void capture(struct redis_half *h, const uint8_t *p, size_t n)
 		return;
 	if (n > max - h->cap_len)
 		n = max - h->cap_len;
-	for (i = 0; i < n; i++)
-		dst[h->cap_len + i] = h->cap == CAP_CMD ? upper(p[i]) : p[i];
+	if (h->cap == CAP_CMD)
+		for (i = 0; i < n; i++)
+			dst[h->cap_len + i] = upper(p[i]);
+	else
+		memcpy(dst + h->cap_len, p, n);
 	h->cap_len += (uint32_t)n; /* < REDIS_KEY_MAX */
 	dst[h->cap_len] = '\0';
 }
@@ -724,7 +956,8 @@ static int bulk_end(struct feed *f)
 			/* Out of step, a command name tells an array of commands from others. */
 			if (h->cand && !is_alpha(h->command[0]))
 				return bad(f);
-			h->want_key = has_key(h->command);
+			classify(h);
+			h->want_key = !(h->cmd_flags & REDIS_CMD_KEYLESS);
 		}
 		h->arg_index++;
 	}
@@ -872,6 +1105,16 @@ static int half_feed(struct feed *f)
 			rc = line_feed(f);
 			break;
 		case ST_BULK:
+			if (f->len - f->off >= h->bulk_left + 2 &&
+			    f->data[f->off + h->bulk_left] == '\r' &&
+			    f->data[f->off + h->bulk_left + 1] == '\n') {
+				/* The payload and its CRLF are all here (ST_BULK_CR, ST_BULK_LF at once). */
+				capture(h, f->data + f->off, h->bulk_left);
+				f->off += h->bulk_left + 2;
+				h->bulk_left = 0;
+				rc = bulk_end(f);
+				break;
+			}
 			bulk_feed(f);
 			break;
 		case ST_BULK_CR:
@@ -953,6 +1196,7 @@ bool redis_conn_broken(const struct redis_conn *c)
 
 bool redis_looks_like_request(const uint8_t *data, size_t len)
 {
+	uint16_t flags;
 	size_t i = 1, n;
 
 	if (!data || !len)
@@ -979,17 +1223,16 @@ bool redis_looks_like_request(const uint8_t *data, size_t len)
 		return false;
 	if (is_http_line(data, len < REDIS_LINE_KEEP ? len : REDIS_LINE_KEEP))
 		return false;
-	return in_table(inline_known, sizeof(inline_known) / sizeof(inline_known[0]),
-			(const char *)data, n);
+	redis_command_lookup((const char *)data, n, &flags);
+	return flags & REDIS_CMD_INLINE;
 }
 
 bool redis_is_cache_read(const char *command)
 {
-	static const char *const reads[] = {
-	    "GET", "GETEX", "GETDEL", "HGET", "HMGET", "MGET", "HGETALL",
-	};
+	uint16_t flags;
 
 	if (!command)
 		return false;
-	return in_table(reads, sizeof(reads) / sizeof(reads[0]), command, strlen(command));
+	redis_command_lookup(command, strlen(command), &flags);
+	return flags & REDIS_CMD_CACHE_READ;
 }

@@ -23,11 +23,23 @@
 #define REDIS_PIPELINE_MAX 64  /* commands awaiting a reply */
 
 enum redis_dir { REDIS_DIR_INGRESS = 0, REDIS_DIR_EGRESS = 1 };
+
+/* What the parser knows of a command (redis_command_lookup, struct redis_exchange). */
+#define REDIS_CMD_KEYLESS    0x01 /* its second argument is no key */
+#define REDIS_CMD_INLINE     0x02 /* known to begin inline requests (sniffing, resync) */
+#define REDIS_CMD_SUBSCRIBE  0x04 /* SUBSCRIBE PSUBSCRIBE SSUBSCRIBE */
+#define REDIS_CMD_MONITOR    0x08 /* MONITOR PSYNC: a stream follows the reply */
+#define REDIS_CMD_SYNC       0x10 /* SYNC: the reply is an RDB file, then a stream */
+#define REDIS_CMD_HGETALL    0x20 /* an empty reply is nil (a missing hash) */
+#define REDIS_CMD_CACHE_READ 0x40 /* redis_is_cache_read() */
+#define REDIS_CMD_MULTI_READ 0x80 /* MGET HMGET: one reply element per key */
 enum redis_role { REDIS_ROLE_UNKNOWN = 0, REDIS_ROLE_SERVER = 1, REDIS_ROLE_CLIENT = 2 };
 
 struct redis_exchange {
 	enum redis_role role;
 	char command[REDIS_CMD_MAX]; /* "GET", "SET", "HGET", "MULTI", ... (upper case) */
+	uint16_t command_id;         /* redis_command_lookup(command): 0 if unknown */
+	uint16_t command_flags;      /* REDIS_CMD_*, 0 if unknown */
 	char key[REDIS_KEY_MAX];     /* first key of keyed commands, "" otherwise; never values */
 	bool error;                  /* the reply was an error (-ERR ..., !<len> bulk error) */
 	char error_kind[REDIS_ERR_MAX]; /* "ERR", "WRONGTYPE", ... */
@@ -66,12 +78,17 @@ struct redis_half {
 	char error_kind[REDIS_ERR_MAX];
 	char command[REDIS_CMD_MAX];
 	char key[REDIS_KEY_MAX];
+	uint16_t cmd_id, cmd_flags; /* of command, once its name is read */
+	uint8_t last_len;           /* the last name classified: length (0: none), */
+	uint16_t last_id, last_flags; /* result, */
+	uint64_t last_k0, last_k1;  /* and bytes */
 };
 
 struct redis_pending {
 	char command[REDIS_CMD_MAX];
 	char key[REDIS_KEY_MAX];
 	uint64_t begin_ts;
+	uint16_t cmd_id, cmd_flags;
 };
 
 struct redis_conn {
@@ -111,5 +128,15 @@ bool redis_looks_like_request(const uint8_t *data, size_t len);
  * never keeps an empty hash.
  */
 bool redis_is_cache_read(const char *command);
+
+/*
+ * The parser's table of command names: the id (1 .. redis_command_count()) of
+ * the command s[0..n) (any case), and its REDIS_CMD_* flags in *flags; 0 and
+ * no flags for a name it does not know. Pure lookup, no allocation.
+ */
+int redis_command_lookup(const char *s, size_t n, uint16_t *flags);
+int redis_command_count(void);
+/* The upper-case name of an id, NULL if out of range. */
+const char *redis_command_name(int id);
 
 #endif /* SONDE_PROTO_REDIS_H */
