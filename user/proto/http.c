@@ -127,17 +127,19 @@ static uint8_t lower(uint8_t b)
 	return (b >= 'A' && b <= 'Z') ? b + ('a' - 'A') : b;
 }
 
-static bool ieq(const char *a, size_t alen, const char *lit)
+/* a[0..n) is the lower-case lit[0..n), in any case. */
+static bool ieq_n(const char *a, const char *lit, size_t n)
 {
 	size_t i;
 
-	if (alen != strlen(lit))
-		return false;
-	for (i = 0; i < alen; i++)
+	for (i = 0; i < n; i++)
 		if (lower(a[i]) != (uint8_t)lit[i])
 			return false;
 	return true;
 }
+
+/* Header names are compared for every header line: the length (a constant) first. */
+#define ieq(a, alen, lit) ((alen) == sizeof(lit) - 1 && ieq_n(a, lit, sizeof(lit) - 1))
 
 static void copy_str(char *dst, size_t dstsz, const char *src, size_t len)
 {
@@ -170,6 +172,12 @@ static struct http_pending *pending_push(struct http_conn *c, uint32_t *seq)
 	/* A peer that never answers must not stall pairing for later requests. */
 	if (c->npending == HTTP_PIPELINE_MAX)
 		pending_pop(c);
+	/*
+	 * Without pipelining there is at most one pending request: keep it in
+	 * slot 0, whose cache lines are warm, rather than walk all the slots.
+	 */
+	if (!c->npending)
+		c->first = 0;
 	*seq = c->first_seq + c->npending;
 	return &c->pending[(c->first + c->npending++) % HTTP_PIPELINE_MAX];
 }
