@@ -1099,6 +1099,307 @@ static void test_monitor_and_replication(void **state)
 	run_free(r);
 }
 
+/* ---- fast path ---- */
+
+/*
+ * The same connection twice: one with the fast path (the default), one with
+ * the state machine alone. Every feed goes to both; they must return the same,
+ * emit the same exchanges (byte for byte) and be left in the same state.
+ */
+struct duo {
+	struct run *fast, *slow;
+};
+
+static struct duo duo_new(enum redis_role hint)
+{
+	struct duo d = { run_new(hint), run_new(hint) };
+
+	/* Padding bytes too must start out alike for the state comparison. */
+	memset(d.fast->c, 0, sizeof(*d.fast->c));
+	memset(d.slow->c, 0, sizeof(*d.slow->c));
+	redis_conn_init(d.fast->c, hint);
+	redis_conn_init(d.slow->c, hint);
+	redis_conn_set_fast_path(d.slow->c, false);
+	return d;
+}
+
+static void duo_free(struct duo d)
+{
+	run_free(d.fast);
+	run_free(d.slow);
+}
+
+static void assert_same_state(struct duo d)
+{
+	assert_false(d.fast->c->slow_only);
+	assert_true(d.slow->c->slow_only);
+	d.fast->c->slow_only = true;
+	assert_memory_equal(d.fast->c, d.slow->c, sizeof(*d.fast->c));
+	d.fast->c->slow_only = false;
+}
+
+static int duo_feedt(struct duo d, enum redis_dir dir, const char *s, size_t caplen,
+		     uint64_t total, uint64_t ts)
+{
+	int n0 = d.fast->n, rc = feedt(d.fast, dir, s, caplen, total, ts);
+
+	assert_int_equal(feedt(d.slow, dir, s, caplen, total, ts), rc);
+	assert_int_equal(d.fast->n, d.slow->n);
+	if (d.fast->n > n0)
+		assert_memory_equal(d.fast->x + n0, d.slow->x + n0,
+				    (d.fast->n - n0) * sizeof(d.fast->x[0]));
+	assert_same_state(d);
+	return rc;
+}
+
+static int duo_feed(struct duo d, enum redis_dir dir, const char *s, uint64_t ts)
+{
+	return duo_feedt(d, dir, s, strlen(s), strlen(s), ts);
+}
+
+static void test_fast_pipelines(void **state)
+{
+	struct duo d = duo_new(REDIS_ROLE_CLIENT);
+	const struct redis_exchange *x = d.fast->x;
+	char cmds[4096], reps[1024];
+	size_t lc = 0, lr = 0;
+	int i;
+
+	(void)state;
+	/* The first message of each direction is read out of step: the state machine's. */
+	duo_feed(d, REDIS_DIR_EGRESS, "*1\r\n$4\r\nPING\r\n", 1);
+	assert_int_equal(duo_feed(d, REDIS_DIR_INGRESS, "+PONG\r\n", 2), 1);
+	/* 16 SETs, then 16 GETs (one in four a miss), each batch in one record. */
+	for (i = 0; i < 16; i++)
+		lc += sprintf(cmds + lc, "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n", i);
+	for (i = 0; i < 16; i++)
+		lr += sprintf(reps + lr, "+OK\r\n");
+	assert_int_equal(duo_feedt(d, REDIS_DIR_EGRESS, cmds, lc, lc, 3), 0);
+	assert_int_equal(d.fast->c->npending, 16);
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, reps, lr, lr, 4), 16);
+	for (i = 0; i < 16; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "key:%012d", i);
+		assert_ok(&x[1 + i], "SET", key);
+		assert_ts(&x[1 + i], 3, 4);
+	}
+	lc = lr = 0;
+	for (i = 0; i < 16; i++) {
+		lc += sprintf(cmds + lc, "*2\r\n$3\r\nget\r\n$%d\r\nproducts:%d\r\n", i < 10 ? 10 : 11,
+			      i);
+		lr += sprintf(reps + lr, i % 4 ? "$3\r\nabc\r\n" : "$-1\r\n");
+	}
+	duo_feedt(d, REDIS_DIR_EGRESS, cmds, lc, lc, 5);
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, reps, lr, lr, 6), 16);
+	for (i = 0; i < 16; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "products:%d", i);
+		assert_x(&x[17 + i], "GET", key, i % 4 == 0, false, "");
+		assert_true(x[17 + i].command_flags & REDIS_CMD_CACHE_READ);
+	}
+	/* MGET with misses, HGETALL of nothing, errors, integers, RESP3 null, an empty bulk. */
+	duo_feed(d, REDIS_DIR_EGRESS,
+		 "*4\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+		 "*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n"
+		 "*3\r\n$5\r\nLPUSH\r\n$7\r\ncounter\r\n$1\r\nx\r\n"
+		 "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n"
+		 "*2\r\n$3\r\nGET\r\n$1\r\nn\r\n"
+		 "*2\r\n$4\r\nMGET\r\n$1\r\na\r\n"
+		 "*2\r\n$3\r\nGET\r\n$1\r\ne\r\n"
+		 "*3\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n"
+		 "*2\r\n$4\r\nMGET\r\n$1\r\nz\r\n",
+		 7);
+	assert_int_equal(duo_feed(d, REDIS_DIR_INGRESS,
+				  "*3\r\n$1\r\n1\r\n$-1\r\n$-1\r\n"
+				  "*0\r\n"
+				  "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+				  ":42\r\n"
+				  "_\r\n"
+				  "*-1\r\n"
+				  "$0\r\n\r\n"
+				  "-ERR\r\n"
+				  "*1\r\n$-1\r\n",
+				  8),
+			 9);
+	x = d.fast->x + 33;
+	assert_ok(&x[0], "MGET", "a");
+	assert_int_equal(x[0].elements, 3);
+	assert_int_equal(x[0].nil_elements, 2);
+	assert_x(&x[1], "HGETALL", "h", true, false, "");
+	assert_x(&x[2], "LPUSH", "counter", false, true, "WRONGTYPE");
+	assert_ok(&x[3], "INCR", "counter");
+	assert_x(&x[4], "GET", "n", true, false, "");
+	assert_x(&x[5], "MGET", "a", true, false, "");
+	assert_int_equal(x[5].elements, 0);
+	assert_ok(&x[6], "GET", "e");
+	assert_x(&x[7], "HSET", "h", false, true, "ERR");
+	assert_ok(&x[8], "MGET", "z");
+	assert_int_equal(x[8].elements, 1);
+	assert_int_equal(x[8].nil_elements, 1);
+	assert_int_equal(d.fast->c->npending, 0);
+	assert_false(redis_conn_broken(d.fast->c));
+	duo_free(d);
+}
+
+static void test_fast_fallbacks(void **state)
+{
+	struct duo d = duo_new(REDIS_ROLE_SERVER);
+	const struct redis_exchange *x = d.fast->x;
+	static const char set[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+	char buf[512];
+	size_t n;
+
+	(void)state;
+	duo_feed(d, REDIS_DIR_INGRESS, "PING\r\n", 1);
+	duo_feed(d, REDIS_DIR_EGRESS, "+PONG\r\n", 2);
+	/* A record that ends in the middle of a command: the rest comes in the next one. */
+	n = (size_t)sprintf(buf, "*2\r\n$3\r\nGET\r\n$1\r\na\r\n%s", set);
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, buf, n - 4, n - 4, 3), 0);
+	assert_int_equal(d.fast->c->npending, 1);
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, buf + n - 4, 4, 4, 4), 0);
+	assert_int_equal(d.fast->c->npending, 2);
+	/* A reply cut likewise, in its length line, then in its payload. */
+	assert_int_equal(duo_feed(d, REDIS_DIR_EGRESS, "$5\r\nhello\r\n$", 5), 1);
+	assert_int_equal(duo_feed(d, REDIS_DIR_EGRESS, "-1\r", 6), 0);
+	assert_int_equal(duo_feed(d, REDIS_DIR_EGRESS, "\n", 7), 1);
+	assert_ok(&x[1], "GET", "a");
+	assert_x(&x[2], "SET", "k", true, false, "");
+	assert_ts(&x[2], 3, 7);
+	/* An uncaptured tail inside the last bulk string: skipped by length, still in step. */
+	n = (size_t)sprintf(buf, "*2\r\n$3\r\nGET\r\n$1\r\nb\r\n%s", set);
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, buf, n - 5, n, 8), 0);
+	assert_int_equal(d.fast->c->npending, 2);
+	assert_int_equal(duo_feed(d, REDIS_DIR_EGRESS, "$1\r\nx\r\n+OK\r\n", 9), 2);
+	assert_int_equal(d.fast->c->desyncs, 0);
+	/* An uncaptured tail past a whole command: the framing is lost. */
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, set, strlen(set), 100, 10), 0);
+	assert_int_equal(d.fast->c->desyncs, 1);
+	assert_int_equal(d.fast->c->npending, 0);
+	/* Back in step; inline commands, empty lines and arrays mixed in one record. */
+	duo_feed(d, REDIS_DIR_INGRESS, "PING\r\n", 11);
+	assert_int_equal(duo_feed(d, REDIS_DIR_EGRESS, "+PONG\r\n", 12), 1);
+	assert_int_equal(duo_feed(d, REDIS_DIR_INGRESS,
+				  "*2\r\n$3\r\nGET\r\n$1\r\nc\r\n"
+				  "GET d\r\n\r\n"
+				  "*2\r\n$3\r\nGET\r\n$1\r\ne\r\n\r\n\r\n"
+				  "*2\r\n$3\r\nGET\r\n$1\r\nf\r\n"
+				  "*2\r\n$3\r\nGET\r\n$2\r\ng",
+				  13),
+			 0);
+	assert_int_equal(d.fast->c->npending, 4);
+	duo_feed(d, REDIS_DIR_INGRESS, "h\r\n", 14);
+	/* Replies of other shapes: a RESP3 map, a nested array, a double. */
+	assert_int_equal(duo_feed(d, REDIS_DIR_EGRESS,
+				  "$1\r\n1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n$-1\r\n"
+				  "*2\r\n*1\r\n:1\r\n$-1\r\n,3.5\r\n",
+				  15),
+			 5);
+	x = d.fast->x + d.fast->n - 5;
+	assert_ok(&x[0], "GET", "c");
+	assert_ok(&x[1], "GET", "d");
+	assert_int_equal(x[1].elements, 1);
+	assert_x(&x[2], "GET", "e", true, false, "");
+	assert_ok(&x[3], "GET", "f");
+	assert_int_equal(x[3].elements, 2);
+	assert_int_equal(x[3].nil_elements, 1);
+	assert_ok(&x[4], "GET", "gh");
+	/* Long names and keys (truncated alike), a nested command (malformed). */
+	n = (size_t)sprintf(buf, "*2\r\n$40\r\n%s\r\n$200\r\n",
+			    "abcdefghijklmnopqrstuvwxyzabcdefghijklmn");
+	memset(buf + n, 'k', 200);
+	n += 200;
+	n += (size_t)sprintf(buf + n, "\r\n*1\r\n$0\r\n\r\n*0\r\n*-1\r\n*2\r\n$3\r\nGET\r\n*1\r\n");
+	assert_int_equal(duo_feedt(d, REDIS_DIR_INGRESS, buf, n, n, 16), -1);
+	assert_int_equal(d.fast->c->npending, 2);
+	assert_int_equal(strlen(d.fast->c->pending[(d.fast->c->first + 0) % REDIS_PIPELINE_MAX].key),
+			 REDIS_KEY_MAX - 1);
+	duo_free(d);
+}
+
+static void test_fast_special_commands(void **state)
+{
+	struct duo d = duo_new(REDIS_ROLE_CLIENT);
+	const struct redis_exchange *x = d.fast->x;
+
+	(void)state;
+	duo_feed(d, REDIS_DIR_EGRESS, "*1\r\n$4\r\nPING\r\n", 1);
+	duo_feed(d, REDIS_DIR_INGRESS, "+PONG\r\n", 2);
+	/* MULTI/EXEC in one record, then a SUBSCRIBE ending the pairing. */
+	duo_feed(d, REDIS_DIR_EGRESS,
+		 "*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+		 "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n",
+		 3);
+	assert_int_equal(duo_feed(d, REDIS_DIR_INGRESS,
+				  "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\n1\r\n", 4),
+			 4);
+	assert_ok(&x[1], "MULTI", "");
+	assert_ok(&x[2], "SET", "a");
+	assert_ok(&x[3], "GET", "a");
+	assert_ok(&x[4], "EXEC", "");
+	assert_int_equal(x[4].elements, 2);
+	duo_feed(d, REDIS_DIR_EGRESS,
+		 "*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n"
+		 "*2\r\n$3\r\nGET\r\n$1\r\nc\r\n",
+		 5);
+	assert_int_equal(d.fast->c->npending, 2);
+	assert_int_equal(duo_feed(d, REDIS_DIR_INGRESS,
+				  "$-1\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+				  "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+				  6),
+			 2);
+	assert_x(&x[5], "GET", "b", true, false, "");
+	assert_ok(&x[6], "SUBSCRIBE", "");
+	assert_int_equal(duo_feed(d, REDIS_DIR_INGRESS, "+OK\r\n", 7), 0);
+	duo_free(d);
+}
+
+/* Every cut of a mixed exchange, and every uncaptured tail: the two paths agree. */
+static void test_fast_every_cut(void **state)
+{
+	static const char cmds[] = "*3\r\n$3\r\nSET\r\n$4\r\nk:01\r\n$3\r\nxxx\r\n"
+				   "*2\r\n$3\r\nGET\r\n$4\r\nk:02\r\n"
+				   "GET k:03\r\n"
+				   "*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nb\r\n"
+				   "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n";
+	static const char reps[] = "+OK\r\n$-1\r\n$3\r\nabc\r\n*2\r\n$1\r\na\r\n$-1\r\n"
+				   "-ERR not an integer\r\n";
+	size_t lc = strlen(cmds), lr = strlen(reps), i;
+	int seen = 0;
+
+	(void)state;
+	for (i = 0; i <= lc + lr; i++) {
+		for (int tail = 0; tail < 2; tail++) {
+			struct duo d = duo_new(REDIS_ROLE_CLIENT);
+
+			duo_feed(d, REDIS_DIR_EGRESS, "*1\r\n$4\r\nPING\r\n", 1);
+			duo_feed(d, REDIS_DIR_INGRESS, "+PONG\r\n", 2);
+			if (i <= lc) {
+				duo_feedt(d, REDIS_DIR_EGRESS, cmds, i, tail ? lc : i, 3);
+				if (!tail)
+					duo_feedt(d, REDIS_DIR_EGRESS, cmds + i, lc - i, lc - i, 4);
+				duo_feedt(d, REDIS_DIR_INGRESS, reps, lr, lr, 5);
+			} else {
+				size_t j = i - lc;
+
+				duo_feedt(d, REDIS_DIR_EGRESS, cmds, lc, lc, 3);
+				duo_feedt(d, REDIS_DIR_INGRESS, reps, j, tail ? lr : j, 4);
+				if (!tail)
+					duo_feedt(d, REDIS_DIR_INGRESS, reps + j, lr - j, lr - j, 5);
+			}
+			if (!tail) {
+				assert_int_equal(d.fast->n, 6);
+				assert_x(&d.fast->x[5], "INCR", "n", false, true, "ERR");
+				seen++;
+			}
+			assert_false(redis_conn_broken(d.fast->c));
+			duo_free(d);
+		}
+	}
+	assert_int_equal(seen, (int)(lc + lr + 1));
+}
+
 /* ---- API ---- */
 
 static void test_max_out_and_args(void **state)
@@ -1444,6 +1745,10 @@ int main(void)
 	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_subscribe),
 	    cmocka_unit_test(test_monitor_and_replication),
+	    cmocka_unit_test(test_fast_pipelines),
+	    cmocka_unit_test(test_fast_fallbacks),
+	    cmocka_unit_test(test_fast_special_commands),
+	    cmocka_unit_test(test_fast_every_cut),
 	    cmocka_unit_test(test_max_out_and_args),
 	    cmocka_unit_test(test_sniffing),
 	    cmocka_unit_test(test_cache_read),

@@ -17,6 +17,7 @@
  * broken). Once a whole message was read, the half is in step and anything
  * malformed breaks the connection.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -398,9 +399,8 @@ const char *redis_command_name(int id)
  * REDIS_CMD_MAX >= 16 bytes). A pipeline repeats its command: the last name looked
  * up is kept, packed.
  */
-static void classify(struct redis_half *h)
+static void classify_len(struct redis_half *h, size_t n)
 {
-	size_t n = strlen(h->command);
 	uint64_t k0, k1;
 
 	_Static_assert(REDIS_CMD_MAX >= 16, "command buffer holds the packed name");
@@ -428,6 +428,11 @@ static void classify(struct redis_half *h)
 	}
 	h->cmd_id = h->last_id;
 	h->cmd_flags = h->last_flags;
+}
+
+static void classify(struct redis_half *h)
+{
+	classify_len(h, strlen(h->command));
 }
 
 /* ---- pending commands ---- */
@@ -572,7 +577,21 @@ static void reply_end(struct feed *f)
 		return;
 	/* Written in place in out[] when there is room for it, else dropped. */
 	xp = f->out && f->n < f->max_out ? &f->out[f->n++] : &tmp;
-	memset(xp, 0, sizeof(*xp));
+	/*
+	 * role .. key are written whole below (no padding among them); clear the
+	 * rest, padding included, as a memset of the whole exchange would.
+	 */
+	_Static_assert(offsetof(struct redis_exchange, command) == sizeof(xp->role) &&
+			       offsetof(struct redis_exchange, command_id) ==
+				       offsetof(struct redis_exchange, command) + REDIS_CMD_MAX &&
+			       offsetof(struct redis_exchange, command_flags) ==
+				       offsetof(struct redis_exchange, command_id) + 2 &&
+			       offsetof(struct redis_exchange, key) ==
+				       offsetof(struct redis_exchange, command_flags) + 2 &&
+			       offsetof(struct redis_exchange, error) ==
+				       offsetof(struct redis_exchange, key) + REDIS_KEY_MAX,
+		       "no padding from role to key");
+	memset(&xp->error, 0, sizeof(*xp) - offsetof(struct redis_exchange, error));
 	xp->role = c->role;
 	xp->command_id = p->cmd_id;
 	xp->command_flags = p->cmd_flags;
@@ -1035,6 +1054,286 @@ static int unseen_feed(struct feed *f)
 	}
 }
 
+/* ---- fast path ---- */
+
+/*
+ * Most traffic is whole messages of a few plain shapes, each in one feed: an
+ * array of bulk strings for a command; +OK, $3 abc, $-1, :1, -ERR, an array of
+ * bulk strings for a reply. At a message boundary (ST_IDLE, in step) those are
+ * read here by length, not byte by byte, and leave exactly what the state
+ * machine above would have: the same exchanges, pending commands and half
+ * state (down to the fields it no longer needs: type, line_len, cap_len...).
+ * A message is first checked whole without changing anything; whatever is not
+ * one of these shapes, or is cut by the end of the capture, goes to the state
+ * machine from its first byte. tests/fuzz/fuzz_redis_diff.c checks the two
+ * against each other.
+ */
+
+/*
+ * "<digits>\r\n" at p: its value (at most LEN_MAX), the number of digits, and
+ * the byte after the LF. Anything else (a sign, no digits, more than 9 of
+ * them, no CRLF right after) is for the state machine to judge.
+ */
+static inline __attribute__((always_inline)) bool
+fast_len(const uint8_t *p, const uint8_t *end, uint64_t *v, uint32_t *ndig, const uint8_t **next)
+{
+	const uint8_t *q = p + 1;
+	uint64_t x, d;
+
+	if (end - p < 3 || (x = (uint64_t)p[0] - '0') > 9)
+		return false;
+	while ((d = (uint64_t)*q - '0') <= 9) { /* p[0..2] are in, and p[0] is a digit */
+		if (q - p == 9)
+			return false;
+		x = x * 10 + d;
+		if (++q == end)
+			return false;
+	}
+	if (end - q < 2 || q[0] != '\r' || q[1] != '\n' || x > (uint64_t)LEN_MAX)
+		return false;
+	*v = x;
+	*ndig = (uint32_t)(q - p);
+	*next = q + 2;
+	return true;
+}
+
+/* A bulk string's payload of len bytes at p, then its CRLF, all before end. */
+static inline bool fast_payload(const uint8_t *p, const uint8_t *end, uint64_t len)
+{
+	return (uint64_t)(end - p) >= len + 2 && p[len] == '\r' && p[len + 1] == '\n';
+}
+
+/*
+ * One command at f->off ('*'): an array of n >= 1 bulk strings, all in the
+ * capture. False, with nothing changed, for anything else.
+ */
+static bool fast_cmd(struct feed *f)
+{
+	struct redis_half *h = f->h;
+	const uint8_t *end = f->data + f->len, *p = f->data + f->off + 1;
+	const uint8_t *name = NULL, *key = NULL;
+	uint64_t nargs, len, i, name_len = 0, key_len = 0;
+	uint32_t ndig = 0;
+	size_t n;
+
+	if (!fast_len(p, end, &nargs, &ndig, &p) || !nargs)
+		return false;
+	for (i = 0; i < nargs; i++) {
+		if (p == end || *p != '$' || !fast_len(p + 1, end, &len, &ndig, &p) ||
+		    !fast_payload(p, end, len))
+			return false;
+		if (i == 0) {
+			name = p;
+			name_len = len;
+		} else if (i == 1) {
+			key = p;
+			key_len = len;
+		}
+		p += len + 2;
+	}
+	/* What msg_begin, type_byte, line_feed, cmd_line, capture and bulk_end leave. */
+	msg_begin(f);
+	h->type = '$';
+	h->line_len = ndig + 1;
+	h->cr = true;
+	h->frames_left[0] = 0;
+	h->bulk_left = 0;
+	h->cap = CAP_NONE;
+	h->arg_index = (uint32_t)nargs;
+	n = name_len < sizeof(h->command) - 1 ? name_len : sizeof(h->command) - 1;
+	if (n) {
+		uint8_t all = 0xff;
+
+		for (i = 0; i < n; i++) {
+			all &= name[i];
+			h->command[i] = (char)upper(name[i]);
+		}
+		h->command[n] = '\0';
+		/* strlen(h->command) is n unless the name holds a NUL (rare; let it count). */
+		if (!all)
+			classify(h);
+		else
+			classify_len(h, n);
+	} else {
+		classify_len(h, 0);
+	}
+	h->cap_len = (uint32_t)n;
+	h->want_key = !(h->cmd_flags & REDIS_CMD_KEYLESS);
+	if (nargs >= 2) {
+		h->cap_len = 0;
+		if (h->want_key) {
+			n = key_len < sizeof(h->key) - 1 ? key_len : sizeof(h->key) - 1;
+			if (n) {
+				memcpy(h->key, key, n);
+				h->key[n] = '\0';
+			}
+			if (nargs == 2)
+				h->cap_len = (uint32_t)n;
+		}
+	}
+	f->off = (size_t)(p - f->data);
+	cmd_end(f);
+	return true;
+}
+
+/*
+ * One reply at f->off: a simple string, error, integer, null, bulk string, or
+ * an array of bulk strings (nulls among them), all in the capture. False,
+ * with nothing changed, for anything else.
+ */
+static bool fast_reply(struct feed *f)
+{
+	struct redis_half *h = f->h;
+	const uint8_t *end = f->data + f->len, *p = f->data + f->off, *s = p + 1, *nl;
+	uint8_t t = *p;
+	uint64_t len, count, i, nils = 0;
+	uint32_t ndig = 0, line_len;
+	bool bulk = false;
+	size_t n, full;
+
+	switch (t) {
+	case '+':
+	case '-':
+	case ':':
+		nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl)
+			return false;
+		n = (size_t)(nl - s);
+		if (!n || nl[-1] != '\r' || n > LINE_MAX)
+			return false;
+		full = n - 1;
+		if (full > REDIS_LINE_KEEP) {
+			if (t == ':')
+				return false;
+			full = REDIS_LINE_KEEP;
+		}
+		if (t == ':' && !is_integer((const char *)s, full))
+			return false;
+		msg_begin(f);
+		h->type = t;
+		h->line_len = (uint32_t)n;
+		h->cr = true;
+		if (t == '-') {
+			first_word(h->error_kind, sizeof(h->error_kind), (const char *)s, full);
+			h->is_error = true; /* what value_begin() would set */
+		}
+		f->off = (size_t)(nl + 1 - f->data);
+		reply_end(f);
+		return true;
+	case '_':
+		if (end - s < 2 || s[0] != '\r' || s[1] != '\n')
+			return false;
+		msg_begin(f);
+		h->type = t;
+		h->line_len = 1;
+		h->cr = true;
+		h->is_nil = true;
+		f->off = (size_t)(s + 2 - f->data);
+		reply_end(f);
+		return true;
+	case '$':
+		if (end - s >= 4 && !memcmp(s, "-1\r\n", 4)) {
+			msg_begin(f);
+			h->type = t;
+			h->line_len = 3;
+			h->cr = true;
+			h->is_nil = true;
+			f->off = (size_t)(s + 4 - f->data);
+			reply_end(f);
+			return true;
+		}
+		if (!fast_len(s, end, &len, &ndig, &p) || !fast_payload(p, end, len))
+			return false;
+		msg_begin(f);
+		h->type = t;
+		h->line_len = ndig + 1;
+		h->cr = true;
+		h->bulk_left = 0;
+		h->cap = CAP_NONE;
+		h->cap_len = 0;
+		f->off = (size_t)(p + len + 2 - f->data);
+		reply_end(f);
+		return true;
+	case '*':
+		if (end - s >= 4 && !memcmp(s, "-1\r\n", 4)) {
+			msg_begin(f);
+			h->type = t;
+			h->line_len = 3;
+			h->cr = true;
+			h->is_nil = true;
+			f->off = (size_t)(s + 4 - f->data);
+			reply_end(f);
+			return true;
+		}
+		if (!fast_len(s, end, &count, &ndig, &p))
+			return false;
+		line_len = ndig + 1;
+		for (i = 0; i < count; i++) {
+			if (p == end || *p != '$')
+				return false;
+			if (end - p >= 5 && !memcmp(p + 1, "-1\r\n", 4)) {
+				nils++;
+				line_len = 3;
+				p += 5;
+				continue;
+			}
+			if (!fast_len(p + 1, end, &len, &ndig, &p) || !fast_payload(p, end, len))
+				return false;
+			line_len = ndig + 1;
+			bulk = true;
+			p += len + 2;
+		}
+		msg_begin(f);
+		h->is_agg = true;
+		h->elements = (uint32_t)count;
+		h->type = count ? '$' : t;
+		h->line_len = line_len;
+		h->cr = true;
+		if (count)
+			h->frames_left[0] = 0;
+		h->nil_elements = (uint32_t)nils;
+		if (bulk) {
+			h->bulk_left = 0;
+			h->cap = CAP_NONE;
+			h->cap_len = 0;
+		}
+		f->off = (size_t)(p - f->data);
+		reply_end(f);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * At a message boundary in step: read the messages the fast path knows, one
+ * after the other, until one it does not (left at f->off for the state
+ * machine), the end of the capture, or a state other than ST_IDLE.
+ */
+static void fast_feed(struct feed *f)
+{
+	struct redis_half *h = f->h;
+
+	if (h->cand)
+		return;
+	if (h->kind == KIND_CMD) {
+		while (h->state == ST_IDLE && f->off < f->len) {
+			uint8_t b = f->data[f->off];
+
+			if (b == '\r' || b == '\n') {
+				f->off++; /* empty lines between commands */
+				continue;
+			}
+			if (b != '*' || !fast_cmd(f))
+				return;
+		}
+	} else if (h->kind == KIND_REPLY) {
+		while (h->state == ST_IDLE && f->off < f->len)
+			if (!fast_reply(f))
+				return;
+	}
+}
+
 /* ---- one direction ---- */
 
 static bool can_begin(const struct redis_half *h, uint8_t b)
@@ -1089,6 +1388,11 @@ static int half_feed(struct feed *f)
 			f->unseen = 0;
 			break;
 		case ST_IDLE:
+			if (!f->c->slow_only) {
+				fast_feed(f);
+				if (h->state != ST_IDLE || f->off == f->len)
+					break;
+			}
 			/* Redis ignores empty lines between commands (telnet users). */
 			if (is_cmd_half(h) &&
 			    (f->data[f->off] == '\r' || f->data[f->off] == '\n')) {
@@ -1187,6 +1491,11 @@ int redis_conn_feed(struct redis_conn *c, enum redis_dir dir, const uint8_t *dat
 		return -1;
 	}
 	return f.n;
+}
+
+void redis_conn_set_fast_path(struct redis_conn *c, bool on)
+{
+	c->slow_only = !on;
 }
 
 bool redis_conn_broken(const struct redis_conn *c)

@@ -96,12 +96,20 @@ struct redis_conn {
 	bool broken;
 	uint32_t desyncs;   /* times framing was lost to uncaptured bytes (see redis.c) */
 	bool subscribed;  /* (P|S)SUBSCRIBE, MONITOR, (P)SYNC: pair that reply, then stop */
+	bool slow_only;   /* no fast path (tests: redis_conn_set_fast_path) */
 	uint32_t npending, first;
 	struct redis_pending pending[REDIS_PIPELINE_MAX];
 	struct redis_half half[2];
 };
 
 void redis_conn_init(struct redis_conn *c, enum redis_role role_hint);
+
+/*
+ * For tests: whether whole, plain messages are read by the fast path (the
+ * default) or by the general state machine alone. Both give the same
+ * exchanges and leave the same state; tests/fuzz/fuzz_redis_diff.c checks it.
+ */
+void redis_conn_set_fast_path(struct redis_conn *c, bool on);
 
 /*
  * Feed one syscall's bytes; same contract as http_conn_feed: returns the
