@@ -52,6 +52,7 @@ struct loader {
 	size_t rings_len;
 	uint64_t ring_mask;
 	struct ring *rings;   /* ncpus */
+	int *busy;            /* drain's scratch: indices of rings with records */
 };
 
 static int verbosity;
@@ -137,6 +138,7 @@ void loader__close(struct loader *l)
 	if (l->rings_mem)
 		munmap(l->rings_mem, l->rings_len);
 	free(l->rings);
+	free(l->busy);
 	for (int i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
@@ -171,7 +173,8 @@ static int rings_map(struct loader *l)
 		return -1;
 	l->rings_mem = mem;
 	l->rings = calloc(l->ncpus, sizeof(*l->rings));
-	if (!l->rings)
+	l->busy = calloc(l->ncpus, sizeof(*l->busy));
+	if (!l->rings || !l->busy)
 		return -1;
 	for (int i = 0; i < l->ncpus; i++) {
 		struct ring *r = &l->rings[i];
@@ -451,34 +454,32 @@ static struct sonde_event *ring_peek(struct loader *l, struct ring *r, size_t *s
  */
 static int drain(struct loader *l, uint64_t limit)
 {
-	int n = 0, busy = 0, only = -1;
+	int n = 0, nbusy = 0;
 
+	/* The rings with records: usually one or two of many CPUs. */
 	for (int i = 0; i < l->ncpus; i++) {
 		struct ring *r = &l->rings[i];
 
 		r->end = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
-		if (r->end != r->pos) {
-			busy++;
-			only = i;
-		}
+		if (r->end != r->pos)
+			l->busy[nbusy++] = i;
 	}
-	while (busy) {
+	while (nbusy) {
 		struct sonde_event *best = NULL, *e;
 		struct ring *from = NULL;
 		size_t size = 0, sz;
 
-		if (busy == 1) {
-			/* The common case: one CPU produced; no merge. */
-			from = &l->rings[only];
-			best = ring_peek(l, from, &size);
-		} else {
-			for (int i = 0; i < l->ncpus; i++) {
-				e = ring_peek(l, &l->rings[i], &sz);
-				if (e && (!best || e->ts_ns < best->ts_ns)) {
-					best = e;
-					size = sz;
-					from = &l->rings[i];
-				}
+		for (int k = 0; k < nbusy; k++) {
+			e = ring_peek(l, &l->rings[l->busy[k]], &sz);
+			if (!e) {
+				/* Drained (or skipped): out of the merge. */
+				l->busy[k--] = l->busy[--nbusy];
+				continue;
+			}
+			if (!best || e->ts_ns < best->ts_ns) {
+				best = e;
+				size = sz;
+				from = &l->rings[l->busy[k]];
 			}
 		}
 		if (!best || best->ts_ns > limit)
