@@ -1176,6 +1176,21 @@ static bool fast_cmd(struct feed *f)
 	return true;
 }
 
+/* A null reply of type t (`_`, `$-1`, `*-1`) whose header line holds line_len bytes before CRLF. */
+static bool fast_nil(struct feed *f, uint8_t t, uint32_t line_len, const uint8_t *next)
+{
+	struct redis_half *h = f->h;
+
+	msg_begin(f);
+	h->type = t;
+	h->line_len = line_len;
+	h->cr = true;
+	h->is_nil = true;
+	f->off = (size_t)(next - f->data);
+	reply_end(f);
+	return true;
+}
+
 /*
  * One reply at f->off: a simple string, error, integer, null, bulk string, or
  * an array of bulk strings (nulls among them), all in the capture. False,
@@ -1223,25 +1238,10 @@ static bool fast_reply(struct feed *f)
 	case '_':
 		if (end - s < 2 || s[0] != '\r' || s[1] != '\n')
 			return false;
-		msg_begin(f);
-		h->type = t;
-		h->line_len = 1;
-		h->cr = true;
-		h->is_nil = true;
-		f->off = (size_t)(s + 2 - f->data);
-		reply_end(f);
-		return true;
+		return fast_nil(f, t, 1, s + 2);
 	case '$':
-		if (end - s >= 4 && !memcmp(s, "-1\r\n", 4)) {
-			msg_begin(f);
-			h->type = t;
-			h->line_len = 3;
-			h->cr = true;
-			h->is_nil = true;
-			f->off = (size_t)(s + 4 - f->data);
-			reply_end(f);
-			return true;
-		}
+		if (end - s >= 4 && !memcmp(s, "-1\r\n", 4))
+			return fast_nil(f, t, 3, s + 4);
 		if (!fast_len(s, end, &len, &ndig, &p) || !fast_payload(p, end, len))
 			return false;
 		msg_begin(f);
@@ -1255,16 +1255,8 @@ static bool fast_reply(struct feed *f)
 		reply_end(f);
 		return true;
 	case '*':
-		if (end - s >= 4 && !memcmp(s, "-1\r\n", 4)) {
-			msg_begin(f);
-			h->type = t;
-			h->line_len = 3;
-			h->cr = true;
-			h->is_nil = true;
-			f->off = (size_t)(s + 4 - f->data);
-			reply_end(f);
-			return true;
-		}
+		if (end - s >= 4 && !memcmp(s, "-1\r\n", 4))
+			return fast_nil(f, t, 3, s + 4);
 		if (!fast_len(s, end, &count, &ndig, &p))
 			return false;
 		line_len = ndig + 1;
