@@ -3,15 +3,20 @@
 #
 # Each workload runs BENCH_RUNS pairs of load runs, one WITHOUT sonde and one
 # WITH sonde attached (the order alternates from pair to pair: off/on, on/off,
-# ... so that a drift of the machine does not favour one side), then
+# ... so that a drift of the machine does not favour one side), and with each
+# pair a third run WITH sonde and kernel.bpf_stats_enabled=1 (mode "stats")
+# that measures the BPF time: the statistics cost two clock reads per program
+# run, for every process, so they stay off in the runs whose throughput is
+# compared. Then
 # report.py prints medians, ratios and verdicts against the targets as a
 # markdown table and writes it into docs/performance.md between the
 # "bench:begin"/"bench:end" markers (reruns replace it).
 #
 # Measured in each run WITH sonde (a fresh sonde per run):
-#   BPF ns/request  kernel.bpf_stats_enabled=1 during the run (restored
-#                   afterwards); sum of run_time_ns over the sonde_* programs
-#                   sonde loaded, after - before, / requests wrk completed
+#   BPF ns/request  (stats runs only) kernel.bpf_stats_enabled=1 during the
+#                   run (restored afterwards); sum of run_time_ns over the
+#                   sonde_* programs sonde loaded, after - before, / requests
+#                   wrk completed
 #   sonde CPU       utime+stime from /proc/PID/stat over the run, including
 #                   draining the rings after the load, / load duration
 #   RSS             VmRSS at the end of the run
@@ -39,8 +44,7 @@
 #                             for a quiet machine: BENCH_QUIET_IDLE [90] % idle
 #                             and no other sonde's BPF programs loaded (runs
 #                             that start without are flagged in the tables)
-#   BENCH_BPF_STATS [1]       0: leave kernel.bpf_stats_enabled alone (no BPF
-#                             time measured; shows what measuring it costs)
+#   BENCH_BPF_STATS [1]       0: no stats runs (no BPF time measured)
 #   BENCH_OTHERS_MAX [5]      a run is flagged as disturbed when processes
 #                             other than the bench's used more than this % of
 #                             the machine, or another sonde was loaded
@@ -591,9 +595,10 @@ sonde_count() {
 	echo "$t"
 }
 
-# bench_run WORKLOAD MODE(off|on) PAIR: one measured run, one line in $RESULTS.
+# bench_run WORKLOAD MODE(off|on|stats) PAIR: one measured run, one line in
+# $RESULTS. on and stats run sonde; stats also turns kernel.bpf_stats_enabled on.
 bench_run() {
-	local wl=$1 mode=$2 pair=$3 out m0 m1 t0 t1 secs
+	local wl=$1 mode=$2 pair=$3 out m0 m1 t0 t1 secs sonde=0
 	local served0 served1 srv0 srv1 st0=0 st1=0 rss=NA bpf0 bpf1 stat0 stat1 fa fb others
 	local count=NA lost=NA events=NA bpf_ns=NA bpf_cnt=NA sonde_ticks=NA parsed served
 	out=$LIB_TMP/$wl.$pair.$mode.wrk
@@ -601,11 +606,12 @@ bench_run() {
 	m1=$LIB_TMP/$wl.$pair.$mode.m1
 	stat0=$LIB_TMP/$wl.$pair.$mode.stat0
 	stat1=$LIB_TMP/$wl.$pair.$mode.stat1
-	bpf0=$META/bpf.$wl.$pair.0
-	bpf1=$META/bpf.$wl.$pair.1
+	bpf0=$META/bpf.$wl.$pair.$mode.0
+	bpf1=$META/bpf.$wl.$pair.$mode.1
+	[ "$mode" = off ] || sonde=1
 	wait_quiet
-	if [ "$mode" = on ]; then
-		if [ "$BENCH_BPF_STATS" = 1 ]; then
+	if [ "$sonde" = 1 ]; then
+		if [ "$mode" = stats ]; then
 			bench_bpf_stats 1 || die "cannot set kernel.bpf_stats_enabled"
 		fi
 		unset SONDE_PORT
@@ -619,7 +625,7 @@ bench_run() {
 	fi
 	served0=$("wl_${wl}_served")
 	srv0=$(server_ticks)
-	if [ "$mode" = on ]; then fa=$(foreign_progs "$SONDE_PID"); else fa=$(foreign_progs); fi
+	if [ "$sonde" = 1 ]; then fa=$(foreign_progs "$SONDE_PID"); else fa=$(foreign_progs); fi
 	"$PYTHON" "$BENCH_DIR/probe.py" procs >"$stat0.procs"
 	cat /proc/stat >"$stat0"
 	t0=$(now)
@@ -627,11 +633,11 @@ bench_run() {
 	t1=$(now)
 	cat /proc/stat >"$stat1"
 	"$PYTHON" "$BENCH_DIR/probe.py" procs >"$stat1.procs"
-	if [ "$mode" = on ]; then fb=$(foreign_progs "$SONDE_PID"); else fb=$(foreign_progs); fi
+	if [ "$sonde" = 1 ]; then fb=$(foreign_progs "$SONDE_PID"); else fb=$(foreign_progs); fi
 	srv1=$(server_ticks)
-	if [ "$mode" = on ]; then
+	if [ "$sonde" = 1 ]; then
 		bpf_snapshot "$SONDE_PID" "$bpf1"
-		[ "$BENCH_BPF_STATS" = 1 ] && bench_bpf_stats "$BPF_STATS_ORIG"
+		[ "$mode" = stats ] && bench_bpf_stats "$BPF_STATS_ORIG"
 		settle_sonde
 		st1=$(cpu_ticks "$SONDE_PID")
 		rss=$(rss_kb "$SONDE_PID")
@@ -642,7 +648,7 @@ bench_run() {
 		lost=$(awk -v a="$(sonde_value "$m0" sonde_events_lost_total)" -v b="$(sonde_value "$m1" sonde_events_lost_total)" 'BEGIN { printf "%.0f", b - a }')
 		events=$(awk -v a="$(sonde_value "$m0" sonde_events_total)" -v b="$(sonde_value "$m1" sonde_events_total)" 'BEGIN { printf "%.0f", b - a }')
 		read -r bpf_ns bpf_cnt < <(bpf_delta "$bpf0" "$bpf1")
-		if [ "$BENCH_BPF_STATS" != 1 ] && [ "$BPF_STATS_ORIG" = 0 ]; then
+		if [ "$mode" != stats ] && [ "$BPF_STATS_ORIG" = 0 ]; then
 			bpf_ns=NA bpf_cnt=NA
 			rm -f "$bpf0" "$bpf1"
 		fi
@@ -662,12 +668,12 @@ bench_run() {
 		"$bpf_ns" "$bpf_cnt" "$sonde_ticks" "$((srv1 - srv0))" "${rss:-NA}" "$lost" "$events" \
 		"$(cpu_busy "$stat0" "$stat1" "$SERVER_CPU")" "$(cpu_busy "$stat0" "$stat1" "$LOAD_CPU")" \
 		"$others" "$((fa > fb ? fa : fb))" >>"$RESULTS"
-	if [ "$mode" = on ]; then
-		printf '   %-4s %9s req/s  p99 %7s us  sonde: %s counted (server %s, wrk %s), %s lost, BPF %s ns/req; others %s%% CPU\n' \
+	if [ "$sonde" = 1 ]; then
+		printf '   %-5s %9s req/s  p99 %7s us  sonde: %s counted (server %s, wrk %s), %s lost, BPF %s ns/req; others %s%% CPU\n' \
 			"$mode" "$2" "$3" "$count" "$served" "$1" "$lost" \
 			"$(awk -v n="$bpf_ns" -v r="$1" 'BEGIN { if (r > 0 && n != "NA") printf "%.0f", n / r; else print "NA" }')" "$others"
 	else
-		printf '   %-4s %9s req/s  p99 %7s us  (server %s, wrk %s); others %s%% CPU\n' "$mode" "$2" "$3" "$served" "$1" "$others"
+		printf '   %-5s %9s req/s  p99 %7s us  (server %s, wrk %s); others %s%% CPU\n' "$mode" "$2" "$3" "$served" "$1" "$others"
 	fi
 }
 
@@ -702,6 +708,9 @@ for wl in $BENCH_WORKLOADS; do
 	pairs=$("wl_${wl}_pairs")
 	for ((p = 1; p <= pairs; p++)); do
 		if ((p % 2)); then order="off on"; else order="on off"; fi
+		if [ "$BENCH_BPF_STATS" = 1 ]; then
+			if ((p % 2)); then order="$order stats"; else order="stats $order"; fi
+		fi
 		for mode in $order; do
 			bench_run "$wl" "$mode" "$p"
 		done

@@ -6,10 +6,15 @@ Prints the markdown on stdout and, unless --doc is "-", replaces what lies
 between BEGIN and END in FILE with it (appending a marked section if FILE has
 no markers). Exit status 3 when a target is missed, 0 otherwise.
 
+Runs come in three modes: off (no sonde), on (sonde) and stats (sonde with
+kernel.bpf_stats_enabled=1). Ratios compare on with off; BPF time comes from
+the stats runs, whose own throughput is shown apart (the statistics cost every
+program run two clock reads).
+
 Targets a workload may declare (wl_NAME_targets in bench.sh), each NAME OP VALUE:
   throughput_ratio  median req/s with sonde / median req/s without
   p99_ratio         median p99 with / median p99 without
-  bpf_ns            median BPF run time per request (ns)
+  bpf_ns            median BPF run time per request (ns), stats runs
   lost              events lost, summed over the runs with sonde
   sonde_cpu         median sonde CPU, % of one core
 """
@@ -78,7 +83,7 @@ def load_runs(path, clk):
             r["workload"], r["mode"] = row["workload"], row["mode"]
             secs, reqs = r["secs"], r["reqs"]
             r["server_cpu"] = r["server_ticks"] / clk / secs * 100 if r["server_ticks"] is not None and secs else None
-            on = r["mode"] == "on"
+            on = r["mode"] != "off"
             r["sonde_cpu"] = r["sonde_ticks"] / clk / secs * 100 if on and r["sonde_ticks"] is not None and secs else None
             r["bpf_per_req"] = r["bpf_ns"] / reqs if on and r["bpf_ns"] is not None and reqs else None
             r["progs_per_req"] = r["bpf_cnt"] / reqs if on and r["bpf_cnt"] is not None and reqs else None
@@ -92,29 +97,33 @@ def load_runs(path, clk):
 def summarise(runs):
     off = [r for r in runs if r["mode"] == "off"]
     on = [r for r in runs if r["mode"] == "on"]
-    s = {"n_off": len(off), "n_on": len(on)}
+    st = [r for r in runs if r["mode"] == "stats"]
+    withs = on + st  # every run with sonde: counts and losses
+    s = {"n_off": len(off), "n_on": len(on), "n_stats": len(st)}
     for key in ("rps", "p99_us", "server_cpu", "server_cpu_busy", "load_cpu_busy"):
         s[key + "_off"] = median(r[key] for r in off)
         s[key + "_on"] = median(r[key] for r in on)
     ratio = lambda a, b: a / b if a is not None and b else None
     s["throughput_ratio"] = ratio(s["rps_on"], s["rps_off"])
     s["p99_ratio"] = ratio(s["p99_us_on"], s["p99_us_off"])
-    bpf = [r["bpf_per_req"] for r in on if r["bpf_per_req"] is not None]
+    s["rps_stats"] = median(r["rps"] for r in st)
+    s["stats_ratio"] = ratio(s["rps_stats"], s["rps_off"])
+    bpf = [r["bpf_per_req"] for r in st if r["bpf_per_req"] is not None]
     s["bpf_ns"] = median(bpf)
     s["bpf_min"] = min(bpf) if bpf else None
     s["bpf_max"] = max(bpf) if bpf else None
-    s["progs_per_req"] = median(r["progs_per_req"] for r in on)
+    s["progs_per_req"] = median(r["progs_per_req"] for r in st)
     s["events_per_req"] = median(r["events_per_req"] for r in on)
     s["sonde_cpu"] = median(r["sonde_cpu"] for r in on)
-    rss = [r["rss_mib"] for r in on if r["rss_mib"] is not None]
+    rss = [r["rss_mib"] for r in withs if r["rss_mib"] is not None]
     s["rss_max"] = max(rss) if rss else None
-    lost = [r["lost"] for r in on if r["lost"] is not None]
+    lost = [r["lost"] for r in withs if r["lost"] is not None]
     s["lost"] = sum(lost) if lost else None
-    checked = [r for r in on if r["sonde_count"] is not None and r["served"] is not None]
+    checked = [r for r in withs if r["sonde_count"] is not None and r["served"] is not None]
     s["count_equal"] = sum(1 for r in checked if r["sonde_count"] == r["served"])
     s["count_checked"] = len(checked)
     s["diff_served"] = [r["sonde_count"] - r["served"] for r in checked]
-    s["diff_wrk"] = [r["sonde_count"] - r["reqs"] for r in on if r["sonde_count"] is not None and r["reqs"] is not None]
+    s["diff_wrk"] = [r["sonde_count"] - r["reqs"] for r in withs if r["sonde_count"] is not None and r["reqs"] is not None]
     s["wrk_equal"] = sum(1 for d in s["diff_wrk"] if d == 0)
     s["errors"] = sum(r["errors"] or 0 for r in runs)
     return s
@@ -168,13 +177,15 @@ def workload_table(name, s, lb=DEFAULT_LABELS):
         ("server processes CPU, % of a core (median)", fmt_f(s["server_cpu_off"], 1), fmt_f(s["server_cpu_on"], 1), ""),
         ("server's CPU busy, % (median)", fmt_f(s["server_cpu_busy_off"], 1), fmt_f(s["server_cpu_busy_on"], 1), ""),
         ("load generator's CPU busy, % (median)", fmt_f(s["load_cpu_busy_off"], 1), fmt_f(s["load_cpu_busy_on"], 1), ""),
-        ("BPF time per request, ns (median; min–max)", "", "n/a" if s["bpf_ns"] is None else
+        (f"throughput with sonde and bpf_stats on, {lb['unit']} ({s['n_stats']} runs, median)", "",
+         fmt_int(s["rps_stats"]), fmt_f(s["stats_ratio"], 3)),
+        ("BPF time per request, ns (bpf_stats runs; median; min–max)", "", "n/a" if s["bpf_ns"] is None else
          f"{s['bpf_ns']:,.0f} ({s['bpf_min']:,.0f}–{s['bpf_max']:,.0f})", ""),
         ("BPF program runs per request (median)", "", fmt_f(s["progs_per_req"], 1), ""),
         ("ring records per request (median)", "", fmt_f(s["events_per_req"], 2), ""),
         ("sonde CPU, % of a core (median)", "", fmt_f(s["sonde_cpu"], 1), ""),
         ("sonde RSS, MiB (max)", "", fmt_f(s["rss_max"], 1), ""),
-        ("events lost (sum over runs)", "", fmt_int(s["lost"]), ""),
+        ("events lost (sum over all runs with sonde)", "", fmt_int(s["lost"]), ""),
     ]
     if s["count_checked"]:
         rows.append((f"sonde count = {lb['server']} count", "", f"{s['count_equal']} of {s['count_checked']} runs"
@@ -182,7 +193,7 @@ def workload_table(name, s, lb=DEFAULT_LABELS):
                         else f" (sonde − {lb['server']}: {fmt_signed_range(s['diff_served'])})"), ""))
     rows.append((f"sonde count − {lb['load']} count", "", fmt_signed_range(s["diff_wrk"])
                  + f" ({s['wrk_equal']} of {len(s['diff_wrk'])} runs equal)", ""))
-    out = [f"| {name} | without sonde ({s['n_off']} runs) | with sonde ({s['n_on']} runs) | with / without |",
+    out = [f"| {name} | without sonde ({s['n_off']} runs) | with sonde ({s['n_on']} runs, bpf_stats off) | with / without |",
            "| --- | ---: | ---: | ---: |"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     if s["errors"]:
@@ -199,12 +210,13 @@ def runs_table(runs):
            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
            "| ---: | ---: |"]
     for r in runs:
-        on = r["mode"] == "on"
+        on = r["mode"] != "off"
         out.append("| " + " | ".join([
-            r["workload"], f"{r['pair']:.0f}", "with" if on else "without", fmt_f(r["secs"], 1),
+            r["workload"], f"{r['pair']:.0f}", {"on": "with", "stats": "with + bpf_stats"}.get(r["mode"], "without"),
+            fmt_f(r["secs"], 1),
             fmt_int(r["reqs"]), fmt_int(r["rps"]), fmt_us(r["p99_us"]), fmt_int(r["served"]),
             fmt_int(r["sonde_count"]) if on else "",
-            fmt_int(r["bpf_per_req"]) if on else "", fmt_f(r["sonde_cpu"], 1) if on else "",
+            fmt_int(r["bpf_per_req"]) if r["mode"] == "stats" else "", fmt_f(r["sonde_cpu"], 1) if on else "",
             fmt_f(r["rss_mib"], 1) if on else "", fmt_int(r["lost"]) if on else "",
             fmt_f(r["server_cpu_busy"], 1), fmt_f(r["load_cpu_busy"], 1),
             fmt_f(r.get("others_cpu"), 1) + (" ⚠" if r["disturbed"] else ""), fmt_int(r.get("foreign"))]) + " |")
@@ -222,13 +234,13 @@ def read_snapshot(path):
 
 
 def bpf_breakdown(meta, wl, runs):
-    """Per-program cost over the runs with sonde: [(name, runs/req, ns/run, ns/req)]."""
-    on = [r for r in runs if r["mode"] == "on" and r["reqs"]]
+    """Per-program cost over the stats runs: [(name, runs/req, ns/run, ns/req)]."""
+    on = [r for r in runs if r["mode"] == "stats" and r["reqs"]]
     reqs = sum(r["reqs"] for r in on)
     tot = {}
     for r in on:
-        a = read_snapshot(os.path.join(meta, f"bpf.{wl}.{r['pair']:.0f}.0"))
-        b = read_snapshot(os.path.join(meta, f"bpf.{wl}.{r['pair']:.0f}.1"))
+        a = read_snapshot(os.path.join(meta, f"bpf.{wl}.{r['pair']:.0f}.stats.0"))
+        b = read_snapshot(os.path.join(meta, f"bpf.{wl}.{r['pair']:.0f}.stats.1"))
         for pid, (name, ns, cnt) in b.items():
             ns0, cnt0 = a.get(pid, (name, 0, 0))[1:]
             t = tot.setdefault(name, [0, 0])
@@ -302,7 +314,7 @@ def main():
         sections += ["", f"### {wl}", "", read(f"{wl}.describe.md"), ""] + workload_table(wl, s, lb)
         bd = bpf_breakdown(a.meta, wl, wr)
         if bd:
-            sections += ["", f"Where the BPF time goes (all runs with sonde; requests as counted by {lb['load']}; the",
+            sections += ["", f"Where the BPF time goes (the bpf_stats runs; requests as counted by {lb['load']}; the",
                          "programs also run, and filter out early, for every other process's syscalls):", ""]
             sections += breakdown_table(bd)
 
