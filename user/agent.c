@@ -66,6 +66,21 @@ struct http_series_slot {
 	struct metric_series *s;
 };
 
+/*
+ * The uri label of a request-target, remembered per (service, target):
+ * route_normalize is a pure function of the target (the patterns are fixed at
+ * start) and a service's route set only grows, so a label once admitted stays
+ * the answer for that target. Overflow answers are not remembered.
+ */
+#define ROUTE_CACHE 1024
+#define ROUTE_CACHE_KEY 64
+struct route_cache_slot {
+	const char *uri; /* the route set's copy, NULL while empty */
+	uint32_t service;
+	uint32_t len;
+	char target[ROUTE_CACHE_KEY];
+};
+
 /* db_connections, recomputed from the connection table once a second. */
 struct pool {
 	uint32_t service;
@@ -114,6 +129,7 @@ struct agent {
 	struct metric_family *connections;
 
 	struct http_series_slot http_series[HTTP_SERIES_CACHE];
+	struct route_cache_slot route_cache[ROUTE_CACHE];
 };
 
 static int register_kafka_metrics(struct agent *a, struct metrics *m)
@@ -358,10 +374,39 @@ static struct metric_series *http_server_series(struct agent *a, uint32_t servic
 	}
 }
 
+/* The uri label of target for service: normalised and admitted, or from the cache. */
+static const char *http_uri(struct agent *a, uint32_t service, const char *target)
+{
+	size_t len = strnlen(target, ROUTE_CACHE_KEY);
+	struct route_cache_slot *slot = NULL;
+	char route[ROUTE_MAX];
+	const char *uri;
+
+	if (len < ROUTE_CACHE_KEY) {
+		uint32_t h = 2166136261u ^ service; /* FNV-1a */
+
+		for (size_t i = 0; i < len; i++)
+			h = (h ^ (uint8_t)target[i]) * 16777619u;
+		slot = &a->route_cache[(h ^ h >> 16) % ROUTE_CACHE];
+		if (slot->uri && slot->service == service && slot->len == len &&
+		    !memcmp(slot->target, target, len))
+			return slot->uri;
+	}
+	route_normalize(a->routes, target, route, sizeof(route));
+	uri = route_set__admit(a->svc[service].routes, route);
+	if (slot && uri != route && strcmp(uri, ROUTE_OVERFLOW)) {
+		slot->uri = uri;
+		slot->service = service;
+		slot->len = (uint32_t)len;
+		memcpy(slot->target, target, len);
+	}
+	return uri;
+}
+
 static void record_http(struct agent *a, const struct conn *c, const struct http_exchange *x)
 {
 	const struct service *svc;
-	char route[ROUTE_MAX], status[12], peer[64];
+	char status[12], peer[64];
 	const char *uri, *method;
 	double secs;
 
@@ -369,8 +414,7 @@ static void record_http(struct agent *a, const struct conn *c, const struct http
 	if (x->status <= 0 || !x->method[0] || c->service >= (uint32_t)a->nsvc)
 		return;
 	svc = &a->svc[c->service];
-	route_normalize(a->routes, x->target, route, sizeof(route));
-	uri = route_set__admit(svc->routes, route);
+	uri = http_uri(a, c->service, x->target);
 	method = http_method_label(x->method);
 	secs = x->resp_end_ts > x->req_begin_ts ? (x->resp_end_ts - x->req_begin_ts) / 1e9 : 0;
 	if (x->role == HTTP_ROLE_SERVER) {

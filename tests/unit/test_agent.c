@@ -50,6 +50,9 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The service index the next records carry (0 unless a test says otherwise). */
+static uint32_t rec_service;
+
 /* Send one record: type, dir, fd, conn_id, ts, payload (len = strlen unless total given). */
 static void rec(struct agent *a, uint8_t type, uint8_t dir, uint32_t fd, uint64_t conn_id,
 		uint64_t ts, const char *payload, uint32_t total, uint8_t role)
@@ -66,6 +69,7 @@ static void rec(struct agent *a, uint8_t type, uint8_t dir, uint32_t fd, uint64_
 	e->tgid = 100;
 	e->tid = 100;
 	e->fd = fd;
+	e->service = rec_service;
 	e->conn_id = conn_id;
 	e->ts_ns = ts;
 	e->caplen = (uint32_t)n;
@@ -289,6 +293,57 @@ static void test_route_limit(void **state)
 		       "outcome=\"SUCCESS\"} 2");
 }
 
+/*
+ * The uri label is remembered per request-target: repeats (and a target too
+ * long to remember) get the same label as the first time, overflowed targets
+ * stay overflowed, and two targets of one route share its label.
+ */
+static void test_route_cache(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const paths[] = {
+		"/a/1", "/a/2?q=1", "/a/1", "/b", "/c", "/d", "/d", "/a/2?q=1", "/b",
+		"/long/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"/long/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	char req[160];
+
+	for (int i = 0; i < (int)(sizeof(paths) / sizeof(paths[0])); i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", paths[i]);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, (2 * i + 1) * MS, req, 0,
+		    SONDE_ROLE_SERVER);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, (2 * i + 2) * MS,
+		    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	}
+	/* Many targets of two routes: some share a cache slot, none may take the other's label. */
+	for (int i = 0; i < 2000; i++) {
+		snprintf(req, sizeof(req), "GET /%c/%d HTTP/1.1\r\n\r\n", i & 1 ? 'a' : 'b', i / 2);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, (100 + 2 * i) * MS, req, 0,
+		    SONDE_ROLE_SERVER);
+		rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, (101 + 2 * i) * MS,
+		    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	}
+	/* max_routes = 3: /a/{id}, /b, /c; then /d, /long/... and /b/{id} overflow. */
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/a/{id}\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 1004");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/b\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 2");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/c\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 1");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/**\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 1004");
+	/* The same target in another service: that service's own label set. */
+	assert_int_equal(agent__add_service(f->a, "cart"), 1);
+	rec_service = 1;
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 6, 2, 9000 * MS, "GET /d HTTP/1.1\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 6, 2, 9001 * MS,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec_service = 0;
+	expect_line(f, SRV "_count{service=\"cart\",method=\"GET\",uri=\"/d\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 1");
+}
+
 /* Redis from a client (role CLIENT): commands on egress, replies on ingress. */
 static void redis_cmd(struct fixture *f, uint64_t conn, uint64_t t, const char *cmd,
 		      const char *reply)
@@ -451,6 +506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_answered_by_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_tgid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_cache_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_configured_caches, setup, teardown),
