@@ -302,8 +302,6 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		cap = e->hdr.len;
 	if (cap > SONDE_CAPTURE_MAX)
 		cap = SONDE_CAPTURE_MAX;
-	if (cap < e->hdr.len)
-		stat_inc(SONDE_STAT_TRUNCATED);
 	if (call == SONDE_CALL_SENDFILE) {
 		got = 0;
 	} else if (a->iovcnt) {
@@ -311,7 +309,23 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	} else if (cap > 0 && bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
 						  (void *)a->buf) == 0) {
 		got = cap;
+		/*
+		 * A RESP array cut short is a Redis pipeline (no HTTP, PostgreSQL
+		 * or Kafka message starts with '*'): raise this connection's
+		 * capture now and copy the record again, instead of losing
+		 * pipelines until userspace raises it a drain period later. A
+		 * body that starts with '*' only costs its connection larger copies.
+		 */
+		if (cap < e->hdr.len && !cs->capture && e->body[toff] == '*') {
+			cs->capture = SONDE_CAPTURE_MAX;
+			cap = e->hdr.len < SONDE_CAPTURE_MAX ? e->hdr.len : SONDE_CAPTURE_MAX;
+			if (bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
+						(void *)a->buf) == 0)
+				got = cap;
+		}
 	}
+	if (cap < e->hdr.len)
+		stat_inc(SONDE_STAT_TRUNCATED);
 	rec_commit(&r, toff, got);
 	if (toff) {
 		cs->announced = 1;
