@@ -66,4 +66,28 @@ static inline void fuzz_feed_done(struct fuzz_feed *f)
 	f->buf = NULL;
 }
 
+/*
+ * Differential harnesses (fuzz_*_diff.c): before each call, the first
+ * FUZZ_GARBAGE slots of both output arrays are filled with the same garbage;
+ * after it, fuzz_same_out tells whether the written slots and the garbage past
+ * them (the first max(n + 1, FUZZ_GARBAGE) of xmax slots of elem bytes) are
+ * alike, byte for byte.
+ */
+#define FUZZ_GARBAGE 8
+
+static inline void fuzz_garbage(void *a, void *b, size_t elem)
+{
+	memset(a, 0xa5, FUZZ_GARBAGE * elem);
+	memset(b, 0xa5, FUZZ_GARBAGE * elem);
+}
+
+static inline bool fuzz_same_out(const void *a, const void *b, size_t elem, int n, int xmax)
+{
+	int i = n + 1 > FUZZ_GARBAGE ? n + 1 : FUZZ_GARBAGE;
+
+	if (i > xmax)
+		i = xmax;
+	return !memcmp(a, b, (size_t)i * elem);
+}
+
 #endif /* SONDE_FUZZ_FEEDS_H */

@@ -22,7 +22,6 @@
 #include "feeds.h"
 
 #define XMAX 400 /* more than a feed (<= 1023 bytes) completes: each takes >= 3 bytes */
-#define GARBAGE 8 /* exchanges filled with garbage before each feed */
 
 struct side {
 	struct redis_conn c;
@@ -98,8 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	while (fuzz_next_feed(data, size, &off, XMAX, &f)) {
 		/* Garbage past what is written: both must leave it alone alike. */
-		memset(fast->x, 0xa5, GARBAGE * sizeof(fast->x[0]));
-		memset(slow->x, 0xa5, GARBAGE * sizeof(slow->x[0]));
+		fuzz_garbage(fast->x, slow->x, sizeof(fast->x[0]));
 		if (f.no_output) {
 			nf = redis_conn_feed(&fast->c, f.dir, f.buf, f.caplen, f.total, ts, NULL, 0);
 			ns = redis_conn_feed(&slow->c, f.dir, f.buf, f.caplen, f.total, ts, NULL, 0);
@@ -115,10 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(nf >= -1 && nf <= f.max_out);
 		for (i = 0; i < nf; i++)
 			check_same_exchange(&fast->x[i], &slow->x[i]);
-		i = nf + 1 > GARBAGE ? nf + 1 : GARBAGE;
-		if (i > XMAX)
-			i = XMAX;
-		check(!memcmp(fast->x, slow->x, (size_t)i * sizeof(fast->x[0])));
+		check(fuzz_same_out(fast->x, slow->x, sizeof(fast->x[0]), nf, XMAX));
 		check(redis_conn_broken(&fast->c) == redis_conn_broken(&slow->c));
 		check_same_state(&fast->c, &slow->c);
 	}
