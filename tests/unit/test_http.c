@@ -1035,6 +1035,441 @@ static void test_sniffing(void **state)
 	assert_false(http_looks_like_response(NULL, 12));
 }
 
+/* ---- fast path ---- */
+
+/*
+ * The same connection twice: one with the fast path (the default), one with
+ * the state machine alone. Every feed goes to both; they must return the same,
+ * emit the same exchanges (byte for byte), agree on broken and truncated, and
+ * be left in the same state (http_conn_same_state).
+ */
+struct duo {
+	struct run *fast, *slow;
+};
+
+static struct duo duo_new(enum http_role hint)
+{
+	struct duo d = {run_new(hint), run_new(hint)};
+
+	/* Padding bytes too must start out alike for the state comparison. */
+	memset(d.fast->c, 0, sizeof(*d.fast->c));
+	memset(d.slow->c, 0, sizeof(*d.slow->c));
+	http_conn_init(d.fast->c, hint);
+	http_conn_init(d.slow->c, hint);
+	http_conn_set_fast_path(d.slow->c, false);
+	return d;
+}
+
+static void duo_free(struct duo d)
+{
+	run_free(d.fast);
+	run_free(d.slow);
+}
+
+static void assert_same(struct duo d)
+{
+	assert_int_equal(d.fast->n, d.slow->n);
+	assert_memory_equal(d.fast->x, d.slow->x, d.fast->n * sizeof(d.fast->x[0]));
+	assert_int_equal(http_conn_broken(d.fast->c), http_conn_broken(d.slow->c));
+	assert_int_equal(http_conn_truncated(d.fast->c), http_conn_truncated(d.slow->c));
+	assert_true(http_conn_same_state(d.fast->c, d.slow->c));
+}
+
+/*
+ * Feed both. With fast (only between messages of that direction), the fast
+ * connection's head buffer is wiped first (nothing reads it then) and *fast
+ * tells whether the fast path read every head that began in the feed: none
+ * was copied into the buffer.
+ */
+static int duo_feedt(struct duo d, enum http_dir dir, const char *s, size_t caplen, uint64_t total,
+		     uint64_t ts, bool *fast)
+{
+	struct http_half *h = &d.fast->c->half[dir];
+	int rc;
+
+	if (fast)
+		memset(h->head, 0, sizeof(h->head));
+	rc = feedt(d.fast, dir, s, caplen, total, ts);
+	assert_int_equal(feedt(d.slow, dir, s, caplen, total, ts), rc);
+	assert_same(d);
+	if (fast)
+		*fast = caplen && h->head[0] == '\0' && d.slow->c->half[dir].head[0] != '\0';
+	return rc;
+}
+
+static int duo_feed(struct duo d, enum http_dir dir, const char *s, uint64_t ts, bool *fast)
+{
+	return duo_feedt(d, dir, s, strlen(s), strlen(s), ts, fast);
+}
+
+static void duo_close(struct duo d, uint64_t ts)
+{
+	assert_int_equal(run_close(d.fast, ts), run_close(d.slow, ts));
+	assert_same(d);
+}
+
+/* A server connection with one exchange behind it: both directions in step. */
+static struct duo duo_warm(void)
+{
+	struct duo d = duo_new(HTTP_ROLE_SERVER);
+
+	duo_feed(d, HTTP_DIR_INGRESS, REQ2, 1, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, RESP2, 2, NULL), 1);
+	return d;
+}
+
+static const char NGINX_RESP[] = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+				 "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+				 "Content-Type: text/plain\r\nContent-Length: 3\r\n"
+				 "Connection: keep-alive\r\n\r\nok\n";
+
+static void test_fast_pipelined(void **state)
+{
+	struct duo d = duo_warm();
+	const struct http_exchange *x = d.fast->x + 1;
+	char reqs[2048], resps[4096];
+	size_t lq = 0, lr = 0;
+	bool fast;
+	int i;
+
+	(void)state;
+	/* wrk: 8 requests in one record, with trace headers, then the 8 responses in one. */
+	for (i = 0; i < 8; i++)
+		lq += sprintf(
+		    reqs + lq,
+		    "GET /api/products/%d HTTP/1.1\r\nHost: shop\r\nUser-Agent: wrk\r\n"
+		    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b%d-01\r\n"
+		    "X-B3-Sampled: 1\r\n\r\n",
+		    i, i);
+	for (i = 0; i < 8; i++)
+		lr += sprintf(resps + lr, "%s", NGINX_RESP);
+	assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, reqs, lq, lq, 3, &fast), 0);
+	assert_true(fast);
+	assert_int_equal(d.fast->c->npending, 8);
+	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, resps, lr, lr, 4, &fast), 8);
+	assert_true(fast);
+	for (i = 0; i < 8; i++) {
+		char target[32], tp[64];
+
+		snprintf(target, sizeof(target), "/api/products/%d", i);
+		snprintf(tp, sizeof(tp), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b%d-01",
+			 i);
+		assert_exchange(&x[i], "GET", target, 200);
+		assert_string_equal(x[i].host, "shop");
+		assert_string_equal(x[i].trace.traceparent, tp);
+		assert_string_equal(x[i].trace.x_b3_sampled, "1");
+		assert_ts(&x[i], 3, 3, 4, 4);
+		assert_int_equal(x[i].resp_bytes, strlen(NGINX_RESP));
+	}
+	/* A POST with its body and the next request in the same record, bare LF line ends. */
+	assert_int_equal(
+	    duo_feed(d, HTTP_DIR_INGRESS,
+		     "POST /p HTTP/1.0\nContent-Length: 4\nHost: lf\n\nbodyHEAD /h HTTP/1.1\r\n\n",
+		     5, &fast),
+	    0);
+	assert_true(fast);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.0 201 Created\nContent-Length: 0\n\n"
+				  "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+				  6, &fast),
+			 2);
+	assert_true(fast);
+	x = d.fast->x + 9;
+	assert_exchange(&x[0], "POST", "/p", 201);
+	assert_int_equal(x[0].version_minor, 0);
+	assert_int_equal(x[0].req_bytes, 49);
+	assert_exchange(&x[1], "HEAD", "/h", 200);
+	duo_close(d, 7);
+	duo_free(d);
+}
+
+static void test_fast_split_head(void **state)
+{
+	struct duo d = duo_warm();
+	size_t cut;
+	bool fast;
+
+	(void)state;
+	/* A head cut anywhere: the state machine reads it, the same as ever. */
+	for (cut = 1; cut < strlen(REQ_GET); cut++) {
+		d.fast->n = d.slow->n = 1; /* room for this round's exchange */
+		assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, REQ_GET, cut, cut, 10, &fast), 0);
+		assert_false(fast);
+		assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, REQ_GET + cut, 11, NULL), 0);
+		assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, NGINX_RESP, 20, 20, 12, &fast), 0);
+		assert_false(fast);
+		assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, NGINX_RESP + 20, 13, NULL), 1);
+		assert_exchange(&d.fast->x[d.fast->n - 1], "GET", "/api/products/1?x=1", 200);
+		assert_ts(&d.fast->x[d.fast->n - 1], 10, 11, 12, 13);
+	}
+	/* The next whole head after one read by the state machine: fast again. */
+	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 14, &fast);
+	assert_true(fast);
+	assert_false(http_conn_broken(d.fast->c));
+	duo_free(d);
+}
+
+static void test_fast_chunked(void **state)
+{
+	struct duo d = duo_warm();
+	bool fast;
+	size_t n;
+
+	(void)state;
+	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 3, &fast);
+	assert_true(fast);
+	/* A chunked body right after a head read by the fast path, a trailer, then the next head.
+	 */
+	n = strlen(RESP_CHUNKED);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, RESP_CHUNKED, 4, &fast), 1);
+	assert_true(fast);
+	assert_int_equal(d.fast->x[1].resp_bytes, n);
+	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 5, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+				  "3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n",
+				  6, &fast),
+			 1);
+	assert_true(fast);
+	/* Chunks that go on in the next record, and past the capture. */
+	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 7, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123",
+				  8, &fast),
+			 0);
+	assert_true(fast);
+	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, "456789", 6, 12, 9, NULL), 0);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, "\r\n0\r\n\r\n", 10, NULL), 1);
+	assert_ts(&d.fast->x[3], 7, 7, 8, 10);
+	/* A bad chunk size after a fast head: broken alike. */
+	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 11, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 12,
+				  NULL),
+			 -1);
+	duo_free(d);
+}
+
+static void test_fast_truncated(void **state)
+{
+	struct duo d = duo_warm();
+	size_t n = strlen(NGINX_RESP), q = strlen(REQ_GET);
+	bool fast;
+
+	(void)state;
+	/* The whole head captured, the body not: the fast path, and the body skipped by length. */
+	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 3, NULL);
+	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, NGINX_RESP, n - 2, n, 4, &fast), 1);
+	assert_true(fast);
+	assert_int_equal(d.fast->x[1].resp_bytes, n);
+	/* A request head cut by the capture: the state machine's truncated head. */
+	assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, REQ_GET, 30, q, 5, &fast), 0);
+	assert_false(fast);
+	/* A response head cut likewise: it lasts until the next request, which ends it. */
+	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, NGINX_RESP, 40, n, 6, &fast), 0);
+	assert_false(fast);
+	/*
+	 * The cut request left its direction out of step: the next request is a
+	 * resync candidate, the state machine's; it ends that response.
+	 */
+	assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, REQ_GET, q, q, 7, &fast), 1);
+	assert_false(fast);
+	assert_true(d.fast->x[2].head_truncated);
+	assert_int_equal(d.fast->x[2].status, 200);
+	assert_ts(&d.fast->x[2], 5, 5, 6, 6);
+	/* That response's end resynced its direction too: a candidate again. */
+	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, NGINX_RESP, n, n, 8, &fast), 1);
+	assert_false(fast);
+	/* Both in step again. Unseen bytes past a whole head with no body: framing lost. */
+	assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, REQ_GET, q, q + 10, 9, &fast), 0);
+	assert_true(fast);
+	assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, REQ2, 10, NULL), 0);
+	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, NGINX_RESP, n, n + 97, 11, &fast), 1);
+	assert_true(fast);
+	/* It ends the response begun past the capture (to the unseen request), then answers REQ2.
+	 */
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, RESP2, 12, NULL), 2);
+	/* A request head begun, never finished: truncated alike. */
+	assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, REQ_GET, 20, 20, 13, NULL), 0);
+	assert_true(http_conn_truncated(d.fast->c));
+	duo_close(d, 14);
+	duo_free(d);
+}
+
+/* Heads of given lengths (a padded header), in step, one record each. */
+static void fast_head_size(size_t len, int want)
+{
+	struct duo d = duo_warm();
+	char *big = malloc(len + 1);
+	bool fast;
+
+	assert_non_null(big);
+	memset(big, 'a', len);
+	memcpy(big, "GET / HTTP/1.1\r\nX-Big: ", 23);
+	memcpy(big + len - 4, "\r\n\r\n", 5);
+	assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, big, 3, &fast), want);
+	assert_int_equal(fast, want == 0);
+	free(big);
+	duo_free(d);
+}
+
+static void test_fast_boundaries(void **state)
+{
+	struct duo d;
+	char buf[1024];
+	bool fast;
+	int i;
+
+	(void)state;
+	fast_head_size(HTTP_HEAD_MAX - 1, 0);
+	fast_head_size(HTTP_HEAD_MAX, 0);
+	fast_head_size(HTTP_HEAD_MAX + 1, -1);
+	/* Targets around HTTP_TARGET_MAX. */
+	d = duo_warm();
+	for (i = HTTP_TARGET_MAX - 2; i <= HTTP_TARGET_MAX + 1; i++) {
+		int n = snprintf(buf, sizeof(buf), "GET /%0*d HTTP/1.1\r\n\r\n", i - 1, 0);
+
+		assert_int_equal(duo_feedt(d, HTTP_DIR_INGRESS, buf, n, n, 3, &fast), 0);
+		assert_true(fast);
+		assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, RESP2, 4, NULL), 1);
+		assert_int_equal(d.fast->x[d.fast->n - 1].target_truncated, i >= HTTP_TARGET_MAX);
+		assert_int_equal(strlen(d.fast->x[d.fast->n - 1].target),
+				 i < HTTP_TARGET_MAX ? i : HTTP_TARGET_MAX - 1);
+	}
+	/* Methods: 15 upper-case letters is the longest; other tchars are the state machine's. */
+	duo_feed(d, HTTP_DIR_INGRESS, "ABCDEFGHIJKLMNO / HTTP/1.1\r\n\r\n", 5, &fast);
+	assert_true(fast);
+	duo_feed(d, HTTP_DIR_EGRESS, RESP2, 6, NULL);
+	duo_feed(d, HTTP_DIR_INGRESS, "M-SEARCH * HTTP/1.1\r\n\r\n", 7, &fast);
+	assert_false(fast);
+	assert_int_equal(
+	    duo_feed(d, HTTP_DIR_EGRESS, "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 8, &fast), 1);
+	assert_true(fast);
+	assert_exchange(&d.fast->x[d.fast->n - 1], "M-SEARCH", "*", 200);
+	assert_int_equal(
+	    duo_feed(d, HTTP_DIR_INGRESS, "ABCDEFGHIJKLMNOP / HTTP/1.1\r\n\r\n", 9, NULL), -1);
+	duo_free(d);
+}
+
+static void test_fast_fallbacks(void **state)
+{
+	static const char *const bad_reqs[] = {
+	    "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+	    "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+	    "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	    "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\r\n\r\n",
+	    "GET / HTTP/2.0\r\n\r\n",
+	    "GET  / HTTP/1.1\r\n\r\n",
+	    "GET /\x7f HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1\r\r\n\r\n",
+	};
+	static const char *const bad_resps[] = {
+	    "HTTP/1.1 20 OK\r\n\r\n",
+	    "HTTP/1.1 200 O\x7fK\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\rContent-Length: 0\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+	};
+	struct duo d;
+	size_t i;
+	bool fast;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_reqs) / sizeof(bad_reqs[0]); i++) {
+		d = duo_warm();
+		assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, bad_reqs[i], 3, NULL), -1);
+		duo_free(d);
+	}
+	for (i = 0; i < sizeof(bad_resps) / sizeof(bad_resps[0]); i++) {
+		d = duo_warm();
+		duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 3, NULL);
+		assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, bad_resps[i], 4, NULL), -1);
+		duo_free(d);
+	}
+	d = duo_warm();
+	/* Folded lines, empty lines before a request, a lower-case method, tabs. */
+	duo_feed(d, HTTP_DIR_INGRESS,
+		 "\r\n\nGET /f HTTP/1.1\r\nX-Fold: a\r\n\tb\r\nHost:\t h \t\r\n\r\n", 3, &fast);
+	assert_true(fast);
+	duo_feed(d, HTTP_DIR_INGRESS, "get /l HTTP/1.1\r\n\r\n", 4, &fast);
+	assert_false(fast);
+	/* 100 Continue, then the final response; a 304 with a length but no body. */
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\n"
+				  "Content-Length: 10\r\n\r\nHTTP/1.1 200\n\n",
+				  5, &fast),
+			 1);
+	assert_true(fast);
+	assert_string_equal(d.fast->x[1].host, "h");
+	/* Until close: the next bytes are body, not a head. */
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\n\r\n", 6, NULL), 0);
+	duo_close(d, 7);
+	assert_int_equal(d.fast->n, 3);
+	duo_free(d);
+	/* 101 and CONNECT end the parsing alike. */
+	d = duo_warm();
+	duo_feed(d, HTTP_DIR_INGRESS, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\n\r\n", 3, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, "HTTP/1.1 101 Switching\r\n\r\nxx", 4, NULL),
+			 1);
+	assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 5, NULL), 0);
+	duo_free(d);
+	d = duo_warm();
+	duo_feed(d, HTTP_DIR_INGRESS, "CONNECT h:443 HTTP/1.1\r\n\r\n", 3, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\n\r\n", 4, NULL), 1);
+	duo_free(d);
+}
+
+static void test_header_name_case(void **state)
+{
+	struct duo d = duo_warm();
+	const struct http_exchange *x;
+	static const char req[] = "GET /n HTTP/1.1\r\n"
+				  "Content\rLength: 5\r\n"
+				  "B\x13: no\r\n"
+				  "X\rB3-Sampled: 1\r\n"
+				  "x\rb3-traceid: no\r\n"
+				  "\r\n";
+
+	(void)state;
+	/* Names in any case. */
+	duo_feed(
+	    d, HTTP_DIR_INGRESS,
+	    "POST /c HTTP/1.1\r\nHOST: a\r\nTRACEPARENT: tp\r\nb3: b\r\nX-B3-TRACEID: t\r\n"
+	    "x-b3-SpanId: s\r\nX-B3-PARENTSPANID: p\r\nX-b3-Sampled: 1\r\nCONTENT-length: 2\r\n"
+	    "\r\nok",
+	    3, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: CHUNKED\r\n\r\n0\r\n\r\n",
+				  4, NULL),
+			 1);
+	x = &d.fast->x[1];
+	assert_string_equal(x->host, "a");
+	assert_string_equal(x->trace.traceparent, "tp");
+	assert_string_equal(x->trace.b3, "b");
+	assert_string_equal(x->trace.x_b3_traceid, "t");
+	assert_string_equal(x->trace.x_b3_spanid, "s");
+	assert_string_equal(x->trace.x_b3_parentspanid, "p");
+	assert_string_equal(x->trace.x_b3_sampled, "1");
+	assert_int_equal(x->req_bytes, 146);
+	/*
+	 * Bytes that differ from a name's non-letters by the case bit alone (CR
+	 * for '-', 0x13 for '3') are other names: no length, no trace fields.
+	 */
+	duo_feed(d, HTTP_DIR_INGRESS, req, 5, NULL);
+	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
+				  "HTTP/1.1 200 OK\r\nTransfer\rEncoding: chunked\r\n"
+				  "Content-Length: 2\r\n\r\nok",
+				  6, NULL),
+			 1);
+	x = &d.fast->x[2];
+	assert_int_equal(x->req_bytes, strlen(req));
+	assert_int_equal(x->resp_bytes, 68);
+	assert_string_equal(x->trace.b3, "");
+	assert_string_equal(x->trace.x_b3_sampled, "");
+	assert_string_equal(x->trace.x_b3_traceid, "");
+	duo_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1074,6 +1509,13 @@ int main(void)
 	    cmocka_unit_test(test_outcome),
 	    cmocka_unit_test(test_method_label),
 	    cmocka_unit_test(test_sniffing),
+	    cmocka_unit_test(test_fast_pipelined),
+	    cmocka_unit_test(test_fast_split_head),
+	    cmocka_unit_test(test_fast_chunked),
+	    cmocka_unit_test(test_fast_truncated),
+	    cmocka_unit_test(test_fast_boundaries),
+	    cmocka_unit_test(test_fast_fallbacks),
+	    cmocka_unit_test(test_header_name_case),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

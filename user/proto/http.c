@@ -11,6 +11,7 @@
  * line validates; if it does not, its bytes were just more of whatever came
  * before. In step, anything that is not a valid message is malformed.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "proto/http.h"
@@ -127,11 +128,50 @@ static uint8_t lower(uint8_t b)
 	return (b >= 'A' && b <= 'Z') ? b + ('a' - 'A') : b;
 }
 
-/* a[0..n) is the lower-case lit[0..n), in any case. */
-static bool ieq_n(const char *a, const char *lit, size_t n)
+static inline uint64_t load64(const char *p)
 {
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/*
+ * lower(a[i]) == lit[i] for the 8 (or 4) bytes at once, for a lit whose bytes
+ * are lower-case letters or below 0x40 (digits, '-'): a letter's bit 6, moved
+ * to bit 5, is where lit allows the case bit in a; elsewhere a must be lit.
+ */
+#define CASE_BITS(l, ones) (((l) >> 1) & (ones) * 0x20)
+#define ieq_word(a, l, ones) (((a) | CASE_BITS(l, ones)) == (l))
+
+/*
+ * a[0..n) is the lower-case lit[0..n), in any case. lit: lower-case letters
+ * and bytes below 0x40 only (all the names and tokens below are).
+ */
+static inline bool ieq_n(const char *a, const char *lit, size_t n)
+{
+	const uint64_t ones64 = 0x0101010101010101ULL;
+	const uint32_t ones32 = 0x01010101U;
 	size_t i;
 
+	if (n >= 8) {
+		/* Words at 0, 8, ... and the last 8 bytes (overlapping). */
+		for (i = 0; i + 8 < n; i += 8)
+			if (!ieq_word(load64(a + i), load64(lit + i), ones64))
+				return false;
+		return ieq_word(load64(a + n - 8), load64(lit + n - 8), ones64);
+	}
+	if (n >= 4)
+		return ieq_word(load32(a), load32(lit), ones32) &&
+		       ieq_word(load32(a + n - 4), load32(lit + n - 4), ones32);
 	for (i = 0; i < n; i++)
 		if (lower(a[i]) != (uint8_t)lit[i])
 			return false;
@@ -449,14 +489,21 @@ static int parse_cl(const char *v, size_t len, uint64_t *out)
 	return 0;
 }
 
-static void trim(const char **v, size_t *len)
+static inline bool is_ows(char b)
 {
-	while (*len && (**v == ' ' || **v == '\t')) {
-		(*v)++;
-		(*len)--;
-	}
-	while (*len && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
-		(*len)--;
+	return b == ' ' || b == '\t';
+}
+
+static inline void trim(const char **v, size_t *len)
+{
+	const char *b = *v, *e = b + *len;
+
+	while (b < e && is_ows(*b))
+		b++;
+	while (e > b && is_ows(e[-1]))
+		e--;
+	*v = b;
+	*len = (size_t)(e - b);
 }
 
 /* Calls fn on each comma-separated, trimmed, non-empty element of a list value. */
@@ -533,6 +580,24 @@ static int header(const char *name, size_t nlen, const char *v, size_t vlen, str
 	return 0;
 }
 
+/* One header line p[0..len): its line end cut off, not empty. */
+static int head_line(const char *p, size_t len, struct head_info *hi, struct http_exchange *x)
+{
+	const char *colon, *v;
+	size_t vlen;
+
+	/* Obsolete line folding continues the previous value: nothing we need. */
+	if (p[0] == ' ' || p[0] == '\t')
+		return 0;
+	colon = memchr(p, ':', len);
+	if (!colon || colon == p)
+		return -1;
+	v = colon + 1;
+	vlen = p + len - v;
+	trim(&v, &vlen);
+	return header(p, colon - p, v, vlen, hi, x);
+}
+
 /*
  * Parse head[0..head_len). A truncated head may end in the middle of a line:
  * only complete lines count, and the start line may be a prefix. x: the
@@ -555,9 +620,6 @@ static int parse_head(const struct http_half *h, struct head_info *hi, struct ht
 		return 0;
 	p = lf + 1;
 	while (p < end) {
-		const char *colon, *v;
-		size_t vlen;
-
 		lf = memchr(p, '\n', end - p);
 		if (!lf)
 			break;
@@ -566,17 +628,8 @@ static int parse_head(const struct http_half *h, struct head_info *hi, struct ht
 			len--;
 		if (!len)
 			break;
-		/* Obsolete line folding continues the previous value: nothing we need. */
-		if (p[0] != ' ' && p[0] != '\t') {
-			colon = memchr(p, ':', len);
-			if (!colon || colon == p)
-				return -1;
-			v = colon + 1;
-			vlen = p + len - v;
-			trim(&v, &vlen);
-			if (header(p, colon - p, v, vlen, hi, x))
-				return -1;
-		}
+		if (head_line(p, len, hi, x))
+			return -1;
 		p = lf + 1;
 	}
 	return 0;
@@ -748,6 +801,28 @@ static void resp_head(struct feed *f, const struct head_info *hi, bool truncated
 	}
 }
 
+/* The head h->head_len long, parsed into hi (and x for a request), is a message's. */
+static void head_apply(struct feed *f, const struct head_info *hi, struct http_exchange *x,
+		       bool truncated)
+{
+	struct http_half *h = f->h;
+
+	h->head_partial = truncated;
+	h->msg_bytes = h->head_len;
+	h->begin_ts = h->head_ts;
+	h->last_ts = f->ts;
+	h->has_msg = false;
+	if (truncated) {
+		/* The unseen rest of the syscall is part of this message, wherever it ends. */
+		h->msg_bytes += f->unseen;
+		f->unseen = 0;
+	}
+	if (is_req_half(h))
+		req_head(f, hi, x, truncated);
+	else
+		resp_head(f, hi, truncated);
+}
+
 /* The head is complete, or (truncated) the rest of it was not captured. */
 static int head_done(struct feed *f, bool truncated)
 {
@@ -760,20 +835,7 @@ static int head_done(struct feed *f, bool truncated)
 		memset(&x, 0, sizeof(x));
 	if (parse_head(h, &hi, is_req_half(h) ? &x : NULL))
 		return -1;
-	h->head_partial = truncated;
-	h->msg_bytes = h->head_len;
-	h->begin_ts = h->head_ts;
-	h->last_ts = f->ts;
-	h->has_msg = false;
-	if (truncated) {
-		/* The unseen rest of the syscall is part of this message, wherever it ends. */
-		h->msg_bytes += f->unseen;
-		f->unseen = 0;
-	}
-	if (is_req_half(h))
-		req_head(f, &hi, &x, truncated);
-	else
-		resp_head(f, &hi, truncated);
+	head_apply(f, &hi, &x, truncated);
 	return 0;
 }
 
@@ -1057,6 +1119,143 @@ static int body_chunked(struct feed *f)
 	return 0;
 }
 
+/* ---- fast path ---- */
+
+/*
+ * Most traffic is one whole head per message inside one feed: a request line
+ * with an upper-case method, or a status line, then header lines, all there up
+ * to the empty line. At a message boundary in step (ST_IDLE) such a head is
+ * read here straight from the feed, not byte by byte into h->head, and leaves
+ * exactly what head_begin, head_feed and head_done would have: the same
+ * exchanges, pending requests and half state (sl_state, sl_pos, eoh...), but
+ * for the bytes of h->head, which only a head in progress (ST_HEAD) reads. The
+ * head is first checked and parsed whole into locals without changing
+ * anything; whatever the start-line checks below do not accept, a head not
+ * ended inside the feed and HTTP_HEAD_MAX, or a header line parse_head would
+ * reject, goes to the state machine from the message's first byte.
+ * tests/fuzz/fuzz_http_diff.c checks the two against each other.
+ */
+
+/*
+ * No byte of w is below 0x21 or is 0x7f. (w - 0x21 in each byte) & ~w has bit 7
+ * set in some byte iff some byte is below 0x21 (exact for "any", n <= 0x80);
+ * the same on w ^ 0x7f.. finds a 0x7f byte.
+ */
+static inline bool target_word(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t del = w ^ (ones * 0x7f);
+
+	return !(((w - ones * 0x21) & ~w & high) | ((del - ones) & ~del & high));
+}
+
+/*
+ * A request line at d[0..lim) as sl_step accepts it (method: 1 to 15
+ * upper-case letters here; other tchars are the state machine's): its fields
+ * in x as parse_request_line sets them, and the length up to its LF, or 0.
+ */
+static size_t fast_request_line(const uint8_t *d, size_t lim, struct http_exchange *x)
+{
+	size_t m = 0, t, te, i;
+
+	while (m < lim && m < HTTP_METHOD_MAX - 1 && d[m] >= 'A' && d[m] <= 'Z')
+		m++;
+	if (!m || m >= lim || d[m] != ' ')
+		return 0;
+	t = m + 1;
+	/* Target bytes: above ' ', not DEL; 8 at a time, then one by one from the first other. */
+	for (te = t; te + 8 <= lim && target_word(load64((const char *)d + te)); te += 8)
+		;
+	for (; te < lim && d[te] > ' ' && d[te] != 0x7f; te++)
+		;
+	/* " HTTP/1.x" and at least the LF. */
+	if (te == t || lim - te < 10 || d[te] != ' ' || memcmp(d + te + 1, http_ver, 7) ||
+	    !is_digit(d[te + 8]))
+		return 0;
+	i = te + 9;
+	if (d[i] == '\r')
+		i++;
+	if (i >= lim || d[i] != '\n')
+		return 0;
+	copy_str(x->method, sizeof(x->method), (const char *)d, m);
+	x->target_truncated = te - t >= sizeof(x->target);
+	copy_str(x->target, sizeof(x->target), (const char *)d + t, te - t);
+	x->version_minor = d[te + 8] - '0';
+	return i + 1;
+}
+
+/* A status line at d[0..lim) as sl_step accepts it: its code, and the length up to its LF, or 0. */
+static size_t fast_status_line(const uint8_t *d, size_t lim, int *status)
+{
+	size_t i = 12;
+
+	if (lim < 13 || memcmp(d, http_ver, 7) || !is_digit(d[7]) || d[8] != ' ' ||
+	    !is_digit(d[9]) || !is_digit(d[10]) || !is_digit(d[11]))
+		return 0;
+	if (d[12] == ' ')
+		for (i = 13; i < lim && (d[i] >= ' ' || d[i] == '\t') && d[i] != 0x7f; i++)
+			;
+	if (i < lim && d[i] == '\r')
+		i++;
+	if (i >= lim || d[i] != '\n')
+		return 0;
+	*status = parse_status((const char *)d, 12);
+	return i + 1;
+}
+
+/* Read a whole head at f->off if it is one the fast path knows (see above); false if not. */
+static bool fast_head(struct feed *f)
+{
+	struct http_half *h = f->h;
+	const uint8_t *d = f->data + f->off;
+	size_t avail = f->len - f->off;
+	size_t lim = avail < HTTP_HEAD_MAX ? avail : HTTP_HEAD_MAX;
+	bool req = h->kind == KIND_REQ;
+	struct head_info hi;
+	struct http_exchange x;
+	uint8_t eoh;
+	size_t i;
+
+	if (h->kind == KIND_ANY)
+		return false;
+	memset(&hi, 0, sizeof(hi));
+	if (req) {
+		memset(&x, 0, sizeof(x));
+		i = fast_request_line(d, lim, &x);
+	} else {
+		i = fast_status_line(d, lim, &hi.status);
+	}
+	if (!i)
+		return false;
+	for (;;) {
+		const char *p = (const char *)d + i;
+		const char *lf = memchr(p, '\n', lim - i);
+		size_t len;
+
+		if (!lf)
+			return false;
+		len = (size_t)(lf - p);
+		i += len + 1;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (!len) {
+			/* What head_feed's end-of-head scanner was in at the last LF. */
+			eoh = lf == p ? EOH_BOL : EOH_BOL_CR;
+			break;
+		}
+		if (head_line(p, len, &hi, req ? &x : NULL))
+			return false;
+	}
+	head_begin(f, false);
+	h->head_len = (uint32_t)i;
+	h->sl_state = SL_OK;
+	h->sl_pos = req ? 8 : 3; /* after "HTTP/1.x", after the code */
+	h->eoh = eoh;
+	f->off += i;
+	head_apply(f, &hi, &x, false);
+	return true;
+}
+
 static int half_feed(struct feed *f)
 {
 	struct http_half *h = f->h;
@@ -1085,6 +1284,8 @@ static int half_feed(struct feed *f)
 				head_begin(f, false);
 				break;
 			}
+			if (!f->c->slow_only && fast_head(f))
+				break;
 			/* Tolerate empty lines between messages (RFC 9112 2.2). */
 			if (f->data[f->off] == '\r' || f->data[f->off] == '\n') {
 				f->off++;
@@ -1130,6 +1331,42 @@ void http_conn_init(struct http_conn *c, enum http_role role_hint)
 		role_hint = HTTP_ROLE_UNKNOWN;
 	}
 	c->role = role_hint;
+}
+
+void http_conn_set_fast_path(struct http_conn *c, bool on)
+{
+	c->slow_only = !on;
+}
+
+/* a[from..to) and b[from..to) hold the same bytes. */
+static bool same_bytes(const void *a, const void *b, size_t from, size_t to)
+{
+	return !memcmp((const char *)a + from, (const char *)b + from, to - from);
+}
+
+bool http_conn_same_state(const struct http_conn *a, const struct http_conn *b)
+{
+	const size_t sw = offsetof(struct http_conn, slow_only),
+		     head = offsetof(struct http_half, head);
+	int i;
+
+	_Static_assert(offsetof(struct http_conn, half) + 2 * sizeof(struct http_half) ==
+			   sizeof(struct http_conn),
+		       "the halves end the connection");
+
+	if (!same_bytes(a, b, 0, sw) ||
+	    !same_bytes(a, b, sw + sizeof(a->slow_only), offsetof(struct http_conn, half)))
+		return false;
+	for (i = 0; i < 2; i++) {
+		const struct http_half *x = &a->half[i], *y = &b->half[i];
+
+		if (!same_bytes(x, y, 0, head) ||
+		    !same_bytes(x, y, head + sizeof(x->head), sizeof(*x)))
+			return false;
+		if (x->state == ST_HEAD && memcmp(x->head, y->head, x->head_len))
+			return false;
+	}
+	return true;
 }
 
 int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, size_t caplen,

@@ -112,6 +112,7 @@ struct http_pending {
 struct http_conn {
 	enum http_role role;
 	bool broken;            /* malformed bytes seen: ignore the rest of the connection */
+	bool slow_only;         /* no fast path (tests: http_conn_set_fast_path) */
 	uint32_t npending;
 	uint32_t first;         /* ring index of the oldest pending request */
 	uint32_t first_seq;     /* sequence number of the oldest pending request */
@@ -121,6 +122,22 @@ struct http_conn {
 
 /* Reset to the state of a fresh connection; role_hint may be HTTP_ROLE_UNKNOWN. */
 void http_conn_init(struct http_conn *c, enum http_role role_hint);
+
+/*
+ * For tests: whether a whole message head inside one feed, at a message
+ * boundary in step, is read by the fast path (the default) or by the general
+ * state machine alone. Both give the same exchanges and leave the same state
+ * (but for the bytes of a head buffer the fast path does not fill and nothing
+ * reads); tests/fuzz/fuzz_http_diff.c checks it.
+ */
+void http_conn_set_fast_path(struct http_conn *c, bool on);
+
+/*
+ * For tests: a and b are in the same state, byte for byte (padding too), but
+ * for the fast-path switch and the bytes of each half's head buffer that no
+ * head in progress holds (nothing reads them).
+ */
+bool http_conn_same_state(const struct http_conn *a, const struct http_conn *b);
 
 /*
  * Feed one syscall's bytes. Writes at most max_out completed exchanges to out
