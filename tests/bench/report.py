@@ -106,6 +106,12 @@ def summarise(runs):
     ratio = lambda a, b: a / b if a is not None and b else None
     s["throughput_ratio"] = ratio(s["rps_on"], s["rps_off"])
     s["p99_ratio"] = ratio(s["p99_us_on"], s["p99_us_off"])
+    # Each pair's own ratio: how far one pair can stray shows what the medians can resolve.
+    pair_rps = {}
+    for r in off + on:
+        pair_rps.setdefault(r["pair"], {})[r["mode"]] = r["rps"]
+    s["pair_ratios"] = sorted(v["on"] / v["off"] for v in pair_rps.values()
+                              if v.get("on") is not None and v.get("off"))
     s["rps_stats"] = median(r["rps"] for r in st)
     s["stats_ratio"] = ratio(s["rps_stats"], s["rps_off"])
     bpf = [r["bpf_per_req"] for r in st if r["bpf_per_req"] is not None]
@@ -173,6 +179,8 @@ def read_labels(path):
 def workload_table(name, s, lb=DEFAULT_LABELS):
     rows = [
         (f"throughput, {lb['unit']} (median)", fmt_int(s["rps_off"]), fmt_int(s["rps_on"]), fmt_f(s["throughput_ratio"], 3)),
+        ("throughput ratio of each pair, lowest to highest", "", "", ", ".join(f"{x:.3f}" for x in s["pair_ratios"])
+         or "n/a"),
         (lb["latency"], fmt_us(s["p99_us_off"]), fmt_us(s["p99_us_on"]), fmt_f(s["p99_ratio"], 2)),
         ("server processes CPU, % of a core (median)", fmt_f(s["server_cpu_off"], 1), fmt_f(s["server_cpu_on"], 1), ""),
         ("server's CPU busy, % (median)", fmt_f(s["server_cpu_busy_off"], 1), fmt_f(s["server_cpu_busy_on"], 1), ""),
