@@ -1177,10 +1177,8 @@ static size_t fast_request_line(const uint8_t *d, size_t lim, struct http_exchan
 		i++;
 	if (i >= lim || d[i] != '\n')
 		return 0;
-	copy_str(x->method, sizeof(x->method), (const char *)d, m);
-	x->target_truncated = te - t >= sizeof(x->target);
-	copy_str(x->target, sizeof(x->target), (const char *)d + t, te - t);
-	x->version_minor = d[te + 8] - '0';
+	/* The fields as the slow path fills them: the line up to its version's digit. */
+	parse_request_line((const char *)d, te + 9, true, x);
 	return i + 1;
 }
 
