@@ -38,6 +38,8 @@ struct ring {
 	const uint8_t *data;
 	uint64_t pos;  /* next record to hand out */
 	uint64_t end;  /* head when the drain began */
+	struct sonde_event *next; /* during a drain: the record at pos, peeked */
+	size_t next_size;
 };
 
 struct loader {
@@ -456,37 +458,30 @@ static int drain(struct loader *l, uint64_t limit)
 {
 	int n = 0, nbusy = 0;
 
-	/* The rings with records: usually one or two of many CPUs. */
+	/* The rings with records (usually one or two of many CPUs), each peeked once. */
 	for (int i = 0; i < l->ncpus; i++) {
 		struct ring *r = &l->rings[i];
 
 		r->end = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
-		if (r->end != r->pos)
+		if (r->end != r->pos && (r->next = ring_peek(l, r, &r->next_size)))
 			l->busy[nbusy++] = i;
 	}
 	while (nbusy) {
-		struct sonde_event *best = NULL, *e;
-		struct ring *from = NULL;
-		size_t size = 0, sz;
+		int k, best = 0;
+		struct ring *r;
 
-		for (int k = 0; k < nbusy; k++) {
-			e = ring_peek(l, &l->rings[l->busy[k]], &sz);
-			if (!e) {
-				/* Drained (or skipped): out of the merge. */
-				l->busy[k--] = l->busy[--nbusy];
-				continue;
-			}
-			if (!best || e->ts_ns < best->ts_ns) {
-				best = e;
-				size = sz;
-				from = &l->rings[l->busy[k]];
-			}
-		}
-		if (!best || best->ts_ns > limit)
+		for (k = 1; k < nbusy; k++)
+			if (l->rings[l->busy[k]].next->ts_ns < l->rings[l->busy[best]].next->ts_ns)
+				best = k;
+		r = &l->rings[l->busy[best]];
+		if (r->next->ts_ns > limit)
 			break;
-		l->on_event(l->ctx, best, size);
-		from->pos += SONDE_RECORD_ALIGN(size);
+		l->on_event(l->ctx, r->next, r->next_size);
+		r->pos += SONDE_RECORD_ALIGN(r->next_size);
 		n++;
+		/* Only this ring moved: peek its next record; drained, it leaves the merge. */
+		if (!(r->next = ring_peek(l, r, &r->next_size)))
+			l->busy[best] = l->busy[--nbusy];
 	}
 	for (int i = 0; i < l->ncpus; i++) {
 		struct ring *r = &l->rings[i];
