@@ -116,7 +116,8 @@ _Static_assert(sizeof(struct sonde_event) == 48, "sonde_event layout");
  * not nest on a CPU, and run with preemption off); userspace is the only
  * consumer. A record starts at data[head & mask] and is written in place, never
  * split: one that runs past the end of the ring continues into the slack, and
- * the next record starts at the beginning. Records are 8-byte aligned. The
+ * the next record starts at (head + its size) & mask, just past the bytes that
+ * spilled (they stand for the ring's first bytes). Records are 8-byte aligned. The
  * producer publishes a record by advancing head (after its bytes), the
  * consumer frees space by advancing tail; both count bytes since load. No
  * lock, no atomic on x86, no wake-up: userspace drains every ring on a timer
