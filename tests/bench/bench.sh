@@ -14,7 +14,7 @@
 #
 # Measured in each run WITH sonde (a fresh sonde per run):
 #   BPF ns/request  (stats runs only) kernel.bpf_stats_enabled=1 during the
-#                   run (restored afterwards); sum of run_time_ns over the
+#                   run (0 in the other runs; restored on exit); sum of run_time_ns over the
 #                   sonde_* programs sonde loaded, after - before, / requests
 #                   wrk completed
 #   sonde CPU       utime+stime from /proc/PID/stat over the run, including
@@ -610,10 +610,10 @@ bench_run() {
 	bpf1=$META/bpf.$wl.$pair.$mode.1
 	[ "$mode" = off ] || sonde=1
 	wait_quiet
+	# Statistics only in stats runs, even on a host that keeps them on (restored at exit).
+	bench_bpf_stats "$([ "$mode" = stats ] && echo 1 || echo 0)" ||
+		die "cannot set kernel.bpf_stats_enabled"
 	if [ "$sonde" = 1 ]; then
-		if [ "$mode" = stats ]; then
-			bench_bpf_stats 1 || die "cannot set kernel.bpf_stats_enabled"
-		fi
 		unset SONDE_PORT
 		# shellcheck disable=SC2086 # extra flags of the workload, if any
 		start_sonde ${BENCH_SONDE_ARGS:-} --pid "$BENCH_TARGET_PID=$BENCH_SERVICE"
@@ -637,7 +637,7 @@ bench_run() {
 	srv1=$(server_ticks)
 	if [ "$sonde" = 1 ]; then
 		bpf_snapshot "$SONDE_PID" "$bpf1"
-		[ "$mode" = stats ] && bench_bpf_stats "$BPF_STATS_ORIG"
+		[ "$mode" = stats ] && bench_bpf_stats 0
 		settle_sonde
 		st1=$(cpu_ticks "$SONDE_PID")
 		rss=$(rss_kb "$SONDE_PID")
@@ -648,7 +648,7 @@ bench_run() {
 		lost=$(awk -v a="$(sonde_value "$m0" sonde_events_lost_total)" -v b="$(sonde_value "$m1" sonde_events_lost_total)" 'BEGIN { printf "%.0f", b - a }')
 		events=$(awk -v a="$(sonde_value "$m0" sonde_events_total)" -v b="$(sonde_value "$m1" sonde_events_total)" 'BEGIN { printf "%.0f", b - a }')
 		read -r bpf_ns bpf_cnt < <(bpf_delta "$bpf0" "$bpf1")
-		if [ "$mode" != stats ] && [ "$BPF_STATS_ORIG" = 0 ]; then
+		if [ "$mode" != stats ]; then
 			bpf_ns=NA bpf_cnt=NA
 			rm -f "$bpf0" "$bpf1"
 		fi
