@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 #include "export/metrics.h"
@@ -245,6 +246,8 @@ int main(int argc, char **argv)
 	struct metrics *m = metrics__new();
 	struct agent *a = m ? agent__new(m, NULL) : NULL;
 	struct recs r = { 0 };
+	struct timespec t0, t1;
+	double ns;
 
 	if (!a || agent__add_service(a, "bench") != 0 || rounds <= WARMUP) {
 		fprintf(stderr, "usage: bench_agent redis|http ROUNDS(>%d) [--dump]\n", WARMUP);
@@ -257,9 +260,13 @@ int main(int argc, char **argv)
 	else
 		return 2;
 	warm_up(a, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	measure(a, &r);
-	fprintf(stderr, "%s: %zu records measured, %llu %s\n", mode, r.n - r.warm,
-		(unsigned long long)r.units, !strcmp(mode, "redis") ? "commands" : "requests");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	fprintf(stderr, "%s: %zu records measured, %llu %s, %.1f ns each\n", mode, r.n - r.warm,
+		(unsigned long long)r.units, !strcmp(mode, "redis") ? "commands" : "requests",
+		r.units ? ns / (double)r.units : 0.0);
 	if (dump) {
 		size_t len;
 		char *text = metrics__render(m, &len);
