@@ -1,4 +1,5 @@
-# sonde: one entry point. Targets: all demo check bench fuzz clean (and unit, integration).
+# sonde: one entry point. Targets: all demo check bench fuzz clean (and unit, integration,
+# bench-agent, bench-floor).
 # V=1 shows every command.
 
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -39,7 +40,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps demo check unit integration bench bench-agent fuzz clean FORCE
+.PHONY: all deps test-deps demo check unit integration bench bench-floor bench-agent fuzz clean FORCE
 
 all: deps $(BUILD)/sonde
 
@@ -130,6 +131,24 @@ demo: all
 bench: all
 	$(Q)scripts/deps.sh bench
 	$(Q)tests/bench/bench.sh
+
+# The capture path against a tc yardstick (tests/bench/floor/: not part of sonde).
+bench-floor: all $(BUILD)/floor/tc_capture
+	$(Q)scripts/deps.sh bench
+	$(Q)tests/bench/floor/floor.sh
+
+$(BUILD)/floor/tc_capture.bpf.o: tests/bench/floor/tc_capture.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(BUILD)/floor/tc_capture: tests/bench/floor/tc_capture.c $(BUILD)/floor/tc_capture.bpf.o
+	$(call msg,CC,$@)
+	$(Q)$(BPFTOOL) gen skeleton $(BUILD)/floor/tc_capture.bpf.o name tc_capture_bpf \
+		> $(BUILD)/floor/tc_capture.skel.h
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/floor $< -o $@ -lbpf -lelf -lz
 
 fuzz: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do echo "fuzz $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-60} \
