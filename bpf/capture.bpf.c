@@ -359,23 +359,25 @@ __u64 regs_off;
  */
 static __always_inline struct pt_regs *data_regs(struct task_struct *task, long nr, long ret)
 {
-	__u64 stack = (__u64)task->stack;
 	__u32 id = bpf_core_type_id_kernel(struct pt_regs);
-	struct pt_regs *regs;
-	__u64 off = regs_off;
-
 #if defined(__TARGET_ARCH_x86)
+	__u64 stack = (__u64)task->stack, off = regs_off;
+	struct pt_regs *regs;
+
 	if (off) {
 		regs = bpf_rdonly_cast((void *)(stack + off), id);
 		if (regs->orig_ax == (unsigned long)nr && regs->ax == (unsigned long)ret)
 			return regs;
 	}
-#endif
 	regs = bpf_rdonly_cast((void *)bpf_task_pt_regs(task), id);
+	/* Written once, not per call: every CPU's programs read this line. */
 	off = (__u64)regs - stack;
-	if (off < 65536)
+	if (off < 65536 && off != regs_off)
 		regs_off = off;
 	return regs;
+#else
+	return bpf_rdonly_cast((void *)bpf_task_pt_regs(task), id);
+#endif
 }
 
 /* Connection lifecycle: learn identity and role as the socket is born. */
