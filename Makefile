@@ -21,7 +21,8 @@ INCLUDES := -Iinclude -Iuser -I$(BUILD)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -Ivmlinux/$(ARCH) -Wall
+bpf_cflags = -g -O2 -target bpf -D__TARGET_ARCH_$(1) -Iinclude -Ibpf -Ivmlinux/$(1) -Wall
+BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -50,11 +51,17 @@ deps:
 test-deps:
 	$(Q)scripts/deps.sh test
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h) | $(BUILD)/bpf
+# A BPF object for a skeleton: clang, then bpftool gen object (as skeletons expect).
+define bpf_object
 	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
 	$(Q)rm -f $@.tmp
+endef
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h)
+	$(bpf_object)
 
 # The BPF code compiled for the other architecture as well (make check): nothing loads
 # it on this machine, but it must build against that architecture's vmlinux.h.
@@ -64,7 +71,7 @@ BPF_CROSS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf-$(OTHER_ARCH)/%.bpf.o,$(BPF_SRC
 $(BUILD)/bpf-$(OTHER_ARCH)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h)
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) $(subst $(ARCH),$(OTHER_ARCH),$(BPF_CFLAGS)) -c $< -o $@
+	$(Q)$(CLANG) $(call bpf_cflags,$(OTHER_ARCH)) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
@@ -110,9 +117,6 @@ $(BUILD)/mock_broker: tests/kafka/mock_broker.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 $< -o $@ -lrdkafka
 
-$(BUILD)/bpf:
-	$(Q)mkdir -p $@
-
 unit: test-deps $(UNIT_BINS)
 	$(Q)scripts/run-unit.sh $(UNIT_BINS)
 
@@ -138,11 +142,7 @@ bench-floor: all $(BUILD)/floor/tc_capture
 	$(Q)tests/bench/floor/floor.sh
 
 $(BUILD)/floor/tc_capture.bpf.o: tests/bench/floor/tc_capture.bpf.c
-	$(call msg,BPF,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp
-	$(Q)rm -f $@.tmp
+	$(bpf_object)
 
 $(BUILD)/floor/tc_capture: tests/bench/floor/tc_capture.c $(BUILD)/floor/tc_capture.bpf.o
 	$(call msg,CC,$@)
