@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer harness for the HTTP parser. The input is a role hint byte, then
- * a sequence of feeds, each a 3-byte control header followed by its bytes
+ * libFuzzer harness for the HTTP parser. The input is a role hint byte (bits
+ * 0-1: the role; bit 2: a connection seen from its start), then a sequence of feeds, each a 3-byte control header followed by its bytes
  * (decoded by fuzz_next_feed in feeds.h, which documents the bits).
  * Invariants of the API are checked too.
  */
@@ -37,8 +37,16 @@ static void check_exchange(const struct http_exchange *x)
 	check(x->req_begin_ts <= x->req_end_ts);
 	check(x->resp_begin_ts <= x->resp_end_ts);
 	check(x->req_begin_ts <= x->resp_begin_ts);
-	check(x->req_bytes > 0 && x->resp_bytes > 0);
-	(void)http_method_label(x->method);
+	check(x->resp_bytes > 0);
+	/* A response to no request: nothing of a request, and no error of one. */
+	if (x->unanswered_request)
+		check(!x->method[0] && !x->target[0] && !x->req_bytes && x->error == HTTP_ERR_NONE &&
+		      x->req_begin_ts == x->resp_begin_ts);
+	else
+		check(x->req_bytes > 0);
+	check(x->error < HTTP_ERR__COUNT && x->error != HTTP_ERR_TRUNCATED &&
+	      x->error != HTTP_ERR_STATUS_LINE && x->error != HTTP_ERR_CHUNKED);
+	check(http_method_label(x->method) != NULL);
 	(void)http_outcome(x->status);
 }
 
@@ -46,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_exchange out[XMAX];
 	struct http_conn *c;
+	unsigned errors[HTTP_ERR__COUNT] = { 0 };
 	uint64_t ts = 1;
-	bool broken = false;
 	size_t off = 1;
 	struct fuzz_feed f;
 	int n, i;
@@ -57,26 +65,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c = malloc(sizeof(*c));
 	if (!c)
 		return 0;
-	http_conn_init(c, (enum http_role)(data[0] % 4));
+	if (data[0] & 4)
+		http_conn_init_from_start(c, (enum http_role)(data[0] % 4));
+	else
+		http_conn_init(c, (enum http_role)(data[0] % 4));
 	while (fuzz_next_feed(data, size, &off, XMAX, &f)) {
 		if (f.no_output)
 			n = http_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, NULL, 0);
 		else
 			n = http_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, out, f.max_out);
 		fuzz_feed_done(&f);
-		check(n >= -1 && n <= f.max_out);
-		check(!broken || n == 0);
-		if (n < 0) {
-			check(http_conn_broken(c));
-			broken = true;
-		}
+		check(n >= 0 && n <= f.max_out);
+		/* Errors are taken when pending, and only then. */
+		check(c->err_pending == (http_conn_take_errors(c, errors) > 0));
+		check(!c->err_pending && !errors[HTTP_ERR_NONE] && !errors[HTTP_ERR_TRUNCATED]);
 		if (f.no_output)
 			continue;
 		for (i = 0; i < n; i++)
 			check_exchange(&out[i]);
 	}
 	n = http_conn_close(c, ts, out, XMAX);
-	check(n >= 0 && n <= XMAX && (!broken || n == 0));
+	check(n >= 0 && n <= XMAX);
+	for (i = 0; i < HTTP_ERR__COUNT; i++)
+		check(http_error_reason((enum http_error)i) != NULL);
 	for (i = 0; i < n; i++)
 		check_exchange(&out[i]);
 	check(http_conn_close(c, ts + 1, out, XMAX) == 0);

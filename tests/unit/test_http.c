@@ -165,7 +165,7 @@ static void test_simple_get_server(void **state)
 	assert_false(x->target_truncated);
 	assert_false(x->head_truncated);
 	assert_string_equal(x->trace.traceparent, "");
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	assert_int_equal(run_close(r, 300), 0);
 	run_free(r);
 }
@@ -224,7 +224,7 @@ static void test_split_every_offset(void **state)
 				assert_int_equal(x->req_bytes, lq);
 				assert_int_equal(x->resp_bytes, lr);
 				assert_int_equal(x->role, HTTP_ROLE_SERVER);
-				assert_false(http_conn_broken(r->c));
+				assert_false((r->c)->err_pending);
 				run_free(r);
 			}
 		}
@@ -399,7 +399,7 @@ static void test_head_request(void **state)
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 3), 0);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 4), 1);
 	assert_exchange(&r->x[1], "GET", "/api/products/1?x=1", 200);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -466,7 +466,7 @@ static void test_101_upgrade(void **state)
 	assert_exchange(&r->x[0], "GET", "/ws", 101);
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "\x81\x85garbage", 3), 0);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "\x01\x02\x03", 4), 0);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	assert_int_equal(run_close(r, 5), 0);
 	assert_int_equal(r->n, 1);
 	run_free(r);
@@ -484,7 +484,7 @@ static void test_connect_tunnel(void **state)
 	    feed(r, HTTP_DIR_INGRESS, "HTTP/1.1 200 Connection established\r\n\r\n", 2), 1);
 	assert_exchange(&r->x[0], "CONNECT", "db.example:443", 200);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "\x16\x03\x01\x00\xa5\x01", 3), 0);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -558,7 +558,7 @@ static void test_unseen_body(void **state)
 	assert_exchange(&r->x[2], "POST", "/p", 204);
 	assert_int_equal(r->x[2].req_bytes, pl - 2 + 5000);
 	assert_false(r->x[2].head_truncated);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -587,7 +587,7 @@ static void test_unseen_chunked(void **state)
 	/* Back in step with the next response. */
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 8), 1);
 	assert_exchange(&r->x[2], "GET", "/api/products/1?x=1", 200);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -622,7 +622,7 @@ static void test_unseen_request_head(void **state)
 	assert_exchange(&r->x[2], "GET", "/very/long/ta", 204);
 	assert_true(r->x[2].target_truncated);
 	assert_true(r->x[2].head_truncated);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -666,7 +666,7 @@ static void test_unseen_response_head(void **state)
 	assert_int_equal(run_close(r, 13), 1);
 	assert_exchange(&r->x[4], "GET", "/e", 503);
 	assert_ts(&r->x[4], 10, 10, 11, 12);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -685,7 +685,7 @@ static void test_mid_stream_start(void **state)
 		/* ... and of the request body, and a whole response to an unseen request. */
 		assert_int_equal(feed(r, HTTP_DIR_INGRESS, "name=value&x=1", 3), 0);
 		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 4), 0);
-		assert_false(http_conn_broken(r->c));
+		assert_false((r->c)->err_pending);
 		assert_int_equal(feed(r, HTTP_DIR_INGRESS,
 				      "POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 5),
 				 0);
@@ -698,7 +698,10 @@ static void test_mid_stream_start(void **state)
 	}
 }
 
-/* A response that began before its request cannot answer it. */
+/*
+ * A response that began before its request cannot answer it: in step, it is
+ * one the server wrote all the same, counted with no request.
+ */
 static void test_response_before_request(void **state)
 {
 	struct run *r = run_new(HTTP_ROLE_SERVER);
@@ -709,69 +712,309 @@ static void test_response_before_request(void **state)
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 408 Request Timeout\r\nContent-", 3),
 			 0);
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 0);
-	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "Length: 0\r\n\r\n", 5), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "Length: 0\r\n\r\n", 5), 1);
+	assert_exchange(&r->x[1], "", "", 408);
+	assert_true(r->x[1].unanswered_request);
+	assert_ts(&r->x[1], 3, 3, 3, 5);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 6), 1);
-	assert_exchange(&r->x[1], "GET", "/two", 200);
-	assert_ts(&r->x[1], 4, 4, 6, 6);
-	assert_false(http_conn_broken(r->c));
+	assert_exchange(&r->x[2], "GET", "/two", 200);
+	assert_ts(&r->x[2], 4, 4, 6, 6);
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
-static void test_garbage_broken(void **state)
+/* The error counts taken from c, as an array of HTTP_ERR__COUNT. */
+static unsigned taken(struct run *r, enum http_error e)
+{
+	unsigned counts[HTTP_ERR__COUNT] = {0};
+
+	http_conn_take_errors(r->c, counts);
+	assert_false(r->c->err_pending);
+	return counts[e];
+}
+
+static const char RESP_400[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/* Garbage where a request should be: counted, answered, and the connection goes on. */
+static void test_garbage_request(void **state)
 {
 	struct run *r = run_new(HTTP_ROLE_SERVER);
 
 	(void)state;
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 2), 1);
-	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "\x16\x03\x01\x02\x00\x01\x00", 3), -1);
-	assert_true(http_conn_broken(r->c));
-	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 4), 0);
-	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 5), 0);
-	assert_int_equal(run_close(r, 6), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "\x16\x03\x01\x02\x00\x01\x00", 3), 0);
+	assert_true(r->c->err_pending);
+	assert_int_equal(taken(r, HTTP_ERR_REQUEST_LINE), 1);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_400, 4), 1);
+	assert_exchange(&r->x[1], "", "", 400);
+	assert_int_equal(r->x[1].error, HTTP_ERR_REQUEST_LINE);
+	assert_ts(&r->x[1], 3, 3, 4, 4);
+	/* A request at the start of a later feed: in step again. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 5), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 6), 1);
+	assert_exchange(&r->x[2], "GET", "/api/products/1?x=1", 200);
+	assert_int_equal(r->x[2].error, HTTP_ERR_NONE);
+	assert_int_equal(run_close(r, 7), 0);
+	assert_false(r->c->err_pending);
 	run_free(r);
 
-	/* Garbage where the next status line should be. */
+	/* Garbage where the next status line should be: its request is given up. */
 	r = run_new(HTTP_ROLE_CLIENT);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ_GET, 1), 0);
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP_200, 2), 1);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ2, 3), 0);
-	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "HTTP/2 200\r\n\r\n", 4), -1);
-	assert_true(http_conn_broken(r->c));
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "HTTP/2 200\r\n\r\n", 4), 0);
+	assert_int_equal(taken(r, HTTP_ERR_STATUS_LINE), 1);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ_GET, 5), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP_200, 6), 1);
+	assert_exchange(&r->x[1], "GET", "/api/products/1?x=1", 200);
+	assert_ts(&r->x[1], 5, 5, 6, 6);
 	run_free(r);
 }
 
-static void test_malformed_heads(void **state)
+/*
+ * A valid request and a malformed one in one feed, and the server's two
+ * answers: both counted, the second with what could be read of its request.
+ */
+struct bad_case {
+	const char *req;
+	enum http_error err;
+	const char *method, *target;
+};
+
+static const struct bad_case bad_cases[] = {
+	{"GET /a HTTP/1.1\r\nNoColonHere\r\n\r\n", HTTP_ERR_HEADER, "GET", "/a"},
+	{"GET /a HTTP/1.1\r\n: empty name\r\n\r\n", HTTP_ERR_HEADER, "GET", "/a"},
+	{"GET /a HTTP/1.1\r\nContent-Length: 12a\r\n\r\n", HTTP_ERR_CONTENT_LENGTH, "GET", "/a"},
+	{"GET /a HTTP/1.1\r\nContent-Length: \r\n\r\n", HTTP_ERR_CONTENT_LENGTH, "GET", "/a"},
+	{"GET /a HTTP/1.1\r\nContent-Length: 9007199254740993\r\n\r\n", HTTP_ERR_CONTENT_LENGTH,
+	 "GET", "/a"},
+	{"POST /a HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+	 HTTP_ERR_CONTENT_LENGTH, "POST", "/a"},
+	{"PUT /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+	 HTTP_ERR_CONTENT_LENGTH, "PUT", "/a"},
+	{"GET /a\x01z HTTP/1.1\r\n\r\n", HTTP_ERR_REQUEST_LINE, "GET", ""},
+	{"GET /a\tz HTTP/1.1\r\n\r\n", HTTP_ERR_REQUEST_LINE, "GET", ""},
+	{"G\x7f T /a HTTP/1.1\r\n\r\n", HTTP_ERR_REQUEST_LINE, "", ""},
+	{"GET /a HTTP/1.1\rX\n\r\n", HTTP_ERR_REQUEST_LINE, "GET", "/a"},
+	{"GET  /a HTTP/1.1\r\n\r\n", HTTP_ERR_REQUEST_LINE, "GET", ""},
+	{"GET /a HTTP/2.0\r\n\r\n", HTTP_ERR_VERSION, "GET", "/a"},
+	{"GET /a HTTP/5.6\r\n\r\n", HTTP_ERR_VERSION, "GET", "/a"},
+	{"GET /a ICE/1.0\r\n\r\n", HTTP_ERR_VERSION, "GET", "/a"},
+	{"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n", HTTP_ERR_VERSION, "OPTIONS", "*"},
+	{"GET /a\r\n\r\n", HTTP_ERR_VERSION, "GET", "/a"},
+	{"GET /a HTTP/1.1 extra\r\n\r\n", HTTP_ERR_VERSION, "GET", "/a"},
+	{"VERYVERYLONGMETHODNAMEXX /a HTTP/1.1\r\n\r\n", HTTP_ERR_REQUEST_LINE, "", ""},
+	{"{\"json\": true}\r\n", HTTP_ERR_REQUEST_LINE, "", ""},
+};
+
+/*
+ * Feed s to a server connection cut into two feeds at cut (0: whole), after
+ * REQ2 and its answer (in step) or from the connection's start.
+ */
+static struct run *run_split(const char *s, size_t len, size_t cut, bool from_start)
 {
-	static const char *const bad[] = {
-	    "GET /a HTTP/1.1\r\nNoColonHere\r\n\r\n",
-	    "GET /a HTTP/1.1\r\n: empty name\r\n\r\n",
-	    "GET /a HTTP/1.1\r\nContent-Length: 12a\r\n\r\n",
-	    "GET /a HTTP/1.1\r\nContent-Length: \r\n\r\n",
-	    "GET /a HTTP/1.1\r\nContent-Length: 9007199254740993\r\n\r\n",
-	    "GET /a HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-	    "GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-	    "GET /a\x01z HTTP/1.1\r\n\r\n",
-	    "GET /a\tz HTTP/1.1\r\n\r\n",
-	    "G\x7f T /a HTTP/1.1\r\n\r\n",
-	    "GET /a HTTP/1.1\rX\n\r\n",
-	    "GET  /a HTTP/1.1\r\n\r\n",
-	    "GET /a HTTP/2.0\r\n\r\n",
-	    "GET /a HTTP/1.1 extra\r\n\r\n",
-	    "VERYLONGMETHODNAME /a HTTP/1.1\r\n\r\n",
+	struct run *r;
+
+	if (!from_start) {
+		r = run_new(HTTP_ROLE_SERVER);
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 1), 0);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
+	} else {
+		r = calloc(1, sizeof(*r));
+		assert_non_null(r);
+		r->c = malloc(sizeof(*r->c));
+		assert_non_null(r->c);
+		http_conn_init_from_start(r->c, HTTP_ROLE_SERVER);
+	}
+	if (cut)
+		assert_int_equal(feedt(r, HTTP_DIR_INGRESS, s, cut, cut, 3), 0);
+	assert_int_equal(feedt(r, HTTP_DIR_INGRESS, s + cut, len - cut, len - cut, 4), 0);
+	return r;
+}
+
+/*
+ * Each malformed request alone and behind a valid one, in step and from the
+ * connection's start, cut at every offset: one error of its reason, and the
+ * server's answers counted in order, the bad one's with what could be read.
+ */
+static void test_malformed_requests(void **state)
+{
+	size_t i, k, cut, len;
+	int start;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		char both[512];
+
+		for (k = 0; k < 2; k++) {
+			snprintf(both, sizeof(both), "%s%s", k ? REQ_GET : "", b->req);
+			len = strlen(both);
+			for (start = 0; start < 2; start++) {
+				for (cut = 0; cut < len; cut++) {
+					struct run *r = run_split(both, len, cut, start);
+					int base;
+
+					assert_int_equal(taken(r, b->err), 1);
+					if (k)
+						assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_200, 5), 1);
+					base = r->n;
+					assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_400, 6), 1);
+					assert_exchange(&r->x[base], b->method, b->target, 400);
+					assert_int_equal(r->x[base].error, b->err);
+					if (k)
+						assert_exchange(&r->x[base - 1], "GET",
+								"/api/products/1?x=1", 200);
+					run_free(r);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * Requests that are valid but unusual, with the same splits: a leading empty
+ * line, an extension method, registered methods, CONNECT and Upgrade followed
+ * by bytes that the server then refuses: no error counted, every answer paired.
+ */
+static void test_unusual_requests(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *method, *target; /* of the first request */
+		int nresp;                   /* answers the server writes */
+	} cases[] = {
+	    {"\r\nGET /a HTTP/1.1\r\n\r\n", "GET", "/a", 1},
+	    {"\r\n\r\nPOST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "POST", "/a", 1},
+	    {"M-SEARCH * HTTP/1.1\r\nMan: \"ssdp:discover\"\r\n\r\n", "M-SEARCH", "*", 1},
+	    {"PROPFIND /dav HTTP/1.1\r\nDepth: 1\r\n\r\n", "PROPFIND", "/dav", 1},
+	    {"PURGE /cache/x HTTP/1.1\r\n\r\nQUERY /q HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+	     "PURGE", "/cache/x", 2},
+	    {"VERSION-CONTROL /v HTTP/1.1\r\n\r\n", "VERSION-CONTROL", "/v", 1},
+	    {"CONNECT shop.example:443 HTTP/1.0\r\n\r\n\x16\x03\x01\x02\x01", "CONNECT",
+	     "shop.example:443", 2},
+	    {"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x85xyzw",
+	     "GET", "/ws", 2},
+	    {"PUT /up HTTP/1.1\r\nUpgrade: x\r\nConnection: upgrade\r\nContent-Length: 2\r\n\r\nok"
+	     "binary bytes\r\n",
+	     "PUT", "/up", 2},
+	};
+	static const char refused[] = "HTTP/1.1 405 Not Allowed\r\nContent-Length: 0\r\n\r\n";
+	size_t i, cut, len;
+	int start, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = strlen(cases[i].req);
+		for (start = 0; start < 2; start++) {
+			for (cut = 0; cut < len; cut++) {
+				struct run *r = run_split(cases[i].req, len, cut, start);
+				int base = r->n;
+
+				for (j = 0; j < cases[i].nresp; j++)
+					assert_int_equal(feed(r, HTTP_DIR_EGRESS, refused, 5 + j), 1);
+				assert_false(r->c->err_pending);
+				assert_exchange(&r->x[base], cases[i].method, cases[i].target, 405);
+				assert_int_equal(r->n, base + cases[i].nresp);
+				run_free(r);
+			}
+		}
+	}
+}
+
+/* The same requests as the first bytes of a connection seen from its start. */
+static void test_malformed_first_request(void **state)
+{
+	size_t i, cut;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		size_t len = strlen(b->req);
+
+		/* Whole, and cut at every offset into two feeds. */
+		for (cut = 0; cut < len; cut++) {
+			struct run *r = calloc(1, sizeof(*r));
+
+			assert_non_null(r);
+			r->c = malloc(sizeof(*r->c));
+			assert_non_null(r->c);
+			http_conn_init_from_start(r->c, HTTP_ROLE_SERVER);
+			if (cut)
+				assert_int_equal(feedt(r, HTTP_DIR_INGRESS, b->req, cut, cut, 1), 0);
+			assert_int_equal(
+			    feedt(r, HTTP_DIR_INGRESS, b->req + cut, len - cut, len - cut, 2), 0);
+			assert_int_equal(taken(r, b->err), 1);
+			assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_400, 3), 1);
+			assert_exchange(&r->x[0], b->method, b->target, 400);
+			run_free(r);
+		}
+	}
+}
+
+/* Seen from its start, a connection's first bytes are a request whatever they hold. */
+static void test_from_start(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+
+	(void)state;
+	/* Out of step (attached mid-stream): garbage is skipped, its answer not counted. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, "xyz garbage\r\n\r\n", 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_400, 2), 0);
+	assert_false(r->c->err_pending);
+	run_free(r);
+
+	/* From the start: an empty line, then a request (RFC 9112 2.2). */
+	r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	r->c = malloc(sizeof(*r->c));
+	assert_non_null(r->c);
+	http_conn_init_from_start(r->c, HTTP_ROLE_CLIENT);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "\r\nM-SEARCH * HTTP/1.1\r\nMan: x\r\n\r\n", 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, RESP_200, 2), 1);
+	assert_exchange(&r->x[0], "M-SEARCH", "*", 200);
+	assert_false(r->c->err_pending);
+	/* A response to no request (a 408 on an idle connection): counted with none. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS,
+			      "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n", 3),
+			 1);
+	assert_exchange(&r->x[1], "", "", 408);
+	assert_true(r->x[1].unanswered_request);
+	assert_ts(&r->x[1], 3, 3, 3, 3);
+	run_free(r);
+}
+
+/* Bytes after a request that asked for a tunnel are not counted as malformed. */
+static void test_tunnel_bytes(void **state)
+{
+	static const char *const reqs[] = {
+	    "CONNECT shop.example:443 HTTP/1.0\r\n\r\n\x16\x03\x01\x00\xa5\x01\x00",
+	    "GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x85xyz",
+	    "POST /up HTTP/1.1\r\nUpgrade: foo\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Content-Length: 2\r\n\r\nokBINARY",
 	};
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		struct run *r = run_new(HTTP_ROLE_SERVER);
 
-		/* In step after a first exchange, so no resync excuse applies. */
 		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 1), 0);
 		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
-		assert_int_equal(feed(r, HTTP_DIR_INGRESS, bad[i], 3), -1);
-		assert_true(http_conn_broken(r->c));
-		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 0);
+		assert_int_equal(feedt(r, HTTP_DIR_INGRESS, reqs[i], strlen(reqs[i]) + (i < 2),
+				       strlen(reqs[i]) + (i < 2), 3),
+				 0);
+		assert_false(r->c->err_pending);
+		/* Refused: the server read the tunnel bytes as a request and answered them. */
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+				      "HTTP/1.1 405 Not Allowed\r\nContent-Length: 0\r\n\r\n", 4),
+				 1);
+		assert_int_equal(r->x[1].status, 405);
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP_400, 5), 1);
+		assert_int_equal(r->x[2].status, 400);
+		assert_string_equal(r->x[2].method, "");
 		run_free(r);
 	}
 }
@@ -787,14 +1030,19 @@ static void test_oversized_head(void **state)
 	memset(big, 'a', HTTP_HEAD_MAX + 63);
 	big[HTTP_HEAD_MAX + 63] = '\0';
 	memcpy(big, "GET / HTTP/1.1\r\nX-Big: ", 23);
-	/* Arriving in small pieces, as the first message of the connection. */
+	/* Arriving in small pieces, in step after a first exchange. */
+	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 1), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
 	for (i = 0; i < HTTP_HEAD_MAX + 63 && rc == 0; i += 100) {
 		size_t n = HTTP_HEAD_MAX + 63 - i < 100 ? HTTP_HEAD_MAX + 63 - i : 100;
 
-		rc = feedt(r, HTTP_DIR_INGRESS, big + i, n, n, 1);
+		rc = feedt(r, HTTP_DIR_INGRESS, big + i, n, n, 3);
 	}
-	assert_int_equal(rc, -1);
-	assert_true(http_conn_broken(r->c));
+	assert_int_equal(rc, 0);
+	assert_int_equal(taken(r, HTTP_ERR_TOO_LARGE), 1);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n", 4),
+			 1);
+	assert_exchange(&r->x[1], "GET", "/", 431);
 	run_free(r);
 
 	/* A head of exactly HTTP_HEAD_MAX bytes is fine. */
@@ -805,6 +1053,7 @@ static void test_oversized_head(void **state)
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, big, 1), 0);
 	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 2), 1);
 	assert_int_equal(r->x[0].req_bytes, HTTP_HEAD_MAX);
+	assert_false(r->c->err_pending);
 	free(big);
 	run_free(r);
 }
@@ -824,8 +1073,11 @@ static void test_bad_chunk_size(void **state)
 		assert_int_equal(feed(r, HTTP_DIR_EGRESS,
 				      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 2),
 				 0);
-		assert_int_equal(feed(r, HTTP_DIR_EGRESS, bad[i], 3), -1);
-		assert_true(http_conn_broken(r->c));
+		assert_int_equal(feed(r, HTTP_DIR_EGRESS, bad[i], 3), 0);
+		assert_int_equal(taken(r, HTTP_ERR_CHUNKED), 1);
+		/* The response lasts until the next request begins: then it is counted. */
+		assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ2, 4), 1);
+		assert_exchange(&r->x[0], "GET", "/api/products/1?x=1", 200);
 		run_free(r);
 	}
 }
@@ -908,11 +1160,15 @@ static void test_pipeline_overflow(void **state)
 	assert_int_equal(r->c->npending, HTTP_PIPELINE_MAX);
 	for (i = 0; i < HTTP_PIPELINE_MAX + 4; i++)
 		assert_true(feed(r, HTTP_DIR_EGRESS, RESP2, 100 + i) >= 0);
-	/* The oldest four were dropped; the others pair in order. */
-	assert_int_equal(r->n, HTTP_PIPELINE_MAX);
+	/*
+	 * The oldest four were dropped; the others pair in order, and the four
+	 * responses left over are counted with no request.
+	 */
+	assert_int_equal(r->n, HTTP_PIPELINE_MAX + 4);
 	assert_string_equal(r->x[0].target, "/4");
 	assert_string_equal(r->x[HTTP_PIPELINE_MAX - 1].target, "/19");
-	assert_false(http_conn_broken(r->c));
+	assert_true(r->x[HTTP_PIPELINE_MAX].unanswered_request);
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -954,7 +1210,7 @@ static void test_bare_lf_and_blank_lines(void **state)
 	assert_string_equal(r->x[0].host, "lf");
 	assert_int_equal(r->x[0].version_minor, 0);
 	assert_exchange(&r->x[1], "GET", "/next", 204);
-	assert_false(http_conn_broken(r->c));
+	assert_false((r->c)->err_pending);
 	run_free(r);
 }
 
@@ -986,7 +1242,29 @@ static void test_method_label(void **state)
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		assert_string_equal(http_method_label(known[i]), known[i]);
 	assert_string_equal(http_method_label("get"), "OTHER");
-	assert_string_equal(http_method_label("PROPFIND"), "OTHER");
+	/* IANA's registry and PURGE; the table is sorted (the lookup is a binary search). */
+	assert_string_equal(http_method_label("PROPFIND"), "PROPFIND");
+	assert_string_equal(http_method_label("VERSION-CONTROL"), "VERSION-CONTROL");
+	assert_string_equal(http_method_label("UPDATEREDIRECTREF"), "UPDATEREDIRECTREF");
+	assert_string_equal(http_method_label("ACL"), "ACL");
+	assert_string_equal(http_method_label("PURGE"), "PURGE");
+	assert_string_equal(http_method_label("QUERY"), "QUERY");
+	assert_string_equal(http_method_label("M-SEARCH"), "OTHER");
+	assert_string_equal(http_method_label("GE"), "OTHER");
+	assert_string_equal(http_method_label("POSTS"), "OTHER");
+	{
+		static const char *const more[] = {
+		    "ACL",	 "BASELINE-CONTROL", "BIND",	    "CHECKIN",	 "CHECKOUT",
+		    "COPY",	 "LABEL",	     "LINK",	    "LOCK",	 "MERGE",
+		    "MKACTIVITY", "MKCALENDAR",	     "MKCOL",	    "MKREDIRECTREF", "MKWORKSPACE",
+		    "MOVE",	 "ORDERPATCH",	     "PRI",	    "PROPFIND",	 "PROPPATCH",
+		    "PURGE",	 "QUERY",	     "REBIND",	    "REPORT",	 "SEARCH",
+		    "UNBIND",	 "UNCHECKOUT",	     "UNLINK",	    "UNLOCK",	 "UPDATE",
+		};
+
+		for (i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+			assert_string_equal(http_method_label(more[i]), more[i]);
+	}
 	assert_string_equal(http_method_label("GETX"), "OTHER");
 	assert_string_equal(http_method_label(""), "OTHER");
 	assert_string_equal(http_method_label(NULL), "OTHER");
@@ -1016,7 +1294,16 @@ static void test_sniffing(void **state)
 	assert_false(req_like("get / HTTP/1.1"));
 	assert_false(req_like("FOO bar"));
 	assert_false(req_like("AB /x"));
-	assert_false(req_like("ABCDEFGHIJKLMNOP /x"));
+	assert_false(req_like("ABCDEFGHIJKLMNOPQRSTUVWX /x"));
+	assert_true(req_like("ABCDEFGHIJKLMNOPQRSTUVW /x"));
+	/* Empty lines before a request line (RFC 9112 2.2), '-' inside a method. */
+	assert_true(req_like("\r\n\r\nGET / HTTP/1.1\r\n"));
+	assert_true(req_like("\nGET /"));
+	assert_true(req_like("M-SEARCH * HTTP/1.1\r\n"));
+	assert_true(req_like("VERSION-CONTROL /x HTTP/1.1\r\n"));
+	assert_false(req_like("-AB /x"));
+	assert_false(req_like("\r\n"));
+	assert_false(req_like("GET / RTSP/1.0\r\n"));
 	assert_false(req_like("PURGE htt"));
 	assert_false(req_like("HTTP/1.1 200 OK"));
 	assert_false(req_like(""));
@@ -1070,7 +1357,8 @@ static void assert_same(struct duo d)
 {
 	assert_int_equal(d.fast->n, d.slow->n);
 	assert_memory_equal(d.fast->x, d.slow->x, d.fast->n * sizeof(d.fast->x[0]));
-	assert_int_equal(http_conn_broken(d.fast->c), http_conn_broken(d.slow->c));
+	assert_int_equal(d.fast->c->err_pending, d.slow->c->err_pending);
+	assert_memory_equal(d.fast->c->errors, d.slow->c->errors, sizeof(d.fast->c->errors));
 	assert_int_equal(http_conn_truncated(d.fast->c), http_conn_truncated(d.slow->c));
 	assert_true(http_conn_same_state(d.fast->c, d.slow->c));
 }
@@ -1205,7 +1493,7 @@ static void test_fast_split_head(void **state)
 	/* The next whole head after one read by the state machine: fast again. */
 	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 14, &fast);
 	assert_true(fast);
-	assert_false(http_conn_broken(d.fast->c));
+	assert_false((d.fast->c)->err_pending);
 	duo_free(d);
 }
 
@@ -1241,12 +1529,13 @@ static void test_fast_chunked(void **state)
 	assert_int_equal(duo_feedt(d, HTTP_DIR_EGRESS, "456789", 6, 12, 9, NULL), 0);
 	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, "\r\n0\r\n\r\n", 10, NULL), 1);
 	assert_ts(&d.fast->x[3], 7, 7, 8, 10);
-	/* A bad chunk size after a fast head: broken alike. */
+	/* A bad chunk size after a fast head: counted alike, the response ends with the next. */
 	duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 11, NULL);
 	assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS,
 				  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 12,
 				  NULL),
-			 -1);
+			 0);
+	assert_int_equal(d.fast->c->errors[HTTP_ERR_CHUNKED], 1);
 	duo_free(d);
 }
 
@@ -1296,7 +1585,7 @@ static void test_fast_truncated(void **state)
 	duo_free(d);
 }
 
-/* Heads of given lengths (a padded header), in step, one record each. */
+/* Heads of given lengths (a padded header), in step, one record each; want -1: too large. */
 static void fast_head_size(size_t len, int want)
 {
 	struct duo d = duo_warm();
@@ -1307,7 +1596,8 @@ static void fast_head_size(size_t len, int want)
 	memset(big, 'a', len);
 	memcpy(big, "GET / HTTP/1.1\r\nX-Big: ", 23);
 	memcpy(big + len - 4, "\r\n\r\n", 5);
-	assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, big, 3, &fast), want);
+	assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, big, 3, &fast), 0);
+	assert_int_equal(d.fast->c->err_pending, want < 0);
 	assert_int_equal(fast, want == 0);
 	free(big);
 	duo_free(d);
@@ -1336,8 +1626,8 @@ static void test_fast_boundaries(void **state)
 		assert_int_equal(strlen(d.fast->x[d.fast->n - 1].target),
 				 i < HTTP_TARGET_MAX ? i : HTTP_TARGET_MAX - 1);
 	}
-	/* Methods: 15 upper-case letters is the longest; other tchars are the state machine's. */
-	duo_feed(d, HTTP_DIR_INGRESS, "ABCDEFGHIJKLMNO / HTTP/1.1\r\n\r\n", 5, &fast);
+	/* Methods: 23 upper-case letters is the longest; other tchars are the state machine's. */
+	duo_feed(d, HTTP_DIR_INGRESS, "ABCDEFGHIJKLMNOPQRSTUVW / HTTP/1.1\r\n\r\n", 5, &fast);
 	assert_true(fast);
 	duo_feed(d, HTTP_DIR_EGRESS, RESP2, 6, NULL);
 	duo_feed(d, HTTP_DIR_INGRESS, "M-SEARCH * HTTP/1.1\r\n\r\n", 7, &fast);
@@ -1347,7 +1637,9 @@ static void test_fast_boundaries(void **state)
 	assert_true(fast);
 	assert_exchange(&d.fast->x[d.fast->n - 1], "M-SEARCH", "*", 200);
 	assert_int_equal(
-	    duo_feed(d, HTTP_DIR_INGRESS, "ABCDEFGHIJKLMNOP / HTTP/1.1\r\n\r\n", 9, NULL), -1);
+	    duo_feed(d, HTTP_DIR_INGRESS, "ABCDEFGHIJKLMNOPQRSTUVWX / HTTP/1.1\r\n\r\n", 9, NULL),
+	    0);
+	assert_int_equal(d.fast->c->errors[HTTP_ERR_REQUEST_LINE], 1);
 	duo_free(d);
 }
 
@@ -1377,13 +1669,15 @@ static void test_fast_fallbacks(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad_reqs) / sizeof(bad_reqs[0]); i++) {
 		d = duo_warm();
-		assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, bad_reqs[i], 3, NULL), -1);
+		assert_int_equal(duo_feed(d, HTTP_DIR_INGRESS, bad_reqs[i], 3, NULL), 0);
+		assert_true(d.fast->c->err_pending);
 		duo_free(d);
 	}
 	for (i = 0; i < sizeof(bad_resps) / sizeof(bad_resps[0]); i++) {
 		d = duo_warm();
 		duo_feed(d, HTTP_DIR_INGRESS, REQ_GET, 3, NULL);
-		assert_int_equal(duo_feed(d, HTTP_DIR_EGRESS, bad_resps[i], 4, NULL), -1);
+		assert_true(duo_feed(d, HTTP_DIR_EGRESS, bad_resps[i], 4, NULL) >= 0);
+		assert_true(d.fast->c->err_pending);
 		duo_free(d);
 	}
 	d = duo_warm();
@@ -1497,8 +1791,12 @@ int main(void)
 	    cmocka_unit_test(test_response_before_request),
 	    cmocka_unit_test(test_truncated_request_head),
 	    cmocka_unit_test(test_looks_like_request_line),
-	    cmocka_unit_test(test_garbage_broken),
-	    cmocka_unit_test(test_malformed_heads),
+	    cmocka_unit_test(test_garbage_request),
+	    cmocka_unit_test(test_malformed_requests),
+	    cmocka_unit_test(test_unusual_requests),
+	    cmocka_unit_test(test_malformed_first_request),
+	    cmocka_unit_test(test_from_start),
+	    cmocka_unit_test(test_tunnel_bytes),
 	    cmocka_unit_test(test_oversized_head),
 	    cmocka_unit_test(test_bad_chunk_size),
 	    cmocka_unit_test(test_trace_headers),

@@ -9,9 +9,12 @@
  * (resync, until-next). Out of step, only a feed that *begins* with a start
  * line can bring it back in step: such a head is a "candidate" until its start
  * line validates; if it does not, its bytes were just more of whatever came
- * before. In step, anything that is not a valid message is malformed.
+ * before. In step, anything that is not a valid message is malformed: it is
+ * counted, a malformed request still takes its place in the pairing (its
+ * response is the server's answer to it), and the half goes out of step.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/http.h"
@@ -98,6 +101,7 @@ struct head_info {
 	bool chunked;
 	bool conn_close;
 	bool keep_alive;
+	bool upgrade; /* "Connection: upgrade": the request asks for another protocol */
 };
 
 static bool is_digit(uint8_t b)
@@ -220,6 +224,35 @@ static struct http_pending *pending_push(struct http_conn *c, uint32_t *seq)
 		c->first = 0;
 	*seq = c->first_seq + c->npending;
 	return &c->pending[(c->first + c->npending++) % HTTP_PIPELINE_MAX];
+}
+
+/*
+ * A response that answers no request we saw goes before every pending one (it
+ * began before they did): a placeholder of its own at the front. NULL if full.
+ */
+static struct http_pending *pending_unshift(struct http_conn *c)
+{
+	if (c->npending == HTTP_PIPELINE_MAX)
+		return NULL;
+	c->first = (c->first + HTTP_PIPELINE_MAX - 1) % HTTP_PIPELINE_MAX;
+	c->first_seq--;
+	c->npending++;
+	/*
+	 * Its sequence number is the one before the oldest pending: a message
+	 * still going on whose request was popped (answered early) may hold it.
+	 * That message has no entry any more; it must not take this one.
+	 */
+	for (int i = 0; i < 2; i++)
+		if (c->half[i].has_msg && c->half[i].seq == c->first_seq)
+			c->half[i].has_msg = false;
+	return &c->pending[c->first];
+}
+
+static void count_error(struct http_conn *c, enum http_error e)
+{
+	if (c->errors[e] < UINT16_MAX)
+		c->errors[e]++;
+	c->err_pending = true;
 }
 
 static void emit(struct feed *f, const struct http_exchange *x)
@@ -538,6 +571,8 @@ static void conn_token(const char *t, size_t len, struct head_info *hi)
 		hi->conn_close = true;
 	else if (ieq(t, len, "keep-alive"))
 		hi->keep_alive = true;
+	else if (ieq(t, len, "upgrade"))
+		hi->upgrade = true;
 }
 
 static int header(const char *name, size_t nlen, const char *v, size_t vlen, struct head_info *hi,
@@ -548,10 +583,10 @@ static int header(const char *name, size_t nlen, const char *v, size_t vlen, str
 
 	if (ieq(name, nlen, "content-length")) {
 		if (parse_cl(v, vlen, &cl))
-			return -1;
+			return HTTP_ERR_CONTENT_LENGTH;
 		/* Differing lengths make the framing ambiguous (request smuggling). */
 		if (hi->has_cl && hi->cl != cl)
-			return -1;
+			return HTTP_ERR_CONTENT_LENGTH;
 		hi->has_cl = true;
 		hi->cl = cl;
 	} else if (ieq(name, nlen, "transfer-encoding")) {
@@ -580,7 +615,7 @@ static int header(const char *name, size_t nlen, const char *v, size_t vlen, str
 	return 0;
 }
 
-/* One header line p[0..len): its line end cut off, not empty. */
+/* One header line p[0..len): its line end cut off, not empty. 0, or an http_error. */
 static int head_line(const char *p, size_t len, struct head_info *hi, struct http_exchange *x)
 {
 	const char *colon, *v;
@@ -591,7 +626,7 @@ static int head_line(const char *p, size_t len, struct head_info *hi, struct htt
 		return 0;
 	colon = memchr(p, ':', len);
 	if (!colon || colon == p)
-		return -1;
+		return HTTP_ERR_HEADER;
 	v = colon + 1;
 	vlen = p + len - v;
 	trim(&v, &vlen);
@@ -601,10 +636,14 @@ static int head_line(const char *p, size_t len, struct head_info *hi, struct htt
 /*
  * Parse head[0..head_len). A truncated head may end in the middle of a line:
  * only complete lines count, and the start line may be a prefix. x: the
- * request's fields, NULL for a response.
+ * request's fields, NULL for a response. Returns 0, or the first line's error;
+ * the lines after a bad one are still read (for the host and trace headers of
+ * a malformed request).
  */
 static int parse_head(const struct http_half *h, struct head_info *hi, struct http_exchange *x)
 {
+	int err = 0, e;
+
 	const char *p = h->head;
 	const char *end = p + h->head_len;
 	const char *lf = memchr(p, '\n', end - p);
@@ -628,11 +667,38 @@ static int parse_head(const struct http_half *h, struct head_info *hi, struct ht
 			len--;
 		if (!len)
 			break;
-		if (head_line(p, len, hi, x))
-			return -1;
+		e = head_line(p, len, hi, x);
+		if (e && !err)
+			err = e;
 		p = lf + 1;
 	}
-	return 0;
+	return err;
+}
+
+/*
+ * What can be read of a request line that is not valid: the first token as the
+ * method if it is one (tchars ending in a space), the second as the target if
+ * it ends in a space or the line's end. Enough for the labels of the server's
+ * answer to it; the rest stays "".
+ */
+static void salvage_request_line(const char *l, size_t len, struct http_exchange *x)
+{
+	size_t m = 0, t, te;
+
+	while (m < len && is_tchar((uint8_t)l[m]))
+		m++;
+	if (!m || m >= len || l[m] != ' ')
+		return;
+	if (m < sizeof(x->method))
+		copy_str(x->method, sizeof(x->method), l, m);
+	t = m + 1;
+	for (te = t; te < len && (uint8_t)l[te] > ' ' && l[te] != 0x7f; te++)
+		;
+	if (te == t || te >= len || (l[te] != ' ' && l[te] != '\r' && l[te] != '\n'))
+		return;
+	if (te - t >= sizeof(x->target))
+		x->target_truncated = true;
+	copy_str(x->target, sizeof(x->target), l + t, te - t);
 }
 
 /* ---- state machine ---- */
@@ -647,6 +713,7 @@ static void head_begin(struct feed *f, bool cand)
 		h->cand_feed = h->nfeed;
 	}
 	h->state = ST_HEAD;
+	h->head_in_step = !cand;
 	h->head_len = 0;
 	h->head_ts = f->ts;
 	h->head_last_ts = f->ts;
@@ -703,7 +770,7 @@ static void body_begin_chunked(struct http_half *h)
 }
 
 static void req_head(struct feed *f, const struct head_info *hi, struct http_exchange *x,
-		     bool truncated)
+		     bool truncated, int err)
 {
 	struct http_conn *c = f->c;
 	struct http_half *h = f->h;
@@ -716,12 +783,16 @@ static void req_head(struct feed *f, const struct head_info *hi, struct http_exc
 	x->req_end_ts = h->last_ts;
 	x->req_bytes = h->msg_bytes;
 	x->head_truncated = truncated;
+	x->error = (uint8_t)err;
 	p->x = *x;
-	p->is_head = !strcmp(x->method, "HEAD");
+	/* The first letter first: a call to strcmp costs more than the rest of this. */
+	p->is_head = x->method[0] == 'H' && !strcmp(x->method, "HEAD");
 	p->resp_started = false;
 	h->has_msg = true;
+	h->tunnel_maybe =
+	    !err && (hi->upgrade || (x->method[0] == 'C' && !strcmp(x->method, "CONNECT")));
 
-	if (truncated) {
+	if (truncated || err) {
 		h->state = ST_UNTIL_NEXT;
 	} else if (hi->te) {
 		/* A request must end in "chunked" if it has a transfer coding at all. */
@@ -738,7 +809,7 @@ static void req_head(struct feed *f, const struct head_info *hi, struct http_exc
 	}
 }
 
-static void resp_head(struct feed *f, const struct head_info *hi, bool truncated)
+static void resp_head(struct feed *f, const struct head_info *hi, bool truncated, bool lost)
 {
 	struct http_conn *c = f->c;
 	struct http_half *h = f->h;
@@ -748,14 +819,29 @@ static void resp_head(struct feed *f, const struct head_info *hi, bool truncated
 
 	if (st >= 100 && st < 200 && st != 101) {
 		/* Interim response: the final one follows; we only know where if we saw it all. */
-		h->state = truncated ? ST_RESYNC : ST_IDLE;
+		h->state = truncated || lost ? ST_RESYNC : ST_IDLE;
 		return;
+	}
+	if (h->head_in_step && !h->head_answers && (p = pending_unshift(c))) {
+		/*
+		 * In step, a response that began with no request pending (a 408 on
+		 * an idle connection, an answer to bytes that were no request) is
+		 * still one the server wrote: counted, with an empty request.
+		 */
+		memset(&p->x, 0, sizeof(p->x));
+		p->x.role = c->role;
+		p->x.unanswered_request = true;
+		p->x.req_begin_ts = h->begin_ts;
+		p->x.req_end_ts = h->begin_ts;
+		p->is_head = false;
+		h->head_answers = true;
+		h->head_seq = c->first_seq;
 	}
 	if (!c->npending || !h->head_answers || h->head_seq != c->first_seq) {
 		/*
-		 * Answers a request we did not see (mid-stream start), or one we
-		 * dropped: without the request we cannot frame it (HEAD, CONNECT),
-		 * so wait for the next one.
+		 * Out of step, it answers a request we did not see (mid-stream
+		 * start), or one we dropped: without the request we cannot frame
+		 * it (HEAD, CONNECT), so wait for the next one.
 		 */
 		if (st == 101)
 			conn_done(c);
@@ -779,7 +865,7 @@ static void resp_head(struct feed *f, const struct head_info *hi, bool truncated
 	if (tunnel) {
 		msg_end(f, h);
 		conn_done(c);
-	} else if (truncated) {
+	} else if (truncated || lost) {
 		h->state = ST_UNTIL_NEXT;
 	} else if (p->is_head || st == 204 || st == 304) {
 		msg_end(f, h);
@@ -801,9 +887,14 @@ static void resp_head(struct feed *f, const struct head_info *hi, bool truncated
 	}
 }
 
-/* The head h->head_len long, parsed into hi (and x for a request), is a message's. */
+/*
+ * The head h->head_len long, parsed into hi (and x for a request), is a
+ * message's. truncated: the rest of it was not captured; err: it is malformed
+ * (counted by the caller). Either way its framing is unknown: the message lasts
+ * until a feed begins with the next one.
+ */
 static void head_apply(struct feed *f, const struct head_info *hi, struct http_exchange *x,
-		       bool truncated)
+		       bool truncated, int err)
 {
 	struct http_half *h = f->h;
 
@@ -812,31 +903,97 @@ static void head_apply(struct feed *f, const struct head_info *hi, struct http_e
 	h->begin_ts = h->head_ts;
 	h->last_ts = f->ts;
 	h->has_msg = false;
-	if (truncated) {
+	if (truncated || err) {
 		/* The unseen rest of the syscall is part of this message, wherever it ends. */
 		h->msg_bytes += f->unseen;
 		f->unseen = 0;
 	}
 	if (is_req_half(h))
-		req_head(f, hi, x, truncated);
+		req_head(f, hi, x, truncated, err);
 	else
-		resp_head(f, hi, truncated);
+		resp_head(f, hi, truncated, err != 0);
+}
+
+/* A malformed request is counted, unless it may be the bytes of a tunnel asked for. */
+static void request_error(struct feed *f, int err)
+{
+	if (!f->h->tunnel_maybe)
+		count_error(f->c, err);
+	f->h->tunnel_maybe = false;
 }
 
 /* The head is complete, or (truncated) the rest of it was not captured. */
-static int head_done(struct feed *f, bool truncated)
+static void head_done(struct feed *f, bool truncated)
 {
+	struct http_half *h = f->h;
+	struct head_info hi;
+	struct http_exchange x;
+	int err;
+
+	memset(&hi, 0, sizeof(hi));
+	if (is_req_half(h))
+		memset(&x, 0, sizeof(x));
+	err = parse_head(h, &hi, is_req_half(h) ? &x : NULL);
+	if (err && is_req_half(h))
+		request_error(f, err);
+	else if (err)
+		count_error(f->c, err);
+	head_apply(f, &hi, &x, truncated, err);
+}
+
+/* Why sl_step refused a byte, from the element it was in. */
+static int sl_error(const struct http_half *h, uint8_t b)
+{
+	switch (h->sl_state) {
+	case SL_TARGET:
+		/* "GET /\r\n": a target, then the line ends where the version should be. */
+		return h->sl_pos && (b == '\r' || b == '\n') ? HTTP_ERR_VERSION
+							   : HTTP_ERR_REQUEST_LINE;
+	case SL_RVERSION:
+		return HTTP_ERR_VERSION;
+	case SL_METHOD:
+	case SL_RCR:
+		return HTTP_ERR_REQUEST_LINE;
+	default:
+		return HTTP_ERR_STATUS_LINE;
+	}
+}
+
+/*
+ * A head in step that cannot be a message's (its start line is invalid, or it
+ * grew past HTTP_HEAD_MAX). A request still becomes one, with what can be read
+ * of it. A response without a status line answers nothing we can count: the
+ * request it stood for is given up, and the half waits for a status line.
+ */
+static void head_bad(struct feed *f, int err)
+{
+	struct http_conn *c = f->c;
 	struct http_half *h = f->h;
 	struct head_info hi;
 	struct http_exchange x;
 
 	memset(&hi, 0, sizeof(hi));
-	if (is_req_half(h))
+	if (is_req_half(h)) {
 		memset(&x, 0, sizeof(x));
-	if (parse_head(h, &hi, is_req_half(h) ? &x : NULL))
-		return -1;
-	head_apply(f, &hi, &x, truncated);
-	return 0;
+		if (h->sl_state == SL_OK)
+			parse_head(h, &hi, &x); /* too large after a valid request line */
+		else
+			salvage_request_line(h->head, h->head_len, &x);
+		memset(&hi, 0, sizeof(hi));
+		request_error(f, err);
+		head_apply(f, &hi, &x, false, err);
+		return;
+	}
+	count_error(c, err);
+	if (h->sl_state == SL_OK) {
+		hi.status = parse_status(h->head, h->head_len);
+		head_apply(f, &hi, NULL, false, err);
+		return;
+	}
+	if (h->head_answers && c->npending && h->head_seq == c->first_seq)
+		pending_pop(c);
+	h->state = ST_RESYNC;
+	h->has_msg = false;
 }
 
 static bool looks_like_start(const struct http_half *h)
@@ -894,6 +1051,7 @@ static bool sl_run(struct feed *f)
 	return true;
 }
 
+/* Returns 0, or the http_error of a head in step that cannot be a message's (see head_bad). */
 static int head_feed(struct feed *f)
 {
 	struct http_half *h = f->h;
@@ -927,7 +1085,7 @@ static int head_feed(struct feed *f)
 				cand_fail(f);
 				return 0;
 			}
-			return -1;
+			return HTTP_ERR_TOO_LARGE;
 		}
 		h->head[h->head_len++] = b;
 		h->head_last_ts = f->ts;
@@ -939,7 +1097,7 @@ static int head_feed(struct feed *f)
 					cand_fail(f);
 					return 0;
 				}
-				return -1;
+				return sl_error(h, b);
 			}
 			if (r == SL_DONE && h->cand)
 				cand_sync(f);
@@ -953,8 +1111,10 @@ static int head_feed(struct feed *f)
 			break;
 		case EOH_BOL:
 		case EOH_BOL_CR:
-			if (b == '\n')
-				return head_done(f, false);
+			if (b == '\n') {
+				head_done(f, false);
+				return 0;
+			}
 			if (b == '\r' && h->eoh == EOH_BOL)
 				h->eoh = EOH_BOL_CR;
 			else
@@ -971,7 +1131,8 @@ static int head_feed(struct feed *f)
 		}
 		cand_sync(f);
 	}
-	return head_done(f, true);
+	head_done(f, true);
+	return 0;
 }
 
 static void body_len(struct feed *f)
@@ -1093,8 +1254,10 @@ static int body_chunked(struct feed *f)
 			continue;
 		}
 		r = chunk_byte(h, f->data[f->off++]);
-		if (r < 0)
+		if (r < 0) {
+			msg_add(f->c, h, f->off - start, f->ts);
 			return -1;
+		}
 		if (r > 0)
 			break;
 	}
@@ -1250,18 +1413,19 @@ static bool fast_head(struct feed *f)
 	h->sl_pos = req ? 8 : 3; /* after "HTTP/1.x", after the code */
 	h->eoh = eoh;
 	f->off += i;
-	head_apply(f, &hi, &x, false);
+	head_apply(f, &hi, &x, false, 0);
 	return true;
 }
 
-static int half_feed(struct feed *f)
+static void half_feed(struct feed *f)
 {
 	struct http_half *h = f->h;
+	int err;
 
 	while (f->off < f->len || f->unseen) {
 		switch (h->state) {
 		case ST_DONE:
-			return 0;
+			return;
 		case ST_RESYNC:
 		case ST_UNTIL_NEXT:
 			if (f->off == 0 && f->len > 0) {
@@ -1292,26 +1456,28 @@ static int half_feed(struct feed *f)
 			head_begin(f, false);
 			break;
 		case ST_HEAD:
-			if (head_feed(f))
-				return -1;
+			err = head_feed(f);
+			if (err)
+				head_bad(f, err);
 			break;
 		case ST_BODY_LEN:
 			body_len(f);
 			break;
 		case ST_BODY_CHUNKED:
-			if (body_chunked(f))
-				return -1;
+			if (body_chunked(f)) {
+				/* The message goes on, framing unknown, until the next one. */
+				count_error(f->c, HTTP_ERR_CHUNKED);
+				h->state = ST_UNTIL_NEXT;
+			}
 			break;
 		case ST_UNTIL_CLOSE:
+		default:
 			msg_add(f->c, h, f->len - f->off + f->unseen, f->ts);
 			f->off = f->len;
 			f->unseen = 0;
 			break;
-		default:
-			return -1;
 		}
 	}
-	return 0;
 }
 
 /* ---- public API ---- */
@@ -1329,6 +1495,15 @@ void http_conn_init(struct http_conn *c, enum http_role role_hint)
 		role_hint = HTTP_ROLE_UNKNOWN;
 	}
 	c->role = role_hint;
+}
+
+void http_conn_init_from_start(struct http_conn *c, enum http_role role)
+{
+	http_conn_init(c, role);
+	if (c->role == HTTP_ROLE_UNKNOWN)
+		return;
+	c->half[HTTP_DIR_INGRESS].state = ST_IDLE;
+	c->half[HTTP_DIR_EGRESS].state = ST_IDLE;
 }
 
 void http_conn_set_fast_path(struct http_conn *c, bool on)
@@ -1372,7 +1547,7 @@ int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, 
 {
 	struct feed f;
 
-	if (!c || c->broken || (dir != HTTP_DIR_INGRESS && dir != HTTP_DIR_EGRESS))
+	if (!c || (dir != HTTP_DIR_INGRESS && dir != HTTP_DIR_EGRESS))
 		return 0;
 	if (!data || caplen > total)
 		caplen = data ? total : 0;
@@ -1390,10 +1565,7 @@ int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, 
 	f.out = out;
 	f.max_out = max_out;
 	f.h->nfeed++;
-	if (half_feed(&f)) {
-		c->broken = true;
-		return -1;
-	}
+	half_feed(&f);
 	return f.n;
 }
 
@@ -1403,7 +1575,7 @@ int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out,
 	struct http_half *h;
 
 	(void)ts; /* an exchange ends with its last bytes, not with the close */
-	if (!c || c->broken)
+	if (!c)
 		return 0;
 	memset(&f, 0, sizeof(f));
 	f.c = c;
@@ -1429,16 +1601,44 @@ bool http_conn_truncated(const struct http_conn *c)
 {
 	const struct http_half *h;
 
-	if (!c || c->broken || (c->role != HTTP_ROLE_SERVER && c->role != HTTP_ROLE_CLIENT))
+	if (!c || (c->role != HTTP_ROLE_SERVER && c->role != HTTP_ROLE_CLIENT))
 		return false;
 	h = &c->half[c->role == HTTP_ROLE_SERVER ? HTTP_DIR_INGRESS : HTTP_DIR_EGRESS];
 	/* A request head begun in step (not a resync candidate) and never finished. */
 	return h->state == ST_HEAD && h->head_len > 0 && !(h->cand && h->cand_prev == ST_UNTIL_NEXT);
 }
 
-bool http_conn_broken(const struct http_conn *c)
+unsigned http_conn_take_errors(struct http_conn *c, unsigned counts[HTTP_ERR__COUNT])
 {
-	return c && c->broken;
+	unsigned sum = 0;
+	int i;
+
+	if (!c || !c->err_pending)
+		return 0;
+	for (i = 0; i < HTTP_ERR__COUNT; i++) {
+		counts[i] += c->errors[i];
+		sum += c->errors[i];
+		c->errors[i] = 0;
+	}
+	c->err_pending = false;
+	return sum;
+}
+
+const char *http_error_reason(enum http_error e)
+{
+	static const char *const reasons[HTTP_ERR__COUNT] = {
+		[HTTP_ERR_NONE] = "none",
+		[HTTP_ERR_REQUEST_LINE] = "request_line",
+		[HTTP_ERR_VERSION] = "version",
+		[HTTP_ERR_HEADER] = "header",
+		[HTTP_ERR_CONTENT_LENGTH] = "content_length",
+		[HTTP_ERR_CHUNKED] = "chunked",
+		[HTTP_ERR_TOO_LARGE] = "too_large",
+		[HTTP_ERR_STATUS_LINE] = "status_line",
+		[HTTP_ERR_TRUNCATED] = "truncated",
+	};
+
+	return (unsigned)e < HTTP_ERR__COUNT ? reasons[e] : "none";
 }
 
 static bool request_prefix(const uint8_t *data, size_t len);
@@ -1446,12 +1646,17 @@ static bool request_prefix(const uint8_t *data, size_t len);
 /*
  * A request line: a method, and, when the whole line is there to see, the
  * version at its end ("GET key\r\n" is a Redis inline command, not HTTP).
+ * Empty lines before it are allowed (RFC 9112 2.2).
  */
 bool http_looks_like_request(const uint8_t *data, size_t len)
 {
 	const uint8_t *nl;
 	size_t n;
 
+	while (len && data && (data[0] == '\r' || data[0] == '\n')) {
+		data++;
+		len--;
+	}
 	if (!request_prefix(data, len))
 		return false;
 	nl = memchr(data, '\n', len);
@@ -1477,7 +1682,10 @@ static bool request_prefix(const uint8_t *data, size_t len)
 		if (len > n && !memcmp(data, methods[i], n) && data[n] == ' ')
 			return true;
 	}
-	for (n = 0; n < len && n < HTTP_METHOD_MAX && data[n] >= 'A' && data[n] <= 'Z'; n++)
+	/* Upper-case letters and '-' (M-SEARCH, VERSION-CONTROL), a letter first. */
+	for (n = 0; n < len && n < HTTP_METHOD_MAX &&
+		    ((data[n] >= 'A' && data[n] <= 'Z') || (n && data[n] == '-'));
+	     n++)
 		;
 	if (n < 3 || n >= HTTP_METHOD_MAX || n + 1 >= len || data[n] != ' ')
 		return false;
@@ -1517,17 +1725,37 @@ const char *http_outcome(int status)
 	return "UNKNOWN";
 }
 
+/* IANA's HTTP Method Registry ("*" excepted), and PURGE; sorted for bsearch. */
+static const char *const method_names[] = {
+	"ACL",	       "BASELINE-CONTROL", "BIND",	  "CHECKIN",	 "CHECKOUT",
+	"CONNECT",     "COPY",		   "DELETE",	  "GET",	 "HEAD",
+	"LABEL",       "LINK",		   "LOCK",	  "MERGE",	 "MKACTIVITY",
+	"MKCALENDAR",  "MKCOL",		   "MKREDIRECTREF", "MKWORKSPACE", "MOVE",
+	"OPTIONS",     "ORDERPATCH",	   "PATCH",	  "POST",	 "PRI",
+	"PROPFIND",    "PROPPATCH",	   "PURGE",	  "PUT",	 "QUERY",
+	"REBIND",      "REPORT",	   "SEARCH",	  "TRACE",	 "UNBIND",
+	"UNCHECKOUT",  "UNLINK",	   "UNLOCK",	  "UPDATE",	 "UPDATEREDIRECTREF",
+	"VERSION-CONTROL",
+};
+
+static int method_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
 const char *http_method_label(const char *method)
 {
-	static const char *const known[] = {
-		"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-	};
-	size_t i;
+	const char *const *m;
 
 	if (!method)
 		return "OTHER";
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(method, known[i]))
-			return known[i];
-	return "OTHER";
+	/* Most requests: no search. */
+	if (method[0] == 'G' && method[1] == 'E' && method[2] == 'T' && !method[3])
+		return "GET";
+	if (method[0] == 'P' && method[1] == 'O' && method[2] == 'S' && method[3] == 'T' &&
+	    !method[4])
+		return "POST";
+	m = bsearch(method, method_names, sizeof(method_names) / sizeof(method_names[0]),
+		    sizeof(method_names[0]), method_cmp);
+	return m ? *m : "OTHER";
 }

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_METHOD_MAX  16
+#define HTTP_METHOD_MAX  24  /* the longest registered method, UPDATEREDIRECTREF, is 17 */
 #define HTTP_TARGET_MAX  256  /* request-target kept (truncated beyond) */
 #define HTTP_HOST_MAX    128
 #define HTTP_TRACEPARENT_MAX 64  /* "00-<32 hex>-<16 hex>-<2 hex>" + NUL = 56 */
@@ -40,6 +40,24 @@ enum http_role {
 	HTTP_ROLE_UNKNOWN = 0,
 	HTTP_ROLE_SERVER = 1, /* requests arrive on ingress */
 	HTTP_ROLE_CLIENT = 2, /* requests leave on egress */
+};
+
+/*
+ * Why bytes could not be parsed, one count each (sonde_parse_errors_total's
+ * reason label). A request that cannot be parsed still takes its place in the
+ * pairing, so that the server's answer to it is counted (see http_conn_feed).
+ */
+enum http_error {
+	HTTP_ERR_NONE = 0,
+	HTTP_ERR_REQUEST_LINE,   /* a request line that is not method SP target SP version */
+	HTTP_ERR_VERSION,        /* a version that is not HTTP/1.x (HTTP/2.0, ICE/1.0, RTSP/1.0) */
+	HTTP_ERR_HEADER,         /* a header line without a name and a colon */
+	HTTP_ERR_CONTENT_LENGTH, /* a Content-Length that is not a number, or two that differ */
+	HTTP_ERR_CHUNKED,        /* chunked framing that does not follow the grammar */
+	HTTP_ERR_TOO_LARGE,      /* a head longer than HTTP_HEAD_MAX */
+	HTTP_ERR_STATUS_LINE,    /* the server wrote no status line where a response was due */
+	HTTP_ERR_TRUNCATED,      /* the connection ended inside a request head (counted by the caller) */
+	HTTP_ERR__COUNT,
 };
 
 /* Trace context headers found in a request head (empty strings if absent). */
@@ -68,6 +86,15 @@ struct http_exchange {
 	uint64_t resp_bytes;           /* bytes of the response (head + body) */
 	bool target_truncated;         /* target did not fit in target[] */
 	bool head_truncated;           /* the response/request head was not fully seen */
+	/*
+	 * Why the request could not be parsed (HTTP_ERR_NONE if it was). Then
+	 * method and target hold what could be read of it: the first token if it
+	 * ended in a space, the second if it ended in a space or the line's end;
+	 * "" otherwise. A response that answers no request the parser saw has
+	 * both "" and error HTTP_ERR_NONE, and its req_*_ts are its own resp_begin_ts.
+	 */
+	uint8_t error;                 /* enum http_error */
+	bool unanswered_request;       /* no request was seen for this response */
 	struct http_trace_hdrs trace;  /* from the request head */
 };
 
@@ -85,6 +112,8 @@ struct http_half {
 	uint8_t sl_pos;         /* position inside the current start-line element */
 	uint8_t eoh;            /* end-of-head scanner state */
 	bool has_msg;           /* the current message belongs to pending request seq */
+	bool head_in_step;      /* the head in progress began in step (not as a candidate) */
+	bool tunnel_maybe;      /* the last request asked for a tunnel (CONNECT, Upgrade) */
 	bool head_answers;      /* a request (head_seq) was pending when the response head began */
 	uint32_t seq;           /* sequence number of that pending request */
 	uint32_t head_seq;      /* oldest pending request when the response head began */
@@ -111,8 +140,9 @@ struct http_pending {
 
 struct http_conn {
 	enum http_role role;
-	bool broken;            /* malformed bytes seen: ignore the rest of the connection */
 	bool slow_only;         /* no fast path (tests: http_conn_set_fast_path) */
+	bool err_pending;       /* errors[] has counts that http_conn_take_errors has not taken */
+	uint16_t errors[HTTP_ERR__COUNT]; /* malformed messages seen, by reason, not yet taken */
 	uint32_t npending;
 	uint32_t first;         /* ring index of the oldest pending request */
 	uint32_t first_seq;     /* sequence number of the oldest pending request */
@@ -120,8 +150,22 @@ struct http_conn {
 	struct http_half half[2]; /* indexed by enum http_dir */
 };
 
-/* Reset to the state of a fresh connection; role_hint may be HTTP_ROLE_UNKNOWN. */
+/*
+ * Reset to the state of a connection first seen now; role_hint may be
+ * HTTP_ROLE_UNKNOWN. Both directions are out of step: a message is only
+ * believed to begin where a feed begins with a valid start line (sonde may have
+ * attached in the middle of the connection), and anything else is skipped.
+ */
 void http_conn_init(struct http_conn *c, enum http_role role_hint);
+
+/*
+ * Reset to the state of a connection seen from its first byte (accepted or
+ * connected while observed), whose role is known: both directions are in step,
+ * so the first bytes are a message start whatever they hold, and a request
+ * that cannot be parsed is a malformed request (counted, paired, answered),
+ * not bytes to skip. role: HTTP_ROLE_SERVER or HTTP_ROLE_CLIENT.
+ */
+void http_conn_init_from_start(struct http_conn *c, enum http_role role);
 
 /*
  * For tests: whether a whole message head inside one feed, at a message
@@ -141,10 +185,18 @@ bool http_conn_same_state(const struct http_conn *a, const struct http_conn *b);
 
 /*
  * Feed one syscall's bytes. Writes at most max_out completed exchanges to out
- * and returns how many it wrote (>= 0). On malformed input the connection is
- * marked broken (http_conn_broken() turns true), the function returns -1 the
- * first time and 0 on every later call, and no more exchanges come from it.
- * Never reads past data[caplen), never crashes on any input.
+ * and returns how many it wrote (>= 0). Never reads past data[caplen), never
+ * crashes on any input, never gives up on a connection:
+ * - The server's response is the truth: every status line written in step is
+ *   one exchange, also when its request could not be parsed (the exchange
+ *   then carries the request's error and what could be read of it) or was
+ *   never seen.
+ * - A request that cannot be parsed is counted in errors[], takes its place in
+ *   the pairing, and lasts until a later feed begins with a request line
+ *   (resynchronisation). Bytes after a request that asked for a tunnel
+ *   (CONNECT, Upgrade) are not counted as malformed: they may be the tunnel's.
+ * - A response that cannot be parsed is counted; the half waits for a feed
+ *   beginning with a status line.
  */
 int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, size_t caplen,
 		   uint64_t total, uint64_t ts, struct http_exchange *out, int max_out);
@@ -157,7 +209,14 @@ int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, 
  */
 int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out, int max_out);
 
-bool http_conn_broken(const struct http_conn *c);
+/*
+ * Moves the error counts not yet taken into counts[] (added) and clears them.
+ * Returns their sum. A caller checks c->err_pending first (it is cheap).
+ */
+unsigned http_conn_take_errors(struct http_conn *c, unsigned counts[HTTP_ERR__COUNT]);
+
+/* The reason label of an error: "request_line", "version", ... */
+const char *http_error_reason(enum http_error e);
 
 /*
  * Call before http_conn_close: does the connection end inside a request head
@@ -176,8 +235,12 @@ bool http_looks_like_response(const uint8_t *data, size_t len);
  * "CLIENT_ERROR", "SERVER_ERROR", or "UNKNOWN" (status outside 100..599). */
 const char *http_outcome(int status);
 
-/* The method label: the method if it is one of GET HEAD POST PUT DELETE
- * CONNECT OPTIONS TRACE PATCH, else "OTHER". */
+/*
+ * The method label: the method if it is in IANA's HTTP Method Registry (GET,
+ * PROPFIND, QUERY, ...; "*" excepted) or is PURGE (the cache invalidation
+ * method of Varnish, Squid and nginx, unregistered but common), else "OTHER",
+ * so that the label's values stay a fixed set. The string returned is static.
+ */
 const char *http_method_label(const char *method);
 
 #endif /* SONDE_PROTO_HTTP_H */
