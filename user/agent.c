@@ -201,6 +201,13 @@ static int register_data_metrics(struct agent *a, struct metrics *m)
 	return register_kafka_metrics(a, m);
 }
 
+static void parse_error(struct agent *a, const char *protocol, const char *reason, double n)
+{
+	const char *v[] = { protocol, reason };
+
+	metric__add(a->parse_errors, v, n);
+}
+
 struct agent *agent__new(struct metrics *m, const struct config *cfg)
 {
 	static const char *const server_labels[] = { "service", "method", "uri", "status",
@@ -208,7 +215,7 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 	static const char *const client_labels[] = { "service", "method", "uri",
 						     "status",	"outcome", "peer" };
 	static const char *const proto_label[] = { "protocol" };
-	static const char *const http_proto[] = { "http" };
+	static const char *const proto_reason[] = { "protocol", "reason" };
 	struct agent *a = calloc(1, sizeof(*a));
 
 	if (!a)
@@ -228,9 +235,10 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 		"Duration of HTTP requests made by the observed process, request written to last "
 		"response byte read",
 		client_labels, 6, agent_latency_buckets, 13);
-	a->parse_errors = metrics__counter(m, "sonde_parse_errors_total",
-					   "Connections whose bytes could not be parsed, by protocol",
-					   proto_label, 1);
+	a->parse_errors = metrics__counter(
+		m, "sonde_parse_errors_total",
+		"Messages or connections whose bytes could not be parsed, by protocol and reason",
+		proto_reason, 2);
 	a->malformed = metrics__counter(m, "sonde_events_malformed_total",
 					"Ring-buffer records dropped as inconsistent", NULL, 0);
 	a->connections = metrics__gauge(m, "sonde_connections",
@@ -244,16 +252,11 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 		return NULL;
 	}
 	/* Export the zero: a rise is then visible to rate() from the first error. */
-	metric__add(a->parse_errors, http_proto, 0);
-	{
-		static const char *const redis_proto[] = { "redis" };
-		static const char *const pg_proto[] = { "postgresql" };
-		static const char *const kafka_proto[] = { "kafka" };
-
-		metric__add(a->parse_errors, redis_proto, 0);
-		metric__add(a->parse_errors, pg_proto, 0);
-		metric__add(a->parse_errors, kafka_proto, 0);
-	}
+	for (int i = HTTP_ERR_NONE + 1; i < HTTP_ERR__COUNT; i++)
+		parse_error(a, "http", http_error_reason(i), 0);
+	parse_error(a, "redis", "malformed", 0);
+	parse_error(a, "postgresql", "malformed", 0);
+	parse_error(a, "kafka", "malformed", 0);
 	metric__add(a->malformed, NULL, 0);
 	metric__set(a->connections, NULL, 0);
 	return a;
@@ -374,7 +377,11 @@ static struct metric_series *http_server_series(struct agent *a, uint32_t servic
 	}
 }
 
-/* The uri label of target for service: normalised and admitted, or from the cache. */
+/*
+ * The uri label of target for service: normalised and admitted, or from the
+ * cache. No target (a request that could not be read, a response to none):
+ * "UNKNOWN", as Spring names a request it could not map.
+ */
 static const char *http_uri(struct agent *a, uint32_t service, const char *target)
 {
 	size_t len = strnlen(target, ROUTE_CACHE_KEY);
@@ -382,6 +389,8 @@ static const char *http_uri(struct agent *a, uint32_t service, const char *targe
 	char route[ROUTE_MAX];
 	const char *uri;
 
+	if (!len)
+		return "UNKNOWN";
 	if (len < ROUTE_CACHE_KEY) {
 		uint32_t h = 2166136261u ^ service; /* FNV-1a */
 
@@ -410,8 +419,12 @@ static void record_http(struct agent *a, const struct conn *c, const struct http
 	const char *uri, *method;
 	double secs;
 
-	/* Placeholders for messages that began in bytes we never saw: no status, no method. */
-	if (x->status <= 0 || !x->method[0] || c->service >= (uint32_t)a->nsvc)
+	/*
+	 * A status line written is an exchange, whatever its request was (its
+	 * labels say what could be read of it). No status: a response that began
+	 * in bytes we never saw.
+	 */
+	if (x->status <= 0 || c->service >= (uint32_t)a->nsvc)
 		return;
 	svc = &a->svc[c->service];
 	uri = http_uri(a, c->service, x->target);
@@ -429,13 +442,6 @@ static void record_http(struct agent *a, const struct conn *c, const struct http
 		peer_label(&c->tuple, peer, sizeof(peer));
 		metric__observe(a->http_client, v, secs);
 	}
-}
-
-static void parse_error(struct agent *a, const char *protocol)
-{
-	const char *v[] = { protocol };
-
-	metric__add(a->parse_errors, v, 1);
 }
 
 static void record_all(struct agent *a, const struct conn *c, const struct http_exchange *x, int n)
@@ -770,7 +776,7 @@ static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 	if (c->proto != CONN_PROTO_HTTP || !c->parser)
 		return;
 	if (http_conn_truncated(c->parser))
-		parse_error(a, "http");
+		parse_error(a, "http", http_error_reason(HTTP_ERR_TRUNCATED), 1);
 	n = http_conn_close(c->parser, ts, x, EXCHANGES_PER_FEED);
 	if (n > 0) {
 		metrics__lock(a->m);
@@ -795,15 +801,23 @@ static const char *proto_name(enum conn_proto p)
 	}
 }
 
-/* Start a parser for proto on c; false on ENOMEM. */
-static bool start_parser(struct conn *c, enum conn_proto proto)
+/*
+ * Start a parser for proto on c; false on ENOMEM. from_start: every byte of the
+ * connection will reach it (its role is known: sonde saw it accepted or
+ * connected, and nothing was skipped while sniffing).
+ */
+static bool start_parser(struct conn *c, enum conn_proto proto, bool from_start)
 {
 	enum sonde_role r = c->tuple.role;
 
 	switch (proto) {
 	case CONN_PROTO_HTTP:
 		c->parser = malloc(sizeof(struct http_conn));
-		if (c->parser)
+		if (c->parser && from_start && r != SONDE_ROLE_UNKNOWN)
+			http_conn_init_from_start(c->parser, r == SONDE_ROLE_SERVER
+								     ? HTTP_ROLE_SERVER
+								     : HTTP_ROLE_CLIENT);
+		else if (c->parser)
 			http_conn_init(c->parser, r == SONDE_ROLE_SERVER   ? HTTP_ROLE_SERVER
 						  : r == SONDE_ROLE_CLIENT ? HTTP_ROLE_CLIENT
 									   : HTTP_ROLE_UNKNOWN);
@@ -840,33 +854,143 @@ static bool start_parser(struct conn *c, enum conn_proto proto)
 	return true;
 }
 
-/* Decide the protocol from the first bytes, by content (never by port). */
-static bool sniff(struct agent *a, struct conn *c, const uint8_t *data, size_t len)
+/* What the first bytes of a message say, by content (never by port). */
+static enum conn_proto detect(const uint8_t *data, size_t len, bool *inline_text)
 {
-	enum conn_proto p = CONN_PROTO_UNKNOWN;
-
+	*inline_text = false;
 	if (http_looks_like_request(data, len) || http_looks_like_response(data, len))
-		p = CONN_PROTO_HTTP;
-	else if (redis_looks_like_request(data, len))
-		p = CONN_PROTO_REDIS;
-	else if (pg_looks_like_frontend(data, len))
-		p = CONN_PROTO_PG;
-	else if (kafka_looks_like_request(data, len))
-		p = CONN_PROTO_KAFKA;
-	if (p == CONN_PROTO_HTTP && c->sniffed && c->tuple.role != SONDE_ROLE_UNKNOWN) {
-		/*
-		 * A connection seen from its start (accept/connect) whose first
-		 * bytes were not HTTP but that carries HTTP now: the peer sent
-		 * garbage and the server answered it (400). Malformed traffic.
-		 */
-		parse_error(a, "http");
-		c->proto = CONN_PROTO_NONE;
+		return CONN_PROTO_HTTP;
+	if (redis_looks_like_request(data, len)) {
+		/* "GET / RTSP/1.0" reads as a Redis inline GET too: the answer tells. */
+		*inline_text = data[0] != '*';
+		return CONN_PROTO_REDIS;
+	}
+	if (pg_looks_like_frontend(data, len))
+		return CONN_PROTO_PG;
+	if (kafka_looks_like_request(data, len))
+		return CONN_PROTO_KAFKA;
+	return CONN_PROTO_UNKNOWN;
+}
+
+/* The direction requests travel in, from the role the kernel saw; -1 if unknown. */
+static int request_dir(const struct conn *c)
+{
+	switch (c->tuple.role) {
+	case SONDE_ROLE_SERVER:
+		return SONDE_DIR_INGRESS;
+	case SONDE_ROLE_CLIENT:
+		return SONDE_DIR_EGRESS;
+	default:
+		return -1;
+	}
+}
+
+/* Hold a record back until the answer decides (see struct conn_stash). */
+static void stash_record(struct conn *c, const struct sonde_event *e, const uint8_t *data,
+			 bool inline_text)
+{
+	struct conn_stash *st = c->stash;
+	struct conn_stash_rec *r;
+	uint32_t n;
+
+	if (!st) {
+		st = c->stash = calloc(1, sizeof(*st));
+		if (!st)
+			return;
+	}
+	st->redis_inline |= inline_text;
+	if (st->n == CONN_STASH_RECORDS) {
+		st->overflow = true;
+		return;
+	}
+	n = e->caplen;
+	if (n > CONN_STASH_BYTES - st->used) {
+		n = CONN_STASH_BYTES - st->used;
+		st->overflow = true;
+	}
+	r = &st->rec[st->n++];
+	r->total = e->len;
+	r->ts = e->ts_ns;
+	r->off = st->used;
+	r->caplen = n;
+	r->dir = e->dir;
+	memcpy(st->buf + st->used, data, n);
+	st->used += n;
+}
+
+static int feed(struct agent *a, struct conn *c, bool egress, const uint8_t *data, size_t caplen,
+		uint64_t total, uint64_t ts);
+
+/*
+ * Start proto's parser on c and give it the records held back, in order.
+ * false if it could not start or the held-back bytes broke it.
+ */
+static bool start_with_stash(struct agent *a, struct conn *c, enum conn_proto proto)
+{
+	struct conn_stash *st = c->stash;
+	bool ok = start_parser(c, proto, !st || !st->overflow);
+
+	c->stash = NULL;
+	for (int i = 0; ok && st && i < st->n; i++) {
+		const struct conn_stash_rec *r = &st->rec[i];
+
+		if (feed(a, c, r->dir == SONDE_DIR_EGRESS, st->buf + r->off, r->caplen, r->total,
+			 r->ts) < 0) {
+			parse_error(a, proto_name(proto), "malformed", 1);
+			free(c->parser);
+			c->parser = NULL;
+			c->proto = CONN_PROTO_NONE;
+			ok = false;
+		}
+	}
+	free(st);
+	return ok;
+}
+
+/* Another record looked at while the protocol is undecided; after SNIFF_MAX, give up. */
+static void sniff_miss(struct conn *c)
+{
+	if (++c->sniffed < SNIFF_MAX)
+		return;
+	c->proto = CONN_PROTO_NONE;
+	free(c->stash);
+	c->stash = NULL;
+}
+
+/*
+ * Decide the protocol from the first bytes, by content (never by port). With
+ * the role known, a request no sniffer is sure of (garbage, an unknown method
+ * or version, a Redis-looking text line) is held back and the answer decides:
+ * a status line makes it HTTP, whatever the request looked like (the server's
+ * response is the truth); a Redis-looking request answered otherwise is Redis.
+ * Returns whether c now has a parser for the record at hand.
+ */
+static bool sniff(struct agent *a, struct conn *c, const struct sonde_event *e,
+		  const uint8_t *data)
+{
+	int rdir = request_dir(c);
+	bool inline_text;
+	enum conn_proto p = detect(data, e->caplen, &inline_text);
+
+	if (rdir < 0) {
+		/* Open before sonde attached: content alone decides, mid-stream. */
+		if (p != CONN_PROTO_UNKNOWN)
+			return start_parser(c, p, false);
+		sniff_miss(c);
 		return false;
 	}
-	if (p != CONN_PROTO_UNKNOWN)
-		return start_parser(c, p);
-	if (++c->sniffed >= SNIFF_MAX)
-		c->proto = CONN_PROTO_NONE;
+	if (e->dir != rdir) {
+		if (http_looks_like_response(data, e->caplen))
+			return start_with_stash(a, c, CONN_PROTO_HTTP);
+		if (c->stash && c->stash->redis_inline)
+			return start_with_stash(a, c, CONN_PROTO_REDIS);
+		sniff_miss(c);
+		return false;
+	}
+	if (p != CONN_PROTO_UNKNOWN && !inline_text)
+		return start_with_stash(a, c, p);
+	stash_record(c, e, data, inline_text);
+	sniff_miss(c);
 	return false;
 }
 
@@ -883,21 +1007,35 @@ static bool lost_framing(const struct conn *c)
 	}
 }
 
-/* Feed one record to the connection's parser and record what completes. */
-static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, const uint8_t *data)
+/* Malformed HTTP messages the parser counted, into sonde_parse_errors_total by reason. */
+static void take_http_errors(struct agent *a, struct http_conn *hc)
 {
-	bool egress = e->dir == SONDE_DIR_EGRESS;
+	unsigned counts[HTTP_ERR__COUNT] = { 0 };
+
+	http_conn_take_errors(hc, counts);
+	for (int i = HTTP_ERR_NONE + 1; i < HTTP_ERR__COUNT; i++)
+		if (counts[i])
+			parse_error(a, "http", http_error_reason(i), counts[i]);
+}
+
+/* Feed one record to the connection's parser and record what completes. */
+static int feed(struct agent *a, struct conn *c, bool egress, const uint8_t *data, size_t caplen,
+		uint64_t total, uint64_t ts)
+{
 	int n, i;
 
 	switch (c->proto) {
 	case CONN_PROTO_HTTP: {
 		struct http_exchange x[EXCHANGES_PER_FEED];
+		struct http_conn *hc = c->parser;
 
-		n = http_conn_feed(c->parser, egress ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS, data,
-				   e->caplen, e->len, e->ts_ns, x, EXCHANGES_PER_FEED);
-		if (n > 0) {
+		n = http_conn_feed(hc, egress ? HTTP_DIR_EGRESS : HTTP_DIR_INGRESS, data, caplen,
+				   total, ts, x, EXCHANGES_PER_FEED);
+		if (n > 0 || hc->err_pending) {
 			metrics__lock(a->m);
 			record_all(a, c, x, n);
+			if (hc->err_pending)
+				take_http_errors(a, hc);
 			metrics__unlock(a->m);
 		}
 		return n;
@@ -906,7 +1044,7 @@ static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, co
 		struct redis_exchange x[REDIS_PIPELINE_MAX];
 
 		n = redis_conn_feed(c->parser, egress ? REDIS_DIR_EGRESS : REDIS_DIR_INGRESS, data,
-				    e->caplen, e->len, e->ts_ns, x, REDIS_PIPELINE_MAX);
+				    caplen, total, ts, x, REDIS_PIPELINE_MAX);
 		if (n > 0) {
 			metrics__lock(a->m);
 			record_redis(a, c, x, n);
@@ -917,8 +1055,8 @@ static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, co
 	case CONN_PROTO_PG: {
 		struct pg_exchange x[PG_PENDING_MAX];
 
-		n = pg_conn_feed(c->parser, egress ? PG_DIR_EGRESS : PG_DIR_INGRESS, data, e->caplen,
-				 e->len, e->ts_ns, x, PG_PENDING_MAX);
+		n = pg_conn_feed(c->parser, egress ? PG_DIR_EGRESS : PG_DIR_INGRESS, data, caplen,
+				 total, ts, x, PG_PENDING_MAX);
 		for (i = 0; i < n; i++)
 			record_pg(a, c, &x[i]);
 		return n;
@@ -928,7 +1066,7 @@ static int feed(struct agent *a, struct conn *c, const struct sonde_event *e, co
 		struct kafka_exchange x[16];
 
 		n = kafka_conn_feed(c->parser, egress ? KAFKA_DIR_EGRESS : KAFKA_DIR_INGRESS, data,
-				    e->caplen, e->len, e->ts_ns, x, 16);
+				    caplen, total, ts, x, 16);
 		for (i = 0; i < n; i++)
 			record_kafka(a, c, &x[i]);
 		return n;
@@ -961,10 +1099,10 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 	c->last_ts = e->ts_ns;
 	if (c->proto == CONN_PROTO_NONE)
 		return;
-	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, data, e->caplen))
+	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, e, data))
 		return;
-	if (feed(a, c, e, data) < 0) {
-		parse_error(a, proto_name(c->proto));
+	if (feed(a, c, e->dir == SONDE_DIR_EGRESS, data, e->caplen, e->len, e->ts_ns) < 0) {
+		parse_error(a, proto_name(c->proto), "malformed", 1);
 		free(c->parser);
 		c->parser = NULL;
 		c->proto = CONN_PROTO_NONE;

@@ -35,6 +35,7 @@ struct conn_table *conn_table__new(void)
 static void conn_free(struct conn *c)
 {
 	free(c->parser);
+	free(c->stash);
 	free(c);
 }
 

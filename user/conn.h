@@ -22,6 +22,31 @@ enum conn_proto {
 	CONN_PROTO_NONE,        /* not a protocol we parse, or broken: ignored */
 };
 
+/*
+ * The first records of a connection whose protocol is not decided yet, held
+ * back in the direction its requests travel until the other side's answer
+ * decides (agent.c, sniff): a request no sniffer recognises, answered by a
+ * status line, was a malformed HTTP request, and is parsed as one.
+ */
+#define CONN_STASH_RECORDS 8
+#define CONN_STASH_BYTES 8192
+struct conn_stash_rec {
+	uint64_t total; /* bytes the syscall moved */
+	uint64_t ts;
+	uint32_t off;   /* of its captured bytes in buf */
+	uint32_t caplen;
+	uint8_t dir;    /* enum sonde_dir */
+};
+
+struct conn_stash {
+	uint32_t used;     /* bytes of buf */
+	uint8_t n;         /* records */
+	bool redis_inline; /* they read as Redis inline commands (or an HTTP lookalike) */
+	bool overflow;     /* a record, or part of one, did not fit: not every byte is here */
+	struct conn_stash_rec rec[CONN_STASH_RECORDS];
+	uint8_t buf[CONN_STASH_BYTES];
+};
+
 struct conn {
 	uint32_t tgid;
 	uint32_t fd;
@@ -33,6 +58,7 @@ struct conn {
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
 	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */
+	struct conn_stash *stash; /* owned, while UNKNOWN and records are held back; else NULL */
 	struct conn *next;      /* hash chain */
 };
 

@@ -8,8 +8,8 @@ set -u -o pipefail
 start_nginx "$LIB_DIR/nginx.conf.in"
 start_sonde --pid "$NGINX_PID"
 base=http://127.0.0.1:$NGINX_PORT
-perr='sonde_parse_errors_total{protocol="http"}'
-perr0=$(metric "$perr") || die "$perr absent from /metrics"
+perr='sonde_parse_errors_total{protocol="http"}' # summed over reasons
+perr0=$(metric_sum "$perr") || die "$perr absent from /metrics"
 
 cat >"$LIB_TMP/bad.py" <<'EOF'
 # bad.py PORT KIND COUNT: COUNT connections of one kind of bad input.
@@ -44,9 +44,9 @@ EOF
 # The parse error counter once it stops moving.
 perr_settled() {
 	local a b
-	a=$(metric "$perr") || return 1
+	a=$(metric_sum "$perr") || return 1
 	sleep 0.3
-	b=$(metric "$perr") || return 1
+	b=$(metric_sum "$perr") || return 1
 	[ "$a" = "$b" ] && echo "$b"
 }
 delta() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print a - b }'; }

@@ -58,9 +58,9 @@ open_gate bad
 wait "$bad_pid" || fail "client failed: $(cat "$LIB_TMP/bad.out")"
 
 p=sonde_parse_errors_total
-assert_metric "Redis: malformed length" "$p{protocol=\"redis\"}" 1
-assert_metric "PostgreSQL: bad message length" "$p{protocol=\"postgresql\"}" 1
-assert_metric "Kafka: bad size" "$p{protocol=\"kafka\"}" 1
+assert_metric "Redis: malformed length" "$p{protocol=\"redis\",reason=\"malformed\"}" 1
+assert_metric "PostgreSQL: bad message length" "$p{protocol=\"postgresql\",reason=\"malformed\"}" 1
+assert_metric "Kafka: bad size" "$p{protocol=\"kafka\",reason=\"malformed\"}" 1
 assert_true "sonde still running" lib_alive "$SONDE_PID"
 assert_metric "the good SETs still counted (2 before the bad frames + 20)" \
 	'redis_commands_seconds_count{service="bad",command="SET",outcome="SUCCESS"}' 22

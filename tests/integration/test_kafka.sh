@@ -79,5 +79,5 @@ echo "   records seen in Fetch responses: ${consumed:-none} (batches past the ca
 assert_gt "records consumed counted" 0 "${consumed:-0}"
 touch "$LIB_TMP/release"
 wait "$cons_pid"
-assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="kafka"}')"
+assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="kafka",reason="malformed"}')"
 finish

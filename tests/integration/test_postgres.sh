@@ -81,5 +81,5 @@ assert_metric "and not active" 'db_connections{service="py",db="postgres",state=
 touch "$LIB_TMP/release"
 wait "$py_pid" || fail "psycopg2 client failed at exit"
 assert_metric "closed: no idle connection left" 'db_connections{service="py",db="postgres",state="idle"}' 0
-assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="postgresql"}')"
+assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="postgresql",reason="malformed"}')"
 finish

@@ -72,5 +72,5 @@ bset=$(($(redis_calls set) - set1)) bget=$(($(redis_calls get) - get1))
 assert_true "redis-benchmark sent at least $BENCH_N SETs ($bset)" [ "$bset" -ge "$BENCH_N" ]
 assert_metric "bench SET = server's count" "$r{service=\"bench\",command=\"SET\",outcome=\"SUCCESS\"}" "$bset"
 assert_metric "bench GET = server's count" "$r{service=\"bench\",command=\"GET\",outcome=\"SUCCESS\"}" "$bget"
-assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="redis"}')"
+assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="redis",reason="malformed"}')"
 finish

@@ -20,5 +20,5 @@ wait_until 3 metric "$sel" >/dev/null
 counted=$(metric "$sel")
 echo "   server ran $served SETs; sonde counted ${counted:-0}"
 assert_eq "every SET counted, the first pipelines too" "$served" "${counted:-0}"
-assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="redis"}')"
+assert_eq "no parse errors" 0 "$(metric 'sonde_parse_errors_total{protocol="redis",reason="malformed"}')"
 finish

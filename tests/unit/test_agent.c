@@ -201,8 +201,8 @@ static void test_garbage_counted(void **state)
 	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 3 * MS, "\x01\x02garbage\r\n\r\n", 0,
 	    SONDE_ROLE_SERVER);
-	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
-	/* Later bytes on that connection are ignored, others still count. */
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"request_line\"} 1");
+	/* A request at the start of a later record is in step again; others still count. */
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 4 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
 	    SONDE_ROLE_SERVER);
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 6, 3, 4 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
@@ -220,28 +220,88 @@ static void test_truncated_request_counted(void **state)
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "GET /api/products/1 HTT", 0,
 	    SONDE_ROLE_SERVER);
 	rec(f->a, SONDE_EV_CLOSE, 0, 5, 1, 2 * MS, NULL, 0, SONDE_ROLE_SERVER);
-	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"truncated\"} 1");
 	/* A complete exchange then close is no error. */
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 6, 2, 1 * MS, "GET /a HTTP/1.1\r\n\r\n", 0,
 	    SONDE_ROLE_SERVER);
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 6, 2, 2 * MS,
 	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
 	rec(f->a, SONDE_EV_CLOSE, 0, 6, 2, 3 * MS, NULL, 0, SONDE_ROLE_SERVER);
-	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"truncated\"} 1");
 }
 
 static void test_garbage_answered_by_http(void **state)
 {
 	struct fixture *f = *state;
 
-	/* Random bytes to a server that answers 400: malformed request, counted once. */
+	/*
+	 * Random bytes to a server that answers 400: no sniffer knew them, the
+	 * answer makes them a malformed HTTP request, counted once, and the 400
+	 * is counted as the server's answer to it.
+	 */
 	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "\x8f\x13zq\x01\x02", 0,
 	    SONDE_ROLE_SERVER);
-	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 2 * MS,
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS, "more", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 3 * MS,
 	    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_CLOSE, 0, 5, 1, 4 * MS, NULL, 0, SONDE_ROLE_SERVER);
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"request_line\"} 1");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"OTHER\",uri=\"UNKNOWN\",status=\"400\","
+		       "outcome=\"CLIENT_ERROR\"} 1");
+	expect_line(f, SRV "_bucket{service=\"shop\",method=\"OTHER\",uri=\"UNKNOWN\",status=\"400\","
+		       "outcome=\"CLIENT_ERROR\",le=\"0.001\"} 0");
+	expect_line(f, SRV "_bucket{service=\"shop\",method=\"OTHER\",uri=\"UNKNOWN\",status=\"400\","
+		       "outcome=\"CLIENT_ERROR\",le=\"0.0025\"} 1");
+}
+
+/*
+ * What a server answers is counted whatever its request looked like: a valid
+ * request and a bad one in one record (200 then 400), an unknown version
+ * answered 505, an empty line before a request, a registered method.
+ */
+static void test_answers_counted(void **state)
+{
+	struct fixture *f = *state;
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 5, 1, 1 * MS,
+	    "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	    0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 5, 1, 2 * MS,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	    0, SONDE_ROLE_SERVER);
 	rec(f->a, SONDE_EV_CLOSE, 0, 5, 1, 3 * MS, NULL, 0, SONDE_ROLE_SERVER);
-	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 1");
-	absent(f, "status=\"400\"");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/a\",status=\"200\","
+		       "outcome=\"SUCCESS\"} 1");
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/b\",status=\"400\","
+		       "outcome=\"CLIENT_ERROR\"} 1");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"content_length\"} 1");
+
+	/* "GET / HTTP/5.6" also reads as a Redis inline GET: the status line decides. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 6, 2, 1 * MS, "GET /c HTTP/5.6\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 6, 2, 2 * MS,
+	    "HTTP/1.1 505 Version Not Supported\r\nContent-Length: 0\r\n\r\n", 0,
+	    SONDE_ROLE_SERVER);
+	expect_line(f, SRV "_count{service=\"shop\",method=\"GET\",uri=\"/c\",status=\"505\","
+		       "outcome=\"SERVER_ERROR\"} 1");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"version\"} 1");
+
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 7, 3, 1 * MS, "\r\nPROPFIND /a HTTP/1.1\r\n\r\n",
+	    0, SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 7, 3, 2 * MS,
+	    "HTTP/1.1 405 Not Allowed\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	expect_line(f, SRV "_count{service=\"shop\",method=\"PROPFIND\",uri=\"/a\",status=\"405\","
+		       "outcome=\"CLIENT_ERROR\"} 1");
+
+	/* The client side: a response read is a call made. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 8, 4, 1 * MS, "GET /c ICE/1.0\r\n\r\n", 0,
+	    SONDE_ROLE_CLIENT);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 8, 4, 2 * MS,
+	    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_CLIENT);
+	expect_line(f, "http_client_requests_seconds_count{service=\"shop\",method=\"GET\",uri=\"/c\","
+		       "status=\"400\",outcome=\"CLIENT_ERROR\",peer=\"10.1.2.3:8080\"} 1");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"version\"} 2");
 }
 
 static void test_not_http_ignored(void **state)
@@ -251,7 +311,8 @@ static void test_not_http_ignored(void **state)
 	for (int i = 0; i < 20; i++)
 		rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 7, 4, 1 * MS, "\x16\x03\x01 tls", 0,
 		    SONDE_ROLE_SERVER);
-	expect_line(f, "sonde_parse_errors_total{protocol=\"http\"} 0");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"request_line\"} 0");
+	absent(f, "status=");
 }
 
 static void test_malformed_records(void **state)
@@ -473,7 +534,7 @@ static void test_postgres_tls_counted(void **state)
 	rec_bin(f->a, SONDE_DIR_INGRESS, 40, 8, 2 * MS, "S", 1);
 	rec_bin(f->a, SONDE_DIR_EGRESS, 40, 8, 3 * MS, "\x16\x03\x01\x02\x00\x01", 6);
 	expect_line(f, "sonde_connections_encrypted_total{protocol=\"postgresql\"} 1");
-	expect_line(f, "sonde_parse_errors_total{protocol=\"postgresql\"} 0");
+	expect_line(f, "sonde_parse_errors_total{protocol=\"postgresql\",reason=\"malformed\"} 0");
 }
 
 static void test_drop_tgid(void **state)
@@ -501,6 +562,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fd_reuse_resets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answers_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_request_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_answered_by_http, setup, teardown),
