@@ -168,7 +168,7 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 		return 0;
 	if (iovcnt > SONDE_MAX_IOV)
 		iovcnt = SONDE_MAX_IOV;
-	/* One read for the array (1..4 entries): a helper call costs more than the bytes. */
+	/* One read for the array (1..8 entries): a helper call costs more than the bytes. */
 	if (bpf_probe_read_user(iov, (MASKED(iovcnt - 1, SONDE_MAX_IOV - 1) + 1) * sizeof(iov[0]),
 				(void *)uiov))
 		return 0;
@@ -181,9 +181,13 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 		/*
 		 * [head, body] is the common shape of a writev: the first iovec
 		 * holds what parsers need, and each further read costs ~100 ns.
-		 * Go on only while what we have is too short to be a whole head.
+		 * Go on only while what we have is too short to be a whole head,
+		 * or when the call gathers more than two buffers: a client that
+		 * batches queued messages (libuv's writev of node-postgres's
+		 * Parse, Bind, Describe, Execute, Sync) has a message in each,
+		 * and the last one (Sync) is what ends the batch.
 		 */
-		if (i > 0 && off >= IOV_HEAD_MIN)
+		if (i > 0 && off >= IOV_HEAD_MIN && iovcnt <= 2)
 			break;
 		n = cap - off;
 		if (iov[i].iov_len < n)

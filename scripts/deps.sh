@@ -1,10 +1,12 @@
 #!/bin/sh
-# Install the Debian packages a make target needs, only those missing.
+# Install the Debian packages a make target needs, only those missing; for test and
+# bench also the Node.js client libraries the integration tests drive (npm registry).
 # Usage: scripts/deps.sh build|test|demo|bench
 set -eu
 build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libyaml-dev"
 test="$build libcmocka-dev libclang-rt-14-dev nginx-light curl wrk prometheus python3 python3-flask procps iproute2 \
-	redis-server redis-tools postgresql python3-psycopg2 python3-redis librdkafka-dev kcat python3-confluent-kafka"
+	redis-server redis-tools postgresql python3-psycopg2 python3-redis librdkafka-dev kcat python3-confluent-kafka \
+	nodejs"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
@@ -12,16 +14,35 @@ demo) want="$build nginx-light curl wrk python3 procps" ;;
 bench) want="$test" ;;
 *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
 esac
+
+# The versions of tests/integration/node/package-lock.json, into build/node.
+npm_clients() {
+	dir=build/node
+	if cmp -s tests/integration/node/package-lock.json "$dir/package-lock.json" &&
+		[ -d "$dir/node_modules" ]; then
+		return 0
+	fi
+	echo "sonde: installing the Node.js test clients (npm ci) into $dir"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp tests/integration/node/package.json tests/integration/node/package-lock.json "$dir/"
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "sonde: missing packages:$missing (run as root, or install them)" >&2
-	exit 1
+# Debian's nodejs comes without npm, a package of its own; some builds of nodejs carry it.
+case " $want " in *" nodejs "*) command -v npm >/dev/null || missing="$missing npm" ;; esac
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "sonde: missing packages:$missing (run as root, or install them)" >&2
+		exit 1
+	fi
+	echo "sonde: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends $missing >/dev/null
 fi
-echo "sonde: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends $missing >/dev/null
+case "${1:-build}" in test | bench) npm_clients ;; esac

@@ -696,6 +696,7 @@ redis_calls() {
 # start_postgres: a cluster made by initdb (as user postgres, trust auth) in
 # $PG_DIR, serving 127.0.0.1:$PG_PORT and a Unix socket in $PG_DIR; sets
 # PG_PID and PG_BIN. Stopped with SIGINT (fast shutdown) by the cleanup.
+# PG_OPTS: more server options ("-c shared_preload_libraries=pg_stat_statements").
 start_postgres() {
 	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 	[ -x "$PG_BIN/postgres" ] || die "no PostgreSQL server installed"
@@ -706,7 +707,7 @@ start_postgres() {
 	PG_PORT=$(free_port)
 	setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BIN/postgres" -D "$PG_DIR/data" \
 		-p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 -c fsync=off \
-		-c synchronous_commit=off -c full_page_writes=off >"$LIB_TMP/postgres.log" 2>&1 &
+		-c synchronous_commit=off -c full_page_writes=off ${PG_OPTS:-} >"$LIB_TMP/postgres.log" 2>&1 &
 	PG_PID=$!
 	track_pid postgres "$PG_PID"
 	wait_until 20 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" ||
