@@ -895,8 +895,11 @@ static void stash_record(struct conn *c, const struct sonde_event *e, const uint
 
 	if (!st) {
 		st = c->stash = calloc(1, sizeof(*st));
-		if (!st)
+		if (!st) {
+			/* Without these bytes no parser could start from the first one. */
+			c->proto = CONN_PROTO_NONE;
 			return;
+		}
 	}
 	st->redis_inline |= inline_text;
 	if (st->n == CONN_STASH_RECORDS) {
@@ -970,20 +973,31 @@ static bool sniff(struct agent *a, struct conn *c, const struct sonde_event *e,
 {
 	int rdir = request_dir(c);
 	bool inline_text;
-	enum conn_proto p = detect(data, e->caplen, &inline_text);
+	enum conn_proto p;
 
-	if (rdir < 0) {
-		/* Open before sonde attached: content alone decides, mid-stream. */
-		if (p != CONN_PROTO_UNKNOWN)
-			return start_parser(c, p, false);
-		sniff_miss(c);
-		return false;
-	}
-	if (e->dir != rdir) {
+	if (rdir >= 0 && e->dir != rdir) {
+		/* The answer. */
 		if (http_looks_like_response(data, e->caplen))
 			return start_with_stash(a, c, CONN_PROTO_HTTP);
 		if (c->stash && c->stash->redis_inline)
 			return start_with_stash(a, c, CONN_PROTO_REDIS);
+		if (c->stash) {
+			/*
+			 * A request held back and answered otherwise: none of our
+			 * protocols (PostgreSQL and Kafka requests, RESP arrays
+			 * are known at once). Give up now, not 8 records later:
+			 * a TLS handshake costs one round trip of sniffing.
+			 */
+			c->sniffed = SNIFF_MAX - 1;
+		}
+		sniff_miss(c);
+		return false;
+	}
+	p = detect(data, e->caplen, &inline_text);
+	if (rdir < 0) {
+		/* Open before sonde attached: content alone decides, mid-stream. */
+		if (p != CONN_PROTO_UNKNOWN)
+			return start_parser(c, p, false);
 		sniff_miss(c);
 		return false;
 	}

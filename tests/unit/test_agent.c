@@ -313,6 +313,18 @@ static void test_not_http_ignored(void **state)
 		    SONDE_ROLE_SERVER);
 	expect_line(f, "sonde_parse_errors_total{protocol=\"http\",reason=\"request_line\"} 0");
 	absent(f, "status=");
+	/*
+	 * A TLS handshake on another connection: the request is held back, the
+	 * answer is no status line, so the connection is given up at once; a
+	 * status-line-looking record after that does not revive it.
+	 */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 8, 5, 1 * MS, "\x16\x03\x01 hello", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 8, 5, 2 * MS, "\x16\x03\x03 server hello", 0,
+	    SONDE_ROLE_SERVER);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 8, 5, 3 * MS,
+	    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 0, SONDE_ROLE_SERVER);
+	absent(f, "status=");
 }
 
 static void test_malformed_records(void **state)

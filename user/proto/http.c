@@ -642,12 +642,11 @@ static int head_line(const char *p, size_t len, struct head_info *hi, struct htt
  */
 static int parse_head(const struct http_half *h, struct head_info *hi, struct http_exchange *x)
 {
-	int err = 0, e;
-
 	const char *p = h->head;
 	const char *end = p + h->head_len;
 	const char *lf = memchr(p, '\n', end - p);
 	size_t len = lf ? (size_t)(lf - p) : (size_t)(end - p);
+	int err = 0, e;
 
 	if (len && p[len - 1] == '\r')
 		len--;
@@ -914,12 +913,14 @@ static void head_apply(struct feed *f, const struct head_info *hi, struct http_e
 		resp_head(f, hi, truncated, err != 0);
 }
 
-/* A malformed request is counted, unless it may be the bytes of a tunnel asked for. */
+/*
+ * A malformed request is counted, unless it may be the bytes of a tunnel asked
+ * for (req_head then clears tunnel_maybe: bytes after these are counted).
+ */
 static void request_error(struct feed *f, int err)
 {
 	if (!f->h->tunnel_maybe)
 		count_error(f->c, err);
-	f->h->tunnel_maybe = false;
 }
 
 /* The head is complete, or (truncated) the rest of it was not captured. */
