@@ -100,7 +100,8 @@ struct event_buf {
 	struct sonde_event hdr;
 	__u8 body[]; /* [tuple] payload */
 };
-_Static_assert(sizeof(struct sonde_event) + TUPLE_SZ + OFF_MASK + LEN_MASK <= SONDE_RING_SLACK,
+_Static_assert(sizeof(struct sonde_event) + TUPLE_SZ + sizeof(struct sonde_segs) + OFF_MASK + 512 +
+			       LEN_MASK <= SONDE_RING_SLACK,
 	       "the slack covers every masked access");
 
 static __always_inline void stat_inc(__u32 idx)
@@ -159,7 +160,7 @@ static __always_inline struct conn_state *conn_cached(__u32 tgid, __u32 fd, __u3
 
 /* Copy up to cap bytes from an iovec array to e->body + toff; returns bytes copied. */
 static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uiov, __u32 iovcnt,
-				      __u32 cap)
+				      __u32 cap, int all)
 {
 	struct iovec iov[SONDE_MAX_IOV];
 	__u32 off = 0;
@@ -185,9 +186,10 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 		 * or when the call gathers more than two buffers: a client that
 		 * batches queued messages (libuv's writev of node-postgres's
 		 * Parse, Bind, Describe, Execute, Sync) has a message in each,
-		 * and the last one (Sync) is what ends the batch.
+		 * and the last one (Sync) is what ends the batch. On a connection
+		 * the kernel walks (all), every buffer may hold a message.
 		 */
-		if (i > 0 && off >= IOV_HEAD_MIN && iovcnt <= 2)
+		if (i > 0 && off >= IOV_HEAD_MIN && iovcnt <= 2 && !all)
 			break;
 		n = cap - off;
 		if (iov[i].iov_len < n)
@@ -259,6 +261,277 @@ static __always_inline __u32 put_tuple(struct event_buf *e, struct conn_state *c
 }
 
 /*
+ * Walking a syscall larger than its capture, message by message (cs->walk):
+ * each message's head is copied, its body skipped by length, so that every
+ * message of a pipelined write or of a read holding many replies is seen
+ * where a head-only copy saw the first. The record carries the runs (struct
+ * sonde_segs). A message that goes on past the syscall leaves cs->left[dir]
+ * bytes to skip at the start of the next one in that direction.
+ */
+#define WALK_WIN       32   /* bytes read at each message to find its header */
+#define WALK_ITEMS     256  /* messages (RESP: lines and bulk strings) per syscall */
+#define WALK_BULK_KEEP 128  /* RESP: bulk strings up to this long are kept whole */
+#define WALK_HEAD      384  /* LEN32, PG: bytes kept of a message's head */
+#define WALK_BUDGET    SONDE_CAPTURE_MAX
+#define WALK_LINE      256  /* RESP: longest simple string or error line followed */
+#define WALK_LONG_LINE (1ULL << 63) /* walk_item: a line longer than the window */
+
+struct walk_line {
+	__u8 b[WALK_LINE];
+};
+
+/* Bytes of the line at l (n bytes of it read), CRLF included; 0 if it ends past them. */
+__noinline __u32 walk_line_len(const struct walk_line *l, __u32 n)
+{
+	if (!l)
+		return 0;
+	for (__u32 j = 0; j + 1 < WALK_LINE; j++) {
+		if (j + 1 >= n)
+			return 0;
+		if (l->b[j] == '\r' && l->b[j + 1] == '\n')
+			return j + 2;
+	}
+	return 0;
+}
+
+struct walk {
+	struct sonde_segs *segs; /* the record's runs */
+	__u8 *dst;		 /* the record's payload */
+	__u64 uiov;		 /* the syscall's iovec array, if it has one */
+	__u64 base;		 /* the buffer being walked (an iovec's, or the syscall's) */
+	__u32 blen;		 /* its length */
+	__u32 boff;		 /* offset in it of the next message */
+	__u32 idx;		 /* its index in the iovec array */
+	__u32 iovcnt;		 /* entries in the array (1 without one) */
+	__u32 len;		 /* bytes the syscall moved */
+	__u32 pos;		 /* bytes of them walked */
+	__u32 out;		 /* bytes copied */
+	__u32 segcap;		 /* bytes copied in the current run */
+	__u32 n;		 /* runs closed */
+	__u32 left;		 /* bytes of the current message not walked yet */
+	__u32 mode;		 /* enum sonde_walk */
+};
+
+/*
+ * The item at the start of a window of win bytes (w: its first 32, as four
+ * little-endian words), for a walk of mode: returns keep | skip << 32, the
+ * bytes to copy (its header, and a short body) and to skip (the rest of its
+ * body), or 0 if it is not an item of that protocol. A global function: the
+ * verifier checks it once, whatever its branches, and the walk step sees
+ * two unknown numbers.
+ */
+__noinline __u64 walk_item(__u64 w0, __u64 w1, __u64 w2, __u64 w3, __u32 arg)
+{
+	__u64 w[4] = { w0, w1, w2, w3 };
+	__u32 win = arg & 0xff, mode = arg >> 8, line = 0, num = 0, digits = 0, keep, skip = 0;
+	__u64 total;
+	int neg = 0;
+
+#define WBYTE(j) ((__u8)(w[((j) >> 3) & 3] >> (((j) & 7) * 8)))
+	if (mode != SONDE_WALK_RESP) {
+		__u32 hdr = mode == SONDE_WALK_PG ? 5 : 4, size;
+
+		if (win < hdr)
+			return 0;
+		size = (__u32)WBYTE(hdr - 4) << 24 | (__u32)WBYTE(hdr - 3) << 16 |
+		       (__u32)WBYTE(hdr - 2) << 8 | WBYTE(hdr - 1);
+		if (size < 4 || size > (1U << 30))
+			return 0;
+		/* Kafka's size leaves itself out, PostgreSQL's counts itself but not the type. */
+		total = (__u64)size + (mode == SONDE_WALK_PG ? 1 : 4);
+		/* A DataRow's or CopyData's body says nothing we count. */
+		if (mode == SONDE_WALK_PG && (WBYTE(0) == 'D' || WBYTE(0) == 'd'))
+			keep = hdr;
+		else
+			keep = total < WALK_HEAD ? (__u32)total : WALK_HEAD;
+		return keep | (total - keep) << 32;
+	}
+	for (__u32 j = 1; j + 1 < WALK_WIN; j++) {
+		__u8 ch;
+
+		if (j + 1 >= win)
+			return 0; /* no line end in the bytes there are */
+		ch = WBYTE(j);
+		if (ch == '\r') {
+			if (WBYTE(j + 1) != '\n')
+				return 0;
+			line = j + 2;
+			break;
+		}
+		if (ch == '-' && j == 1)
+			neg = 1;
+		else if (ch >= '0' && ch <= '9' && digits < 9)
+			num = num * 10 + (ch - '0'), digits++;
+		else
+			digits = 10; /* not a length: fine for a line, not for a bulk */
+	}
+#undef WBYTE
+	if (!line) {
+		/* A simple string or error longer than the window ("-ERR unknown ..."). */
+		switch (w0 & 0xff) {
+		case '+': case '-': case '(': case ',':
+			return win == WALK_WIN ? WALK_LONG_LINE : 0;
+		default:
+			return 0;
+		}
+	}
+	keep = line;
+	switch (w0 & 0xff) {
+	case '$': /* bulk string, blob error, verbatim string */
+	case '!':
+	case '=':
+		if (neg)
+			break; /* null */
+		if (digits == 0 || digits > 9)
+			return 0;
+		if (num + 2 <= WALK_BULK_KEEP)
+			keep = line + num + 2;
+		else
+			skip = num + 2;
+		break;
+	case '*': case '%': case '~': case '>': case '|': /* aggregates: their items follow */
+	case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+		break;
+	default:
+		return 0; /* an inline command, or not RESP */
+	}
+	return keep | (__u64)skip << 32;
+}
+
+/* Skip n bytes not copied: close the current run. 0 if no run is left for it. */
+static __always_inline int walk_skip(struct walk *w, __u32 n)
+{
+	struct sonde_seg *sg;
+
+	if (w->n >= SONDE_SEGS_MAX - 1)
+		return 0; /* the last run takes the rest */
+	sg = &w->segs->seg[MASKED(w->n, SONDE_SEGS_MAX)];
+	sg->cap = w->segcap;
+	sg->skip = n;
+	w->n++;
+	w->segcap = 0;
+	w->boff += n;
+	w->pos += n;
+	return 1;
+}
+
+/*
+ * One step of a walk: move to the next buffer of the iovec array, skip what
+ * is left of a message, or copy the head of the next message. 1 stops.
+ */
+static int walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	__u32 avail, win, keep, skip, room;
+	__u64 item, wv[4] = {};
+	__u8 *p;
+
+	if (w->pos >= w->len || w->out + WALK_WIN > WALK_BUDGET)
+		return 1;
+	if (w->boff >= w->blen) { /* the next iovec */
+		struct iovec iov;
+
+		if (w->idx + 1 >= w->iovcnt ||
+		    bpf_probe_read_user(&iov, sizeof(iov),
+					(void *)(w->uiov + (__u64)(w->idx + 1) * sizeof(iov))))
+			return 1;
+		w->idx++;
+		w->base = (__u64)iov.iov_base;
+		w->blen = iov.iov_len > 0xffffffffULL ? 0xffffffff : (__u32)iov.iov_len;
+		w->boff = 0;
+		return 0;
+	}
+	avail = w->blen - w->boff;
+	if (avail > w->len - w->pos)
+		avail = w->len - w->pos;
+	if (w->left) { /* a message goes on: skip its rest (in this buffer) */
+		skip = w->left < avail ? w->left : avail;
+		w->left -= skip;
+		return walk_skip(w, skip) ? 0 : 1;
+	}
+	win = avail < WALK_WIN ? avail : WALK_WIN;
+	p = w->dst + MASKED(w->out, OFF_MASK);
+	if (bpf_probe_read_user(p, MASKED(win, 2 * WALK_WIN - 1), (void *)(w->base + w->boff)))
+		return 1;
+	__builtin_memcpy(wv, p, WALK_WIN); /* bytes past win are a previous walk's: unused */
+	item = walk_item(wv[0], wv[1], wv[2], wv[3], win | w->mode << 8);
+	if (item == WALK_LONG_LINE) {
+		win = avail < WALK_LINE ? avail : WALK_LINE;
+		if (w->out + WALK_LINE > WALK_BUDGET ||
+		    bpf_probe_read_user(p, MASKED(win, 2 * WALK_LINE - 1), (void *)(w->base + w->boff)))
+			return 1;
+		item = walk_line_len((const struct walk_line *)p, win);
+	}
+	keep = (__u32)item;
+	skip = (__u32)(item >> 32);
+	if (!keep)
+		return 1;
+	room = WALK_BUDGET - w->out;
+	if (keep > room) {
+		skip += keep - room;
+		keep = room;
+	}
+	if (keep > avail) { /* its head goes on past this buffer: the rest is skipped */
+		skip += keep - avail;
+		keep = avail;
+	}
+	if (keep > win &&
+	    bpf_probe_read_user(p + MASKED(win, 2 * WALK_LINE - 1), MASKED(keep - win, LEN_MASK),
+				(void *)(w->base + w->boff + win)))
+		return 1;
+	w->out += keep;
+	w->segcap += keep;
+	w->boff += keep;
+	w->pos += keep;
+	w->left = skip; /* skipped by the next steps, across buffers and syscalls */
+	return 0;
+}
+
+/*
+ * Walk the syscall (its buffer, or its iovec array when iovcnt > 0) into the
+ * record at body (after the tuple). Returns the bytes copied, or -1 if
+ * nothing could be walked (copy the head instead).
+ */
+static __always_inline long walk_copy(struct conn_state *cs, __u8 mode, __u8 dir, __u8 *body,
+				      __u64 ubuf,
+				      __u32 iovcnt, __u32 len)
+{
+	struct walk w = {};
+	struct sonde_seg *sg;
+
+	w.segs = (struct sonde_segs *)body;
+	w.dst = body + sizeof(struct sonde_segs);
+	w.len = len;
+	w.mode = mode;
+	w.left = cs->left[dir & 1]; /* the syscall may begin inside a message */
+	if (iovcnt) {
+		struct iovec iov;
+
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)ubuf))
+			return -1;
+		w.uiov = ubuf;
+		w.iovcnt = iovcnt;
+		w.base = (__u64)iov.iov_base;
+		w.blen = iov.iov_len > 0xffffffffULL ? 0xffffffff : (__u32)iov.iov_len;
+	} else {
+		w.iovcnt = 1;
+		w.base = ubuf;
+		w.blen = len;
+	}
+	bpf_loop(WALK_ITEMS, walk_step, &w, 0);
+	if (w.out == 0 && w.n == 0)
+		return -1;
+	/* What a walk that stopped early did not reach: framing unknown there. */
+	cs->left[dir & 1] = w.pos < w.len ? 0 : w.left;
+	sg = &w.segs->seg[MASKED(w.n, SONDE_SEGS_MAX)];
+	sg->cap = w.segcap;
+	sg->skip = w.len - w.pos;
+	w.segs->n = w.n + 1;
+	w.segs->_pad = 0;
+	return w.out;
+}
+
+/*
  * The arguments of a data syscall, read back at its exit from the user
  * registers saved at entry: no sys_enter program and no map to carry them.
  */
@@ -278,6 +551,8 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	struct event_buf *e;
 	struct rec r;
 	__u32 cap, got = 0, toff;
+	long walked;
+	__u8 walk;
 	__u64 now;
 
 	cs = conn_cached(tgid, a->fd, t->gen);
@@ -300,37 +575,62 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	e->hdr.len = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	toff = put_tuple(e, cs, now);
 
-	/* A connection may ask for more (a pipeline longer than the default). */
-	cap = cs->capture ? cs->capture : capture_bytes;
+	/*
+	 * A connection may ask for more (a pipeline longer than the default);
+	 * one whose messages the kernel can walk gets whole syscalls up to the
+	 * largest record, and larger ones (or with more buffers than copy_iov
+	 * takes) walked.
+	 */
+	walk = cs->walk;
+	cap = walk ? SONDE_CAPTURE_MAX : cs->capture ? cs->capture : capture_bytes;
 	if (e->hdr.len < cap)
 		cap = e->hdr.len;
 	if (cap > SONDE_CAPTURE_MAX)
 		cap = SONDE_CAPTURE_MAX;
 	if (call == SONDE_CALL_SENDFILE) {
 		got = 0;
+	} else if (walk && (SONDE_CAPTURE_MAX < e->hdr.len || a->iovcnt > SONDE_MAX_IOV) &&
+		   (walked = walk_copy(cs, walk, dir, &e->body[MASKED(toff, 127)], a->buf, a->iovcnt,
+				       e->hdr.len)) >= 0) {
+		e->hdr.flags |= SONDE_F_SEGS;
+		got = (__u32)walked;
+		stat_inc(SONDE_STAT_WALKED);
+		rec_commit(&r, toff + sizeof(struct sonde_segs), got);
+		goto announced;
 	} else if (a->iovcnt) {
-		got = copy_iov(e, toff, a->buf, a->iovcnt, cap);
+		got = copy_iov(e, toff, a->buf, a->iovcnt, cap, walk);
 	} else if (cap > 0 && bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
 						  (void *)a->buf) == 0) {
 		got = cap;
-		/*
-		 * A RESP array cut short is a Redis pipeline (no HTTP, PostgreSQL
-		 * or Kafka message starts with '*'): raise this connection's
-		 * capture now and copy the record again, instead of losing
-		 * pipelines until userspace raises it a drain period later. A
-		 * body that starts with '*' only costs its connection larger copies.
-		 */
-		if (cap < e->hdr.len && !cs->capture && e->body[toff] == '*') {
-			cs->capture = SONDE_CAPTURE_MAX;
-			cap = e->hdr.len < SONDE_CAPTURE_MAX ? e->hdr.len : SONDE_CAPTURE_MAX;
-			if (bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
-						(void *)a->buf) == 0)
-				got = cap;
+	}
+	/*
+	 * A RESP array cut short is a Redis pipeline, a RESP3 map one a
+	 * HELLO's answer (no HTTP, PostgreSQL or Kafka message starts with '*'
+	 * or '%'): walk this connection from now on,
+	 * this syscall included, instead of losing pipelines until userspace
+	 * says so a drain period later. A body that starts with '*' only costs
+	 * its connection walks.
+	 */
+	if (got && cap < e->hdr.len && !walk &&
+	    (e->body[MASKED(toff, 127)] == '*' || e->body[MASKED(toff, 127)] == '%')) {
+		cs->walk = SONDE_WALK_RESP;
+		cs->left[0] = cs->left[1] = 0;
+		walked = walk_copy(cs, SONDE_WALK_RESP, dir, &e->body[MASKED(toff, 127)], a->buf,
+				   a->iovcnt, e->hdr.len);
+		if (walked >= 0) {
+			e->hdr.flags |= SONDE_F_SEGS;
+			got = (__u32)walked;
+			stat_inc(SONDE_STAT_WALKED);
+			rec_commit(&r, toff + sizeof(struct sonde_segs), got);
+			goto announced;
 		}
 	}
+	if (cs->left[dir & 1]) /* a walked message goes on in this plain copy */
+		cs->left[dir & 1] = cs->left[dir & 1] > e->hdr.len ? cs->left[dir & 1] - e->hdr.len : 0;
 	if (cap < e->hdr.len)
 		stat_inc(SONDE_STAT_TRUNCATED);
 	rec_commit(&r, toff, got);
+announced:
 	if (toff) {
 		cs->announced = 1;
 		cs->announced_ts = now;

@@ -73,6 +73,38 @@ _Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout")
 
 /* sonde_event.flags */
 #define SONDE_F_TUPLE 0x01 /* a struct sonde_conn_tuple follows the header */
+#define SONDE_F_SEGS  0x02 /* a struct sonde_segs follows (the tuple, or) the header */
+
+/*
+ * How the kernel walks a connection's syscalls larger than its capture
+ * (sonde_conn_state.walk): message by message, copying each message's head
+ * and skipping its body, instead of copying the syscall's head only. Set by
+ * the kernel on the first cut record that looks like one of these, and by
+ * userspace once it knows the protocol.
+ */
+enum sonde_walk {
+	SONDE_WALK_NONE = 0,
+	SONDE_WALK_RESP = 1,  /* Redis RESP: lines, bulk strings skipped past a few bytes */
+	SONDE_WALK_LEN32 = 2, /* [int32 size][size bytes] (Kafka) */
+	SONDE_WALK_PG = 3,    /* [type][int32 size, itself included] (PostgreSQL, after startup) */
+};
+
+/*
+ * A walked record's payload is not one head but the concatenation of the
+ * captured runs: seg[i].cap bytes of the syscall's data, then seg[i].skip bytes
+ * that were not copied, in order; the runs add up to caplen and len.
+ */
+#define SONDE_SEGS_MAX 63
+struct sonde_seg {
+	__u32 cap;
+	__u32 skip;
+};
+struct sonde_segs {
+	__u32 n;
+	__u32 _pad;
+	struct sonde_seg seg[SONDE_SEGS_MAX];
+};
+_Static_assert(sizeof(struct sonde_segs) == 512, "sonde_segs layout");
 
 /*
  * How often a connection's records carry its tuple again (ns): userspace may
@@ -83,7 +115,8 @@ _Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout")
 /*
  * Header of every ring record:
  *
- *   struct sonde_event | struct sonde_conn_tuple (if SONDE_F_TUPLE) | caplen bytes
+ *   struct sonde_event | struct sonde_conn_tuple (if SONDE_F_TUPLE) |
+ *   struct sonde_segs (if SONDE_F_SEGS) | caplen bytes
  *
  * A SONDE_EV_DATA record carries the first caplen of the len bytes moved. The
  * tuple comes with the first record of a connection (and every
@@ -134,7 +167,7 @@ _Static_assert(sizeof(struct sonde_ring_ctl) == 128, "sonde_ring_ctl layout");
 /* Header + tuple + the largest masked payload extent the BPF code may touch. */
 #define SONDE_RING_SLACK (16384 - 128)
 /* Largest record: a producer keeps this much room free, or drops the record. */
-#define SONDE_RECORD_MAX (48 + 56 + SONDE_CAPTURE_MAX)
+#define SONDE_RECORD_MAX (48 + 56 + 512 + SONDE_CAPTURE_MAX)
 #define SONDE_RECORD_ALIGN(n) (((n) + 7) & ~7ULL)
 
 /* Target filter: bit (tgid % 64) of word (tgid / 64); PID_MAX_LIMIT is 2^22. */
@@ -150,10 +183,13 @@ struct sonde_conn_state {
 	__u8 watch;        /* 1: a TCP or Unix stream socket we follow */
 	__u8 announced;    /* the tuple went out in a record, at announced_ts */
 	__u16 capture;     /* bytes to copy per syscall on this connection; 0: capture_bytes */
+	__u8 walk;         /* enum sonde_walk */
+	__u8 _pad0[7];
+	__u32 left[2];     /* by enum sonde_dir: bytes of a walked message still to come */
 	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;
 };
-_Static_assert(sizeof(struct sonde_conn_state) == 80, "sonde_conn_state layout");
+_Static_assert(sizeof(struct sonde_conn_state) == 96, "sonde_conn_state layout");
 
 /* Key of the conns map: one observed file descriptor. */
 struct sonde_fd_key {
@@ -173,6 +209,7 @@ enum sonde_stat {
 	SONDE_STAT_LOST,         /* records dropped: the CPU's ring was full */
 	SONDE_STAT_TRUNCATED,    /* data events whose payload was cut to capture_bytes */
 	SONDE_STAT_FORKS,        /* children added to targets by sched_process_fork */
+	SONDE_STAT_WALKED,       /* data events walked message by message (SONDE_F_SEGS) */
 	SONDE_STAT__MAX,
 };
 

@@ -96,6 +96,7 @@ struct lag {
 	int64_t high_watermark; /* from the last Fetch response */
 	int64_t fetched;        /* next offset the consumer's fetches reached */
 	int64_t committed;      /* last offset it committed, -1 if none seen */
+	int64_t counted;        /* records before this offset are counted as consumed; -1: none yet */
 };
 
 struct agent {
@@ -124,6 +125,7 @@ struct agent {
 	struct metric_family *kafka_sent, *kafka_send_errors, *kafka_produce_seconds;
 	struct metric_family *kafka_consumed, *kafka_lag, *kafka_lag_max, *kafka_commit_seconds;
 	struct metric_family *parse_errors;
+	struct metric_family *unparsed;
 	struct metric_family *encrypted;
 	struct metric_family *malformed;
 	struct metric_family *connections;
@@ -239,6 +241,10 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 		m, "sonde_parse_errors_total",
 		"Messages or connections whose bytes could not be parsed, by protocol and reason",
 		proto_reason, 2);
+	a->unparsed = metrics__counter(
+		m, "sonde_unparsed_total",
+		"Stretches of traffic whose messages could not be counted, by protocol and reason",
+		proto_reason, 2);
 	a->malformed = metrics__counter(m, "sonde_events_malformed_total",
 					"Ring-buffer records dropped as inconsistent", NULL, 0);
 	a->connections = metrics__gauge(m, "sonde_connections",
@@ -246,7 +252,7 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 	a->encrypted = metrics__counter(m, "sonde_connections_encrypted_total",
 					"Connections that negotiated encryption: counted, not parsed",
 					proto_label, 1);
-	if (!a->conns || !a->http_server || !a->http_client || !a->parse_errors ||
+	if (!a->conns || !a->http_server || !a->http_client || !a->parse_errors || !a->unparsed ||
 	    !a->malformed || !a->connections || !a->encrypted || register_data_metrics(a, m)) {
 		agent__free(a);
 		return NULL;
@@ -257,6 +263,15 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 	parse_error(a, "redis", "malformed", 0);
 	parse_error(a, "postgresql", "malformed", 0);
 	parse_error(a, "kafka", "malformed", 0);
+	{
+		static const char *const protos[] = { "redis", "postgresql", "kafka" };
+
+		for (int i = 0; i < 3; i++) {
+			const char *v[] = { protos[i], "framing_lost" };
+
+			metric__add(a->unparsed, v, 0);
+		}
+	}
 	metric__add(a->malformed, NULL, 0);
 	metric__set(a->connections, NULL, 0);
 	return a;
@@ -679,7 +694,7 @@ static struct lag *lag_of(struct agent *a, uint32_t service, const char *topic, 
 	l->service = service;
 	l->partition = part;
 	snprintf(l->topic, sizeof(l->topic), "%s", topic);
-	l->high_watermark = l->fetched = l->committed = -1;
+	l->high_watermark = l->fetched = l->committed = l->counted = -1;
 	return l;
 }
 
@@ -715,6 +730,35 @@ static void lag_update(struct agent *a, const struct lag *l)
 	}
 }
 
+/*
+ * Records consumed from a partition, told by a Fetch that asked for offset
+ * from and read the headers of records batches up to next (records in them),
+ * or by a commit of offset from (next = from, records = 0). Batches past the
+ * capture are not read, yet the client received them: its next fetch (or
+ * commit) starts past them, and the offsets skipped since what was counted
+ * are counted then. Offsets counted once, however often fetched.
+ */
+static uint64_t consumed(struct lag *l, int64_t from, int64_t next, uint32_t records)
+{
+	uint64_t n = 0;
+
+	if (!l)
+		return records;
+	if (from < 0)
+		return 0;
+	if (l->counted < 0)
+		l->counted = from; /* where we came in: what came before is not ours */
+	if (from > l->counted) {
+		n += (uint64_t)(from - l->counted);
+		l->counted = from;
+	}
+	if (next > l->counted) {
+		n += from == l->counted ? records : (uint64_t)(next - l->counted);
+		l->counted = next;
+	}
+	return n;
+}
+
 static void record_kafka(struct agent *a, const struct conn *c, const struct kafka_exchange *x)
 {
 	const struct service *svc;
@@ -738,8 +782,9 @@ static void record_kafka(struct agent *a, const struct conn *c, const struct kaf
 		case KAFKA_API_FETCH:
 			if (p->error_code)
 				break;
-			metric__add(a->kafka_consumed, v, p->records);
 			l = lag_of(a, c->service, p->topic, p->partition);
+			metric__add(a->kafka_consumed, v, consumed(l, p->fetch_offset, p->next_offset,
+								   p->records));
 			if (l) {
 				if (p->high_watermark >= 0)
 					l->high_watermark = p->high_watermark;
@@ -751,6 +796,8 @@ static void record_kafka(struct agent *a, const struct conn *c, const struct kaf
 		case KAFKA_API_OFFSET_COMMIT:
 			l = x->error_code ? NULL : lag_of(a, c->service, p->topic, p->partition);
 			if (l && p->next_offset >= 0) {
+				metric__add(a->kafka_consumed, v,
+					    consumed(l, p->next_offset, p->next_offset, 0));
 				l->committed = p->next_offset;
 				lag_update(a, l);
 			}
@@ -1008,17 +1055,38 @@ static bool sniff(struct agent *a, struct conn *c, const struct sonde_event *e,
 	return false;
 }
 
-/* Has the parser lost its framing to bytes that were not captured? */
-static bool lost_framing(const struct conn *c)
+/* Times the parser lost its framing to bytes that were not captured. */
+static uint32_t desyncs(const struct conn *c)
 {
 	switch (c->proto) {
 	case CONN_PROTO_REDIS:
-		return ((const struct redis_conn *)c->parser)->desyncs > 0;
+		return ((const struct redis_conn *)c->parser)->desyncs;
+	case CONN_PROTO_PG:
+		return ((const struct pg_conn *)c->parser)->desyncs;
 	case CONN_PROTO_KAFKA:
-		return ((const struct kafka_conn *)c->parser)->desyncs > 0;
+		return ((const struct kafka_conn *)c->parser)->desyncs;
 	default:
-		return false;
+		return 0;
 	}
+}
+
+/*
+ * Count the framing c's parser lost since the last look: what lay in those
+ * bytes (a message, a pipeline's tail) is not counted, and says so.
+ */
+static bool lost_framing(struct agent *a, struct conn *c)
+{
+	uint32_t n = desyncs(c);
+
+	if (n == c->desyncs)
+		return false;
+	{
+		const char *v[] = { proto_name(c->proto), "framing_lost" };
+
+		metric__add(a->unparsed, v, n - c->desyncs);
+	}
+	c->desyncs = n;
+	return true;
 }
 
 /* Malformed HTTP messages the parser counted, into sonde_parse_errors_total by reason. */
@@ -1090,8 +1158,61 @@ static int feed(struct agent *a, struct conn *c, bool egress, const uint8_t *dat
 	}
 }
 
+/* The kernel's way to walk large syscalls of a protocol (enum sonde_walk). */
+static uint8_t walk_of(enum conn_proto p)
+{
+	switch (p) {
+	case CONN_PROTO_REDIS:
+		return SONDE_WALK_RESP;
+	case CONN_PROTO_PG:
+		return SONDE_WALK_PG;
+	case CONN_PROTO_KAFKA:
+		return SONDE_WALK_LEN32;
+	default:
+		return SONDE_WALK_NONE;
+	}
+}
+
+/* One run of bytes of c's syscall e: data holds e->caplen of its e->len bytes. */
+static void consume(struct agent *a, struct conn *c, const struct sonde_event *e,
+		    const uint8_t *data)
+{
+	if (c->proto == CONN_PROTO_NONE)
+		return;
+	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, e, data))
+		return;
+	if (!c->walk_set && a->capture_fn && walk_of(c->proto)) {
+		/* Its messages are length-framed: large syscalls are walked, not cut. */
+		c->walk_set = true;
+		a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, 0, walk_of(c->proto));
+	}
+	if (feed(a, c, e->dir == SONDE_DIR_EGRESS, data, e->caplen, e->len, e->ts_ns) < 0) {
+		parse_error(a, proto_name(c->proto), "malformed", 1);
+		free(c->parser);
+		c->parser = NULL;
+		c->proto = CONN_PROTO_NONE;
+	} else if (lost_framing(a, c) && !c->capture_raised && a->capture_fn) {
+		/*
+		 * Bytes past the capture cost this connection its framing (a
+		 * Redis pipeline, a Kafka request with many partitions): from
+		 * now on the kernel copies more of it, and of it only.
+		 */
+		c->capture_raised = true;
+		a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, RAISED_CAPTURE, 0);
+	} else if (c->proto == CONN_PROTO_PG && pg_conn_encrypted(c->parser)) {
+		/* SSLRequest accepted: the rest is TLS. Count it once, stop looking. */
+		const char *v[] = { "postgresql" };
+
+		metric__add(a->encrypted, v, 1);
+		free(c->parser);
+		c->parser = NULL;
+		c->proto = CONN_PROTO_NONE;
+	}
+}
+
 static void handle_data(struct agent *a, const struct sonde_event *e,
-			const struct sonde_conn_tuple *tuple, const uint8_t *data)
+			const struct sonde_conn_tuple *tuple, const struct sonde_segs *segs,
+			const uint8_t *data)
 {
 	struct conn *c = conn_table__get(a->conns, e->tgid, e->fd);
 
@@ -1111,38 +1232,41 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 	if (tuple)
 		c->tuple = *tuple;
 	c->last_ts = e->ts_ns;
-	if (c->proto == CONN_PROTO_NONE)
+	if (!segs) {
+		consume(a, c, e, data);
 		return;
-	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, e, data))
-		return;
-	if (feed(a, c, e->dir == SONDE_DIR_EGRESS, data, e->caplen, e->len, e->ts_ns) < 0) {
-		parse_error(a, proto_name(c->proto), "malformed", 1);
-		free(c->parser);
-		c->parser = NULL;
-		c->proto = CONN_PROTO_NONE;
-	} else if (!c->capture_raised && a->capture_fn && lost_framing(c)) {
-		/*
-		 * Bytes past the capture cost this connection its framing (a
-		 * Redis pipeline, a Kafka request with many partitions): from
-		 * now on the kernel copies more of it, and of it only.
-		 */
-		c->capture_raised = true;
-		a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, RAISED_CAPTURE);
-	} else if (c->proto == CONN_PROTO_PG && pg_conn_encrypted(c->parser)) {
-		/* SSLRequest accepted: the rest is TLS. Count it once, stop looking. */
-		const char *v[] = { "postgresql" };
-
-		metric__add(a->encrypted, v, 1);
-		free(c->parser);
-		c->parser = NULL;
-		c->proto = CONN_PROTO_NONE;
 	}
+	/* A walked syscall: each run as if it were a syscall of its own. */
+	for (uint32_t i = 0; i < segs->n; i++) {
+		struct sonde_event run = *e;
+
+		run.caplen = segs->seg[i].cap;
+		run.len = segs->seg[i].cap + segs->seg[i].skip;
+		if (run.len)
+			consume(a, c, &run, data);
+		data += run.caplen;
+	}
+}
+
+/* Do the runs of a walked record add up to what its header says? */
+static bool segs_ok(const struct sonde_event *e, const struct sonde_segs *s)
+{
+	uint64_t cap = 0, len = 0;
+
+	if (s->n == 0 || s->n > SONDE_SEGS_MAX)
+		return false;
+	for (uint32_t i = 0; i < s->n; i++) {
+		cap += s->seg[i].cap;
+		len += (uint64_t)s->seg[i].cap + s->seg[i].skip;
+	}
+	return cap == e->caplen && len == e->len;
 }
 
 void agent__handle(struct agent *a, const void *rec, size_t size)
 {
 	const struct sonde_event *e = rec;
 	const struct sonde_conn_tuple *tuple = NULL;
+	const struct sonde_segs *segs = NULL;
 	size_t hlen = sizeof(*e);
 	struct conn *c;
 
@@ -1150,16 +1274,22 @@ void agent__handle(struct agent *a, const void *rec, size_t size)
 		tuple = (const struct sonde_conn_tuple *)(e + 1);
 		hlen += sizeof(*tuple);
 	}
+	if (size >= hlen + sizeof(*segs) && (e->flags & SONDE_F_SEGS)) {
+		segs = (const struct sonde_segs *)((const uint8_t *)rec + hlen);
+		hlen += sizeof(*segs);
+	} else if (size >= sizeof(*e) && (e->flags & SONDE_F_SEGS)) {
+		hlen = size + 1; /* too short for its runs */
+	}
 	if (size < hlen || e->caplen > size - hlen || e->caplen > e->len ||
-	    e->caplen > SONDE_CAPTURE_MAX) {
+	    e->caplen > SONDE_CAPTURE_MAX || (segs && !segs_ok(e, segs))) {
 		metric__add(a->malformed, NULL, 1);
 		return;
 	}
 	a->events++;
 	switch (e->type) {
 	case SONDE_EV_DATA:
-		/* Records are 8-byte aligned and both structs are multiples of 8 bytes. */
-		handle_data(a, e, tuple, (const uint8_t *)rec + hlen);
+		/* Records are 8-byte aligned and all three structs are multiples of 8 bytes. */
+		handle_data(a, e, tuple, segs, (const uint8_t *)rec + hlen);
 		break;
 	case SONDE_EV_CLOSE:
 		c = conn_table__get(a->conns, e->tgid, e->fd);

@@ -27,12 +27,14 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg);
 void agent__free(struct agent *a); /* accepts NULL */
 
 /*
- * Called when a connection needs more than the default capture to be parsed
- * (a pipeline longer than it): the kernel side should copy up to bytes per
- * syscall on it. Once per connection.
+ * Called when the kernel side should capture a connection otherwise: copy up
+ * to bytes per syscall (0: unchanged), when its framing was lost to bytes
+ * past the capture; walk its large syscalls message by message (walk: enum
+ * sonde_walk, 0: unchanged), once its protocol is known. At most twice per
+ * connection.
  */
 typedef void (*agent_capture_fn)(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
-				 uint16_t bytes);
+				 uint16_t bytes, uint8_t walk);
 void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx);
 
 /* Register a service name; returns its index (what BPF carries in events), or -1. */

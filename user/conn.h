@@ -55,6 +55,8 @@ struct conn {
 	enum conn_proto proto;
 	uint32_t sniffed;       /* data events looked at while UNKNOWN */
 	bool capture_raised;    /* asked the kernel for a larger capture */
+	bool walk_set;          /* told the kernel how to walk its large syscalls */
+	uint32_t desyncs;       /* the parser's framing losses counted so far */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
 	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */

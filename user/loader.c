@@ -396,7 +396,7 @@ int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void
 }
 
 int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t conn_id,
-			uint16_t bytes)
+			uint16_t bytes, uint8_t walk)
 {
 	int mfd = bpf_map__fd(l->skel->maps.conns);
 	struct sonde_fd_key k = { .tgid = tgid, .fd = fd };
@@ -412,7 +412,12 @@ int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t c
 	 * Read-modify-write of a value the BPF side also writes (announced*):
 	 * losing such a write only re-sends the tuple once.
 	 */
-	cs.capture = bytes;
+	if (bytes)
+		cs.capture = bytes;
+	if (walk && cs.walk != walk) {
+		cs.walk = walk;
+		cs.left[0] = cs.left[1] = 0;
+	}
 	if (bpf_map_update_elem(mfd, &k, &cs, BPF_EXIST))
 		return -errno;
 	return 0;
@@ -436,7 +441,7 @@ static struct sonde_event *ring_peek(struct loader *l, struct ring *r, size_t *s
 		return NULL;
 	e = (struct sonde_event *)(r->data + (r->pos & l->ring_mask));
 	sz = sizeof(*e) + ((e->flags & SONDE_F_TUPLE) ? sizeof(struct sonde_conn_tuple) : 0) +
-	     e->caplen;
+	     ((e->flags & SONDE_F_SEGS) ? sizeof(struct sonde_segs) : 0) + e->caplen;
 	if (e->caplen > SONDE_CAPTURE_MAX || SONDE_RECORD_ALIGN(sz) > r->end - r->pos) {
 		/*
 		 * Cannot happen with our BPF code. Never read past what was

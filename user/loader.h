@@ -43,11 +43,13 @@ int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendan
 int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void *ctx);
 
 /*
- * Copy up to bytes (<= SONDE_CAPTURE_MAX) per syscall on one connection from
- * now on, if (tgid, fd) is still the connection conn_id. Returns 0 or -errno.
+ * From now on, copy up to bytes (<= SONDE_CAPTURE_MAX; 0: unchanged) per
+ * syscall on one connection, and walk its syscalls larger than that as walk
+ * says (enum sonde_walk; 0: unchanged), if (tgid, fd) is still the
+ * connection conn_id. Returns 0 or -errno.
  */
 int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t conn_id,
-			uint16_t bytes);
+			uint16_t bytes, uint8_t walk);
 
 /*
  * Sleep timeout_ms, then hand every record to on_event, oldest first across

@@ -47,7 +47,7 @@ struct sonde {
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
 
-	struct metric_family *build_info, *events, *lost, *targets, *cpu, *rss;
+	struct metric_family *build_info, *events, *lost, *walked, *targets, *cpu, *rss;
 };
 
 static uint64_t now_ns(void)
@@ -105,6 +105,7 @@ static void collect(void *ctx)
 	loader__stats(s->loader, st);
 	metric__set(s->events, NULL, (double)st[SONDE_STAT_EVENTS]);
 	metric__set(s->lost, NULL, (double)st[SONDE_STAT_LOST]);
+	metric__set(s->walked, NULL, (double)st[SONDE_STAT_WALKED]);
 	metric__set(s->targets, NULL, atomic_load(&s->live_targets));
 	f = fopen("/proc/self/stat", "r");
 	if (f) {
@@ -137,12 +138,16 @@ static int register_self_metrics(struct sonde *s)
 	s->lost = metrics__counter(s->m, "sonde_events_lost_total",
 				   "Records dropped in the kernel because the CPU's ring was full",
 				   NULL, 0);
+	s->walked = metrics__counter(s->m, "sonde_events_walked_total",
+				     "Records of syscalls larger than the capture, copied message by "
+				     "message (each message's head, its body skipped)",
+				     NULL, 0);
 	s->targets = metrics__gauge(s->m, "sonde_targets", "Processes observed now", NULL, 0);
 	s->cpu = metrics__counter(s->m, "process_cpu_seconds_total",
 				  "User and system CPU time spent by sonde", NULL, 0);
 	s->rss = metrics__gauge(s->m, "process_resident_memory_bytes",
 				"Resident memory of sonde", NULL, 0);
-	if (!s->build_info || !s->events || !s->lost || !s->targets || !s->cpu || !s->rss)
+	if (!s->build_info || !s->events || !s->lost || !s->walked || !s->targets || !s->cpu || !s->rss)
 		return -1;
 	metric__set(s->build_info, version, 1);
 	return metrics__add_collector(s->m, collect, s);
@@ -166,11 +171,11 @@ static void comm_of(pid_t pid, char *out, size_t outsz)
 }
 
 static void raise_capture(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
-			  uint16_t bytes)
+			  uint16_t bytes, uint8_t walk)
 {
 	struct sonde *s = ctx;
 
-	loader__set_capture(s->loader, tgid, fd, conn_id, bytes);
+	loader__set_capture(s->loader, tgid, fd, conn_id, bytes, walk);
 }
 
 static void target_gone(void *ctx, uint32_t tgid)

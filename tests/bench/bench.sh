@@ -31,10 +31,11 @@
 #   BENCH_RATE [20000]        target req/s of the fixed-rate workload
 #   BENCH_RATE_RUNS [1]       pairs of the fixed-rate workload
 #   BENCH_RATE_CONNECTIONS [64] wrk connections of the fixed-rate workload
-#   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024
-#                             and pgbench
+#   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024,
+#                             pgbench, redis_node and pg_node
 #   BENCH_WORKLOADS           [nginx_saturated nginx_rate redis_pipelined
-#                             redis_pipelined_cap1024 pgbench]
+#                             redis_pipelined_cap1024 pgbench redis_node
+#                             pg_node]
 #   BENCH_PIN [1]             pin the server to CPU BENCH_SERVER_CPU [0] and
 #                             the load generator to BENCH_LOAD_CPU [1]; sonde
 #                             is never pinned
@@ -84,7 +85,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_rate redis_pipelined redis_pipelined_cap1024 pgbench}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_rate redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -113,6 +114,8 @@ tools="curl bpftool taskset sysctl"
 case " $BENCH_WORKLOADS " in *" nginx_"*) tools="$tools nginx wrk" ;; esac
 case " $BENCH_WORKLOADS " in *" redis_pipelined"*) tools="$tools redis-server redis-benchmark redis-cli" ;; esac
 case " $BENCH_WORKLOADS " in *" pgbench "*) tools="$tools pgbench setpriv" ;; esac
+case " $BENCH_WORKLOADS " in *" redis_node "*) tools="$tools redis-server redis-cli node" ;; esac
+case " $BENCH_WORKLOADS " in *" pg_node "*) tools="$tools psql node" ;; esac
 for tool in $tools; do
 	command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh bench)"
 done
@@ -569,6 +572,106 @@ EOF
 wl_pgbench_teardown() {
 	lib_stop "$PG_PID" "$(lib_starttime "$PG_PID")" INT 10
 }
+
+# ------------------------------------------- workloads: redis_node, pg_node
+
+# A busy Node.js client (issue #10): tests/bench/node_load.js, 16 concurrent
+# workers on ioredis's auto-pipelined connection, or on a node-postgres Pool of
+# 16; run as a child of the runner like redis-benchmark and pgbench.
+node_load_cmd() { echo env NODE_MODULES="$SONDE_ROOT/build/node/node_modules" node "$SONDE_ROOT/tests/bench/node_load.js" "$1" "$2" "$BENCH_SECONDS"; }
+node_load_parse() { awk 'NF == 4 { print; ok = 1 } END { if (!ok) print "0 0 NA 1" }' "$1"; }
+node_version_of() { node -p "require('$SONDE_ROOT/build/node/node_modules/$1/package.json').version" 2>/dev/null; }
+
+# node_wl_setup KIND PORT SERVER_PIDS REAPED COUNT_SEL: the runner, what the
+# bench counts, and a warm-up run (not measured).
+node_wl_setup() {
+	bench_runner_up
+	BENCH_TARGET_PID=$RUNNER_PID
+	BENCH_SERVICE=bench
+	BENCH_SERVER_PIDS=$3
+	BENCH_SERVER_REAPED=$4
+	BENCH_COUNT_SEL=$5
+	BENCH_SERVED_OVERHEAD=0
+	BENCH_SONDE_ARGS=
+	# shellcheck disable=SC2046
+	runner_job "$LIB_TMP/$1_node.warmup" $(node_load_cmd "$1" "$2") ||
+		die "node_load.js warm-up failed: $(cat "$LIB_TMP/$1_node.warmup")"
+}
+
+wl_redis_node_setup() {
+	[ -d "$SONDE_ROOT/build/node/node_modules/ioredis" ] || die "Node.js clients missing: scripts/deps.sh bench"
+	start_redis
+	pin_server "$REDIS_PID"
+	node_wl_setup redis "$REDIS_PORT" "$REDIS_PID" 0 \
+		'redis_commands_seconds_count{service="bench",command="SET"} redis_commands_seconds_count{service="bench",command="GET"}'
+}
+wl_redis_node_pairs() { echo "$BENCH_DB_RUNS"; }
+wl_redis_node_load() {
+	# shellcheck disable=SC2046
+	runner_job "$1" $(node_load_cmd redis "$REDIS_PORT")
+}
+wl_redis_node_parse() { node_load_parse "$1"; }
+wl_redis_node_served() { echo $(($(redis_calls set) + $(redis_calls get))); }
+wl_redis_node_targets() { echo "throughput_ratio>=0.90"; }
+wl_redis_node_labels() {
+	cat <<EOF
+load=node_load.js (ioredis)
+server=redis-server
+unit=commands/s
+latency=p99 latency of a command (node_load.js; median)
+EOF
+}
+wl_redis_node_describe() {
+	cat <<EOF
+A Node.js service's busy Redis connection: \`tests/bench/node_load.js redis\`, ioredis $(node_version_of ioredis) with
+auto-pipelining, 16 concurrent workers on its one connection, each a SET of a 1 KiB value then a GET of it
+(about 16 KiB per write and per read: the kernel side walks them command by command), for ${BENCH_SECONDS} s.
+Throughput: commands per second; latency: p99 of a command as the client saw it. $BENCH_DB_RUNS pair(s), order
+alternating. Counts: sonde's SET + GET against \`INFO commandstats\`.
+EOF
+}
+wl_redis_node_teardown() { wl_redis_pipelined_teardown; }
+
+wl_pg_node_setup() {
+	[ -d "$SONDE_ROOT/build/node/node_modules/pg" ] || die "Node.js clients missing: scripts/deps.sh bench"
+	start_postgres
+	pin_server "$PG_PID" tree
+	psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres >/dev/null <<'SQL' ||
+CREATE TABLE products (id int PRIMARY KEY, name text, description text, price numeric,
+                       stock int, category text, updated timestamp);
+INSERT INTO products SELECT g, 'product ' || g, repeat('x', 1000), g * 1.5, g, 'books', now()
+  FROM generate_series(1, 64) g;
+SQL
+		die "could not prepare the database"
+	node_wl_setup pg "$PG_PORT" "$PG_PID $(pgrep -P "$PG_PID" | tr '\n' ' ')" 1 \
+		'database_query_duration_seconds_count{service="bench"}'
+}
+wl_pg_node_pairs() { echo "$BENCH_DB_RUNS"; }
+wl_pg_node_load() {
+	# shellcheck disable=SC2046
+	runner_job "$1" $(node_load_cmd pg "$PG_PORT")
+}
+wl_pg_node_parse() { node_load_parse "$1"; }
+wl_pg_node_served() { :; }
+wl_pg_node_targets() { echo "throughput_ratio>=0.90"; }
+wl_pg_node_labels() {
+	cat <<EOF
+load=node_load.js (node-postgres)
+server=PostgreSQL
+unit=queries/s
+latency=p99 latency of a query (node_load.js; median)
+EOF
+}
+wl_pg_node_describe() {
+	cat <<EOF
+A Node.js service's connection pool: \`tests/bench/node_load.js pg\`, node-postgres $(node_version_of pg), a Pool of 16,
+16 concurrent workers, each \`SELECT * FROM products WHERE id = \$1\` (Parse, Bind, Describe, Execute, Sync
+in one writev; a 1 KiB row back), for ${BENCH_SECONDS} s. Throughput: queries per second; latency: p99 of a
+query. $BENCH_DB_RUNS pair(s), order alternating. Count: sonde's \`database_query_duration_seconds_count\` for
+the service against the queries the client completed.
+EOF
+}
+wl_pg_node_teardown() { wl_pgbench_teardown; }
 
 # ------------------------------------------------------------ one run
 

@@ -4,7 +4,8 @@
 # far past the default capture: every statement is counted, as PostgreSQL's own
 # pg_stat_statements counts them. Issue #10: the writev's later iovecs (Execute,
 # Sync) were not captured, and with the reply's CommandComplete past the capture
-# no statement was ever counted (0 of 20).
+# no statement was ever counted (0 of 20). Then the same with Python's asyncpg
+# (a pool of 16 asyncio connections, statements prepared once, binary rows).
 set -u -o pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,10 +49,40 @@ const [port, n] = [Number(process.argv[2]), Number(process.argv[3])];
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
 
+cat >"$LIB_TMP/pg.py" <<'PY'
+# The same two queries from asyncpg: N each, 16 at a time on a pool of 16.
+import asyncio, sys
+import asyncpg
+
+async def main(port, n):
+    pool = await asyncpg.create_pool(host="127.0.0.1", port=port, user="postgres",
+                                     database="postgres", min_size=16, max_size=16)
+    jobs = []
+    for i in range(n):
+        jobs.append(("SELECT * FROM products WHERE id = $1", 1 + i % 64))
+        jobs.append(("SELECT body FROM reviews WHERE product = $1", i % 8))
+    state = {"next": 0, "ok": 0}
+
+    async def worker():
+        while state["next"] < len(jobs):
+            sql, arg = jobs[state["next"]]
+            state["next"] += 1
+            await pool.fetch(sql, arg)
+            state["ok"] += 1
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+    await pool.close()
+    print(state["ok"])
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+PY
+
 step "$((2 * N)) parameterised queries from node-postgres, 16 concurrent, sonde attached before"
 start_gated node env SONDE_ROOT="$SONDE_ROOT" node "$LIB_TMP/pg.js" "$PG_PORT" "$N"
 node_pid=$GATED_PID
-start_sonde --pid "$node_pid=shop"
+start_gated asyncpg "$PYTHON" "$LIB_TMP/pg.py" "$PG_PORT" "$N"
+py_pid=$GATED_PID
+start_sonde --pid "$node_pid=shop" --pid "$py_pid=py-shop"
 open_gate node
 wait "$node_pid" || die "node client failed: $(cat "$LIB_TMP/node.out")"
 read -r ok bytes1 bytes8 <"$LIB_TMP/node.out"
@@ -76,6 +107,23 @@ assert_metric "SELECT reviews (8 KiB replies)" "$q,table=\"reviews\",outcome=\"S
 # The pool is closed: a connection still "active" would be a statement whose end was missed.
 active=$(metric 'db_connections{service="shop",db="postgres",state="active"}')
 assert_eq "connections left active (none, or the series at 0)" 0 "${active:-0}"
+
+step "$((2 * N)) parameterised queries from asyncpg, 16 concurrent on a pool of 16"
+psql -qtA -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
+open_gate asyncpg
+wait "$py_pid" || die "asyncpg client failed: $(cat "$LIB_TMP/asyncpg.out")"
+assert_eq "queries the client completed" $((2 * N)) "$(cat "$LIB_TMP/asyncpg.out")"
+products=$(calls 'SELECT * FROM products WHERE id')
+reviews=$(calls 'SELECT body FROM reviews WHERE product')
+assert_eq "pg_stat_statements: products lookups" "$N" "$products"
+assert_eq "pg_stat_statements: reviews lookups" "$N" "$reviews"
+q='database_query_duration_seconds_count{service="py-shop",db="postgres",operation="SELECT"'
+assert_metric "SELECT products (1 KiB replies)" "$q,table=\"products\",outcome=\"SUCCESS\"}" "$products"
+assert_metric "SELECT reviews (8 KiB replies)" "$q,table=\"reviews\",outcome=\"SUCCESS\"}" "$reviews"
+active=$(metric 'db_connections{service="py-shop",db="postgres",state="active"}')
+assert_eq "connections left active (none, or the series at 0)" 0 "${active:-0}"
 assert_eq "no parse errors" 0 \
 	"$(metric 'sonde_parse_errors_total{protocol="postgresql",reason="malformed"}')"
+assert_eq "framing never lost" 0 \
+	"$(metric 'sonde_unparsed_total{protocol="postgresql",reason="framing_lost"}')"
 finish

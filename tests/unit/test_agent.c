@@ -564,6 +564,96 @@ static void test_drop_tgid(void **state)
 	assert_int_equal(agent__connections(f->a), 0);
 }
 
+/*
+ * A walked record: runs[i] captured, then skips[i] bytes the kernel did not
+ * copy. total_fix, if nonzero, overrides the header's len (to make it lie).
+ */
+static void rec_walked(struct agent *a, uint8_t dir, uint32_t fd, uint64_t ts,
+		       const char *const *runs, const uint32_t *skips, int n, uint32_t total_fix)
+{
+	static uint8_t buf[sizeof(struct sonde_event) + sizeof(struct sonde_segs) +
+			   SONDE_CAPTURE_MAX];
+	struct sonde_event *e = (struct sonde_event *)buf;
+	struct sonde_segs *s = (struct sonde_segs *)(e + 1);
+	uint8_t *p = (uint8_t *)(s + 1);
+	uint32_t cap = 0, len = 0;
+
+	memset(buf, 0, sizeof(buf));
+	s->n = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		size_t k = strlen(runs[i]);
+
+		memcpy(p + cap, runs[i], k);
+		s->seg[i].cap = (uint32_t)k;
+		s->seg[i].skip = skips[i];
+		cap += (uint32_t)k;
+		len += (uint32_t)k + skips[i];
+	}
+	e->type = SONDE_EV_DATA;
+	e->dir = dir;
+	e->tgid = e->tid = 100;
+	e->fd = fd;
+	e->conn_id = 1;
+	e->ts_ns = ts;
+	e->caplen = cap;
+	e->len = total_fix ? total_fix : len;
+	e->flags = SONDE_F_SEGS;
+	agent__handle(a, buf, sizeof(*e) + sizeof(*s) + cap);
+}
+
+static int hook_calls, hook_walk;
+
+static void hook(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id, uint16_t bytes,
+		 uint8_t walk)
+{
+	(void)ctx, (void)tgid, (void)fd, (void)conn_id, (void)bytes;
+	hook_calls++;
+	if (walk)
+		hook_walk = walk;
+}
+
+/*
+ * A pipeline of SETs with values far past the capture, walked by the kernel:
+ * each run is fed as a syscall of its own, and every command and reply is
+ * counted. Runs that do not add up are dropped as malformed.
+ */
+static void test_walked_records(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const req[] = {
+		"*3\r\n$3\r\nSET\r\n$6\r\ncart:1\r\n$5000\r\n",
+		"*3\r\n$3\r\nSET\r\n$6\r\ncart:2\r\n$5000\r\n",
+		"*2\r\n$3\r\nGET\r\n$6\r\ncart:1\r\n*2\r\n$3\r\nGET\r\n$6\r\ncart:9\r\n",
+	};
+	static const uint32_t req_skip[] = { 5002, 5002, 0 };
+	static const char *const rep[] = { "+OK\r\n+OK\r\n$5000\r\n", "$-1\r\n" };
+	static const uint32_t rep_skip[] = { 5002, 0 };
+
+	hook_calls = hook_walk = 0;
+	agent__set_capture_hook(f->a, hook, NULL);
+	/* The connection's first record, small: it makes the protocol known. */
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_EGRESS, 7, 1, 1 * MS, "*1\r\n$4\r\nPING\r\n", 0,
+	    SONDE_ROLE_CLIENT);
+	rec(f->a, SONDE_EV_DATA, SONDE_DIR_INGRESS, 7, 1, 2 * MS, "+PONG\r\n", 0,
+	    SONDE_ROLE_CLIENT);
+	assert_int_equal(hook_walk, SONDE_WALK_RESP);
+	assert_int_equal(hook_calls, 1);
+	rec_walked(f->a, SONDE_DIR_EGRESS, 7, 3 * MS, req, req_skip, 3, 0);
+	rec_walked(f->a, SONDE_DIR_INGRESS, 7, 4 * MS, rep, rep_skip, 2, 0);
+	expect_line(f, "redis_commands_seconds_count{service=\"shop\",command=\"SET\","
+		       "outcome=\"SUCCESS\"} 2");
+	expect_line(f, "redis_commands_seconds_count{service=\"shop\",command=\"GET\","
+		       "outcome=\"SUCCESS\"} 2");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"cart\",result=\"hit\"} 1");
+	expect_line(f, "cache_gets_total{service=\"shop\",cache=\"cart\",result=\"miss\"} 1");
+	expect_line(f, "sonde_unparsed_total{protocol=\"redis\",reason=\"framing_lost\"} 0");
+	expect_line(f, "sonde_events_malformed_total 0");
+	/* Runs that do not add up to the record's length. */
+	rec_walked(f->a, SONDE_DIR_EGRESS, 7, 5 * MS, req, req_skip, 3, 100);
+	expect_line(f, "sonde_events_malformed_total 1");
+	assert_int_equal(hook_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_configured_caches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_pipeline_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres_tls_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walked_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);

@@ -1805,6 +1805,9 @@ static void test_looks_like_frontend(void **state)
 	special(&b, 80877102); /* CancelRequest is no session */
 	assert_false(fe_like(b.d, b.n));
 	assert_false(fe_like("\0\0\0\x08\0\x02\0\0", 8)); /* protocol 2 */
+	/* Protocol 3.2 and a parameter name; a Kafka Metadata v2 request (kafkajs). */
+	assert_true(fe_like("\0\0\0\x15\0\x03\0\x02user\0u\0\0", 21));
+	assert_false(fe_like("\0\0\0\x20\0\x03\0\x02\0\0\0\x01\0\x07kafkajs", 23));
 	assert_false(fe_like("\0\0\x40\0\0\x03\0\0", 8)); /* too long */
 	b.n = 0;
 	query(&b, "SELECT 1");

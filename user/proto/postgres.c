@@ -895,8 +895,14 @@ bool pg_looks_like_frontend(const uint8_t *data, size_t len)
 			return false;
 		l = be32(data);
 		code = be32(data + 4);
+		/*
+		 * Protocol 3.x, then parameter names (user, database, options,
+		 * _pq_.*): a Kafka Metadata v2 request has the same first eight
+		 * bytes, then a binary correlation id.
+		 */
 		if (code >> 16 == 3)
-			return l > 8 && l <= PG_STARTUP_MAX;
+			return l > 8 && l <= PG_STARTUP_MAX &&
+			       (len == 8 || (data[8] >= 'a' && data[8] <= 'z') || data[8] == '_');
 		return (code == PG_CODE_SSL || code == PG_CODE_GSS) && l == 8;
 	}
 	l = be32(data + 1);
@@ -941,6 +947,7 @@ static void lost(struct feed *f)
 	f->h->state = HS_RESYNC;
 	f->off = f->len;
 	f->unseen = 0;
+	c->desyncs++;
 	if (f->fe) {
 		c->fe_lost = true;
 		c->lost_exec = c->group_open;
