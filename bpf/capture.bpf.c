@@ -269,7 +269,7 @@ static __always_inline __u32 put_tuple(struct event_buf *e, struct conn_state *c
  * bytes to skip at the start of the next one in that direction.
  */
 #define WALK_WIN       32   /* bytes read at each message to find its header */
-#define WALK_ITEMS     256  /* messages (RESP: lines and bulk strings) per syscall */
+#define WALK_ITEMS     512  /* messages (RESP: lines and bulk strings) per syscall */
 #define WALK_BULK_KEEP 128  /* RESP: bulk strings up to this long are kept whole */
 #define WALK_HEAD      384  /* LEN32, PG: bytes kept of a message's head */
 #define WALK_BUDGET    SONDE_CAPTURE_MAX
@@ -615,8 +615,17 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	    (e->body[MASKED(toff, 127)] == '*' || e->body[MASKED(toff, 127)] == '%')) {
 		cs->walk = SONDE_WALK_RESP;
 		cs->left[0] = cs->left[1] = 0;
-		walked = walk_copy(cs, SONDE_WALK_RESP, dir, &e->body[MASKED(toff, 127)], a->buf,
-				   a->iovcnt, e->hdr.len);
+		walked = -1;
+		if (!a->iovcnt && e->hdr.len <= SONDE_CAPTURE_MAX) {
+			/* Whole, as the connection's next syscalls of this size. */
+			cap = e->hdr.len;
+			if (bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
+						(void *)a->buf) == 0)
+				got = cap;
+		} else {
+			walked = walk_copy(cs, SONDE_WALK_RESP, dir, &e->body[MASKED(toff, 127)],
+					   a->buf, a->iovcnt, e->hdr.len);
+		}
 		if (walked >= 0) {
 			e->hdr.flags |= SONDE_F_SEGS;
 			got = (__u32)walked;

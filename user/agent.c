@@ -268,8 +268,10 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 
 		for (int i = 0; i < 3; i++) {
 			const char *v[] = { protos[i], "framing_lost" };
+			const char *w[] = { protos[i], "too_many_in_flight" };
 
 			metric__add(a->unparsed, v, 0);
+			metric__add(a->unparsed, w, 0);
 		}
 	}
 	metric__add(a->malformed, NULL, 0);
@@ -1055,38 +1057,57 @@ static bool sniff(struct agent *a, struct conn *c, const struct sonde_event *e,
 	return false;
 }
 
-/* Times the parser lost its framing to bytes that were not captured. */
-static uint32_t desyncs(const struct conn *c)
+/*
+ * What c's parser could not count so far: times it lost its framing to bytes
+ * that were not captured (*desyncs), requests it forgot because too many
+ * awaited an answer (*dropped).
+ */
+static void losses(const struct conn *c, uint32_t *desyncs, uint32_t *dropped)
 {
+	*desyncs = *dropped = 0;
 	switch (c->proto) {
 	case CONN_PROTO_REDIS:
-		return ((const struct redis_conn *)c->parser)->desyncs;
+		*desyncs = ((const struct redis_conn *)c->parser)->desyncs;
+		*dropped = ((const struct redis_conn *)c->parser)->dropped;
+		break;
 	case CONN_PROTO_PG:
-		return ((const struct pg_conn *)c->parser)->desyncs;
+		*desyncs = ((const struct pg_conn *)c->parser)->desyncs;
+		*dropped = ((const struct pg_conn *)c->parser)->dropped;
+		break;
 	case CONN_PROTO_KAFKA:
-		return ((const struct kafka_conn *)c->parser)->desyncs;
+		*desyncs = ((const struct kafka_conn *)c->parser)->desyncs;
+		*dropped = ((const struct kafka_conn *)c->parser)->dropped;
+		break;
 	default:
-		return 0;
+		break;
 	}
 }
 
 /*
- * Count the framing c's parser lost since the last look: what lay in those
- * bytes (a message, a pipeline's tail) is not counted, and says so.
+ * Count what c's parser could not count since the last look (what lay in
+ * bytes that hid the framing, requests forgotten): never silently. True if
+ * it lost its framing.
  */
 static bool lost_framing(struct agent *a, struct conn *c)
 {
-	uint32_t n = desyncs(c);
+	uint32_t desyncs, dropped;
+	bool lost;
 
-	if (n == c->desyncs)
-		return false;
-	{
+	losses(c, &desyncs, &dropped);
+	if (dropped != c->dropped) {
+		const char *v[] = { proto_name(c->proto), "too_many_in_flight" };
+
+		metric__add(a->unparsed, v, dropped - c->dropped);
+		c->dropped = dropped;
+	}
+	lost = desyncs != c->desyncs;
+	if (lost) {
 		const char *v[] = { proto_name(c->proto), "framing_lost" };
 
-		metric__add(a->unparsed, v, n - c->desyncs);
+		metric__add(a->unparsed, v, desyncs - c->desyncs);
+		c->desyncs = desyncs;
 	}
-	c->desyncs = n;
-	return true;
+	return lost;
 }
 
 /* Malformed HTTP messages the parser counted, into sonde_parse_errors_total by reason. */

@@ -57,6 +57,7 @@ struct conn {
 	bool capture_raised;    /* asked the kernel for a larger capture */
 	bool walk_set;          /* told the kernel how to walk its large syscalls */
 	uint32_t desyncs;       /* the parser's framing losses counted so far */
+	uint32_t dropped;       /* the parser's forgotten requests counted so far */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
 	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */

@@ -77,14 +77,28 @@ async def main(port, n):
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
 PY
 
+cat >"$LIB_TMP/deep.py" <<'PY'
+# python3 deep.py PORT: 100 INCRs in one write, more in flight than sonde keeps (64).
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"".join(b"*2\r\n$4\r\nINCR\r\n$5\r\nn:%03d\r\n" % i for i in range(100)))
+got = b""
+while got.count(b"\r\n") < 100:
+    got += s.recv(65536)
+print(got.count(b"\r\n"))
+PY
+
 export NODE_MODULES
+start_gated deep "$PYTHON" "$LIB_TMP/deep.py" "$REDIS_PORT"
+pid_deep=$GATED_PID
 start_gated ioredis node "$LIB_TMP/clients.js" ioredis "$REDIS_PORT" "$N"
 pid_io=$GATED_PID
 start_gated noderedis node "$LIB_TMP/clients.js" node-redis "$REDIS_PORT" "$N"
 pid_nr=$GATED_PID
 start_gated pyasync "$PYTHON" "$LIB_TMP/clients.py" "$REDIS_PORT" "$N"
 pid_py=$GATED_PID
-start_sonde --pid "$pid_io=ioredis" --pid "$pid_nr=node-redis" --pid "$pid_py=py-asyncio"
+start_sonde --pid "$pid_io=ioredis" --pid "$pid_nr=node-redis" --pid "$pid_py=py-asyncio" \
+	--pid "$pid_deep=deep"
 
 stat_of() { # FIELD of INFO stats
 	redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: -v f="$1" '$1 == f { print $2 }'
@@ -112,5 +126,18 @@ for c in ioredis:$pid_io:ioredis node-redis:$pid_nr:noderedis py-asyncio:$pid_py
 		"$(metric_sum "cache_gets_total{service=\"$svc\",result=\"miss\"}")"
 done
 assert_eq "framing never lost" 0 "$(metric 'sonde_unparsed_total{protocol="redis",reason="framing_lost"}')"
+assert_eq "no command forgotten" 0 \
+	"$(metric 'sonde_unparsed_total{protocol="redis",reason="too_many_in_flight"}')"
+
+step "100 commands in flight on one connection: what sonde cannot keep is counted as such"
+redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+open_gate deep
+wait "$pid_deep" || die "deep.py failed: $(cat "$LIB_TMP/deep.out")"
+truth=$(redis_calls incr)
+assert_eq "INCRs Redis ran" 100 "$truth"
+counted=$(wait_metric 'redis_commands_seconds_count{service="deep",command="INCR",outcome="SUCCESS"}' 64)
+forgot=$(metric 'sonde_unparsed_total{protocol="redis",reason="too_many_in_flight"}')
+echo "   counted $counted, forgotten (counted as such) $forgot"
+assert_eq "counted + forgotten = what Redis ran" "$truth" $((counted + forgot))
 assert_gt "syscalls walked command by command" 0 "$(metric sonde_events_walked_total)"
 finish

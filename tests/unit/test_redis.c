@@ -364,17 +364,43 @@ static void test_pipeline_100(void **state)
 		lr += sprintf(replies + lr, ":%d\r\n", i);
 	}
 	/*
-	 * 100 commands in one feed, unanswered: the oldest 36 fall off the
-	 * pending queue, the newest 64 take the first 64 replies (pairing is
-	 * off by 36 then, as it would be after any lost reply), the rest find
-	 * nothing pending.
+	 * 100 commands in one feed, unanswered: the first 64 are kept, the
+	 * newest 36 forgotten (counted) but not their place: the first 64
+	 * replies pair with c0..c63, the last 36 answer the forgotten ones.
 	 */
 	assert_int_equal(feedn(r, REDIS_DIR_EGRESS, cmds, lc, 1), 0);
 	assert_int_equal(r->c->npending, REDIS_PIPELINE_MAX);
+	assert_int_equal(r->c->dropped, 100 - REDIS_PIPELINE_MAX);
 	assert_int_equal(feedn(r, REDIS_DIR_INGRESS, replies, lr, 2), REDIS_PIPELINE_MAX);
-	assert_ok(&r->x[0], "INCR", "c36");
-	assert_ok(&r->x[63], "INCR", "c99");
+	assert_ok(&r->x[0], "INCR", "c0");
+	assert_ok(&r->x[63], "INCR", "c63");
 	assert_int_equal(r->c->npending, 0);
+	assert_int_equal(r->c->skip_tail, 0);
+
+	/*
+	 * The pipeline kept full: 70 sent, 10 answered, 10 more sent (the
+	 * forgotten ones sit between), all answered: every reply pairs with its
+	 * own command, the forgotten ones' replies are skipped in place.
+	 */
+	r->n = 0;
+	i = strstr(cmds, "c70") - cmds - strlen("*2\r\n$4\r\nINCR\r\n$3\r\n");
+	assert_int_equal(feedn(r, REDIS_DIR_EGRESS, cmds, i, 5), 0); /* c0..c69: 6 forgotten */
+	assert_int_equal(feedn(r, REDIS_DIR_INGRESS, replies, strstr(replies, ":10") - replies, 6),
+			 10);
+	assert_ok(&r->x[9], "INCR", "c9");
+	assert_int_equal(feedn(r, REDIS_DIR_EGRESS, cmds + i,
+			       strstr(cmds, "c80") - cmds - strlen("*2\r\n$4\r\nINCR\r\n$3\r\n") - i, 7),
+			 0); /* c70..c79 kept after the 6 forgotten */
+	r->n = 0;
+	assert_int_equal(feedn(r, REDIS_DIR_INGRESS, strstr(replies, ":10"),
+			   strstr(replies, ":80") - strstr(replies, ":10"), 8),
+			 64);
+	assert_ok(&r->x[0], "INCR", "c10");
+	assert_ok(&r->x[53], "INCR", "c63");
+	assert_ok(&r->x[54], "INCR", "c70"); /* c64..c69's replies skipped */
+	assert_ok(&r->x[63], "INCR", "c79");
+	assert_int_equal(r->c->npending, 0);
+	assert_int_equal(r->c->dropped, 100 - REDIS_PIPELINE_MAX + 6);
 
 	/* In two halves, each answered before the next is sent: all 100 pair. */
 	r->n = 0;

@@ -304,6 +304,7 @@ static struct kafka_inflight *inflight_push(struct kafka_conn *c)
 	if (c->ninflight == KAFKA_INFLIGHT_MAX) {
 		c->first = (c->first + 1) % KAFKA_INFLIGHT_MAX;
 		c->ninflight--;
+		c->dropped++;
 	}
 	q = inflight_at(c, c->ninflight++);
 	memset(q, 0, sizeof(*q));

@@ -96,6 +96,7 @@ struct kafka_conn {
 	enum kafka_role role;
 	bool broken;
 	uint32_t desyncs;	   /* times framing was lost to uncaptured bytes */
+	uint32_t dropped;	   /* requests forgotten: more than KAFKA_INFLIGHT_MAX awaited one */
 	uint32_t ninflight, first; /* ring of requests awaiting a response */
 	struct kafka_inflight inflight[KAFKA_INFLIGHT_MAX];
 	struct kafka_half half[2];

@@ -617,8 +617,10 @@ static void push(struct pg_conn *c, const char *op, const char *table, uint64_t 
 	 * answers the dropped ones within the same batch, whose ReadyForQuery
 	 * realigns everything.
 	 */
-	if (c->npending >= PG_PENDING_MAX)
+	if (c->npending >= PG_PENDING_MAX) {
+		c->dropped++;
 		return;
+	}
 	p = &c->pending[(c->first + c->npending++) % PG_PENDING_MAX];
 	copy_cstr(p->operation, sizeof(p->operation), op);
 	copy_cstr(p->table, sizeof(p->table), table);

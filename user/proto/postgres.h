@@ -112,6 +112,7 @@ struct pg_conn {
 	bool lost_exec;       /* ... while a statement was being bound: its Execute was unseen */
 	bool be_lost;         /* backend framing lost while answering */
 	uint32_t desyncs;     /* times a direction's framing was lost to uncaptured bytes */
+	uint32_t dropped;     /* statements forgotten: more than PG_PENDING_MAX awaited completion */
 	char db[PG_DB_MAX];
 	uint32_t npending, first;
 	uint32_t fe_seq;      /* batches sent (startup, Query, Sync, FunctionCall) */

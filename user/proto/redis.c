@@ -447,10 +447,18 @@ static void pending_push(struct redis_conn *c, const struct redis_half *h)
 {
 	struct redis_pending *p;
 
-	/* A server that never answers must not stall pairing for later commands. */
-	if (c->npending == REDIS_PIPELINE_MAX)
-		pending_pop(c);
+	/*
+	 * More commands in flight than we keep: forget this one, but not its
+	 * place, so that every reply still answers the command it answers.
+	 */
+	if (c->npending == REDIS_PIPELINE_MAX) {
+		c->dropped++;
+		c->skip_tail++;
+		return;
+	}
 	p = &c->pending[(c->first + c->npending++) % REDIS_PIPELINE_MAX];
+	p->skip_before = c->skip_tail;
+	c->skip_tail = 0;
 	memcpy(p->command, h->command, sizeof(p->command));
 	memcpy(p->key, h->key, sizeof(p->key));
 	p->begin_ts = h->begin_ts;
@@ -567,14 +575,22 @@ static void reply_end(struct feed *f)
 
 	h->state = ST_IDLE;
 	h->cand = false;
-	if (!c->npending)
-		return; /* answers a command sent before we looked */
+	if (!c->npending) {
+		/* Answers a command forgotten, or sent before we looked. */
+		if (!h->push && c->skip_tail)
+			c->skip_tail--;
+		return;
+	}
 	/*
 	 * A push (RESP3 '>': invalidation, pub/sub message) answers no command,
 	 * except that a RESP3 server confirms SUBSCRIBE with a push.
 	 */
 	if (h->push && !(p->cmd_flags & REDIS_CMD_SUBSCRIBE))
 		return;
+	if (p->skip_before) { /* answers a command forgotten before this one */
+		p->skip_before--;
+		return;
+	}
 	/* Written in place in out[] when there is room for it, else dropped. */
 	xp = f->out && f->n < f->max_out ? &f->out[f->n++] : &tmp;
 	/*
@@ -1013,6 +1029,7 @@ static int lose_sync(struct feed *f)
 	c->desyncs++;
 	c->npending = 0;
 	c->first = 0;
+	c->skip_tail = 0;
 	for (int d = 0; d < 2; d++) {
 		c->half[d].state = ST_RESYNC;
 		c->half[d].cand = false;

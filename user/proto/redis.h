@@ -89,12 +89,15 @@ struct redis_pending {
 	char key[REDIS_KEY_MAX];
 	uint64_t begin_ts;
 	uint16_t cmd_id, cmd_flags;
+	uint32_t skip_before; /* commands forgotten just before this one: their replies come first */
 };
 
 struct redis_conn {
 	enum redis_role role;
 	bool broken;
 	uint32_t desyncs;   /* times framing was lost to uncaptured bytes (see redis.c) */
+	uint32_t dropped;   /* commands forgotten: more than REDIS_PIPELINE_MAX awaited replies */
+	uint32_t skip_tail; /* of those, sent after the last pending one */
 	bool subscribed;  /* (P|S)SUBSCRIBE, MONITOR, (P)SYNC: pair that reply, then stop */
 	bool slow_only;   /* no fast path (tests: redis_conn_set_fast_path) */
 	uint32_t npending, first;
