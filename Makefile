@@ -112,6 +112,14 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
 		-DSONDE_VERSION='"fuzz"' $< $(wildcard user/proto/*.c) user/config.c -o $@ -lyaml
 
+# The agent's record path: the agent, its parsers and the metrics registry (no httpd).
+$(BUILD)/fuzz/fuzz_agent: tests/fuzz/fuzz_agent.c $(CORE_SRCS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
+		-DSONDE_VERSION='"fuzz"' $< $(filter-out user/export/httpd.c,$(CORE_SRCS)) -o $@ \
+		-lyaml -lpthread -lm
+
 $(BUILD)/mock_broker: tests/kafka/mock_broker.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)

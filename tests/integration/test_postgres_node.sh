@@ -51,7 +51,7 @@ JS
 
 cat >"$LIB_TMP/pg.py" <<'PY'
 # The same two queries from asyncpg: N each, 16 at a time on a pool of 16.
-import asyncio, sys
+import asyncio, os, sys
 import asyncpg
 
 async def main(port, n):
@@ -71,8 +71,10 @@ async def main(port, n):
             state["ok"] += 1
 
     await asyncio.gather(*(worker() for _ in range(16)))
+    print(state["ok"], flush=True)
+    while not os.path.exists(sys.argv[3]):  # the pool stays open, idle, until released
+        await asyncio.sleep(0.05)
     await pool.close()
-    print(state["ok"])
 
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
 PY
@@ -80,7 +82,7 @@ PY
 step "$((2 * N)) parameterised queries from node-postgres, 16 concurrent, sonde attached before"
 start_gated node env SONDE_ROOT="$SONDE_ROOT" node "$LIB_TMP/pg.js" "$PG_PORT" "$N"
 node_pid=$GATED_PID
-start_gated asyncpg "$PYTHON" "$LIB_TMP/pg.py" "$PG_PORT" "$N"
+start_gated asyncpg "$PYTHON" "$LIB_TMP/pg.py" "$PG_PORT" "$N" "$LIB_TMP/release"
 py_pid=$GATED_PID
 start_sonde --pid "$node_pid=shop" --pid "$py_pid=py-shop"
 open_gate node
@@ -111,8 +113,18 @@ assert_eq "connections left active (none, or the series at 0)" 0 "${active:-0}"
 step "$((2 * N)) parameterised queries from asyncpg, 16 concurrent on a pool of 16"
 psql -qtA -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
 open_gate asyncpg
+wait_until 60 grep -q . "$LIB_TMP/asyncpg.out" || die "asyncpg client: $(cat "$LIB_TMP/asyncpg.out")"
+assert_eq "queries the client completed" $((2 * N)) "$(head -1 "$LIB_TMP/asyncpg.out")"
+# The load is over, the pool open: PostgreSQL's own view of its connections.
+idle=$(psql -qtA -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c \
+	"SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND pid <> pg_backend_pid()")
+assert_eq "pg_stat_activity: the pool's connections idle" 16 "$idle"
+assert_metric "db_connections idle, the pool open" \
+	'db_connections{service="py-shop",db="postgres",state="idle"}' "$idle"
+assert_metric "db_connections active, the pool open" \
+	'db_connections{service="py-shop",db="postgres",state="active"}' 0
+touch "$LIB_TMP/release"
 wait "$py_pid" || die "asyncpg client failed: $(cat "$LIB_TMP/asyncpg.out")"
-assert_eq "queries the client completed" $((2 * N)) "$(cat "$LIB_TMP/asyncpg.out")"
 products=$(calls 'SELECT * FROM products WHERE id')
 reviews=$(calls 'SELECT body FROM reviews WHERE product')
 assert_eq "pg_stat_statements: products lookups" "$N" "$products"

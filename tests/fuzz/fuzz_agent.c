@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer harness for the agent's record path (agent__handle): what the
+ * BPF side writes to the rings, decoded: the event header, the tuple, the runs
+ * of a walked record (struct sonde_segs), then the parsers behind them. The
+ * input is a sequence of records, each a 2-byte little-endian size and that
+ * many bytes, copied to a buffer of exactly that size (8-byte aligned, as in
+ * the rings) so that ASan sees any read past a record. The metrics are
+ * rendered at the end, and every connection expired.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "config.h"
+#include "export/metrics.h"
+
+static void hook(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id, uint16_t bytes,
+		 uint8_t walk)
+{
+	(void)ctx, (void)tgid, (void)fd, (void)conn_id, (void)bytes, (void)walk;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config cfg;
+	struct metrics *m = metrics__new();
+	struct agent *a;
+	size_t off = 0, len;
+	char *text;
+
+	config_init(&cfg);
+	a = m ? agent__new(m, &cfg) : NULL;
+	if (!a) {
+		metrics__free(m);
+		config_free(&cfg);
+		return 0;
+	}
+	agent__set_capture_hook(a, hook, NULL);
+	agent__add_service(a, "fuzz");
+	while (off + 2 <= size) {
+		size_t n = data[off] | (size_t)data[off + 1] << 8;
+		uint64_t *rec;
+
+		off += 2;
+		if (n > size - off)
+			n = size - off;
+		rec = malloc(n ? n : 1);
+		if (!rec)
+			break;
+		memcpy(rec, data + off, n);
+		agent__handle(a, rec, n);
+		free(rec);
+		off += n;
+	}
+	text = metrics__render(m, &len);
+	free(text);
+	agent__expire(a, UINT64_MAX, 0);
+	agent__free(a);
+	metrics__free(m);
+	config_free(&cfg);
+	return 0;
+}
