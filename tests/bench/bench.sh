@@ -634,6 +634,7 @@ wl_redis_node_teardown() { wl_redis_pipelined_teardown; }
 
 wl_pg_node_setup() {
 	[ -d "$SONDE_ROOT/build/node/node_modules/pg" ] || die "Node.js clients missing: scripts/deps.sh bench"
+	rm -rf "$LIB_TMP/pg" # pgbench's cluster, stopped: a fresh one
 	start_postgres
 	pin_server "$PG_PID" tree
 	psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres >/dev/null <<'SQL' ||

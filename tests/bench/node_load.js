@@ -38,7 +38,8 @@ const value = 'v'.repeat(1024);
     while (process.hrtime.bigint() < end) {
       const s = process.hrtime.bigint();
       try {
-        requests += await op(next++);
+        const n = await op(next++); // not `requests += await ...`: that reads requests before awaiting
+        requests += n;
       } catch (e) {
         errors++;
       }
