@@ -1202,10 +1202,12 @@ static void consume(struct agent *a, struct conn *c, const struct sonde_event *e
 		return;
 	if (c->proto == CONN_PROTO_UNKNOWN && !sniff(a, c, e, data))
 		return;
-	if (!c->walk_set && a->capture_fn && walk_of(c->proto)) {
-		/* Its messages are length-framed: large syscalls are walked, not cut. */
+	if (!c->walk_set) {
+		/* Length-framed messages: large syscalls are walked, not cut. Asked once. */
 		c->walk_set = true;
-		a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, 0, walk_of(c->proto));
+		if (a->capture_fn && walk_of(c->proto))
+			a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, 0,
+				      walk_of(c->proto));
 	}
 	if (feed(a, c, e->dir == SONDE_DIR_EGRESS, data, e->caplen, e->len, e->ts_ns) < 0) {
 		parse_error(a, proto_name(c->proto), "malformed", 1);
