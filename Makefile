@@ -29,7 +29,8 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
-CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c) user/config.c user/conn.c user/agent.c
+CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c user/sinks/*.c) user/config.c user/conn.c \
+	user/agent.c $(wildcard user/span.c user/trace.c user/trace_store.c)
 AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))

@@ -7,9 +7,11 @@
 #ifndef SONDE_AGENT_H
 #define SONDE_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exchange.h"
 #include "sonde.h"
 
 struct metrics;
@@ -36,6 +38,19 @@ void agent__free(struct agent *a); /* accepts NULL */
 typedef void (*agent_capture_fn)(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
 				 uint16_t bytes, uint8_t walk);
 void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx);
+
+/*
+ * Another sink for the exchanges (the metrics sink is built in, first).
+ * Returns 0, or -1 when there are too many.
+ */
+struct sink;
+int agent__add_sink(struct agent *a, struct sink s);
+
+/* Give every exchange its trace context (trace.h): needed by span and log sinks. */
+int agent__enable_tracing(struct agent *a, double sample_rate);
+struct tracer_stats;
+/* false when tracing is off. */
+bool agent__tracer_stats(const struct agent *a, struct tracer_stats *st);
 
 /* Register a service name; returns its index (what BPF carries in events), or -1. */
 int agent__add_service(struct agent *a, const char *name);

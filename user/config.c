@@ -18,6 +18,8 @@ void config_init(struct config *c)
 	snprintf(c->listen, sizeof(c->listen), "%s", DEFAULT_LISTEN);
 	c->capture_bytes = SONDE_CAPTURE_DEFAULT;
 	c->max_routes = DEFAULT_MAX_ROUTES;
+	c->trace_sample_rate = 1.0;
+	c->trace_store_spans = 20000;
 }
 
 void config_free(struct config *c)
@@ -48,6 +50,10 @@ void config_usage(FILE *out)
 		"  -l, --listen HOST:PORT   serve /metrics, /healthz, /readyz (default %s)\n"
 		"  -c, --config FILE        YAML configuration (routes, limits)\n"
 		"      --capture-bytes N    payload bytes copied per syscall, 1..%d (default %d)\n"
+		"      --zipkin-url URL     send spans to a Zipkin v2 collector\n"
+		"                           (e.g. http://127.0.0.1:9411/api/v2/spans)\n"
+		"      --trace-sample-rate R  share of new traces recorded, 0..1 (default 1)\n"
+		"      --no-tracing         metrics only: no trace context, no spans\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -95,7 +101,21 @@ static int parse_target(struct config *c, const char *arg)
 	return 0;
 }
 
-enum { OPT_CAPTURE = 256 };
+enum { OPT_CAPTURE = 256, OPT_ZIPKIN_URL, OPT_SAMPLE_RATE, OPT_NO_TRACING };
+
+/* A rate in [0, 1], all of the string. */
+static int parse_rate(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 1))
+		return -1;
+	*out = v;
+	return 0;
+}
 
 enum config_result config_parse_args(struct config *c, int argc, char **argv, FILE *err)
 {
@@ -104,6 +124,9 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "listen", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
+		{ "zipkin-url", required_argument, NULL, OPT_ZIPKIN_URL },
+		{ "trace-sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
+		{ "no-tracing", no_argument, NULL, OPT_NO_TRACING },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -142,6 +165,26 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			}
 			c->capture_bytes = (unsigned)v;
 			c->cli_capture = true;
+			break;
+		case OPT_ZIPKIN_URL:
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+				fprintf(err, "sonde: bad --zipkin-url '%s' (want http://...)\n", optarg);
+				goto usage;
+			}
+			if (strlen(optarg) >= sizeof(c->zipkin_url)) {
+				fprintf(err, "sonde: --zipkin-url too long\n");
+				goto usage;
+			}
+			snprintf(c->zipkin_url, sizeof(c->zipkin_url), "%s", optarg);
+			break;
+		case OPT_SAMPLE_RATE:
+			if (parse_rate(optarg, &c->trace_sample_rate)) {
+				fprintf(err, "sonde: bad --trace-sample-rate '%s' (0..1)\n", optarg);
+				goto usage;
+			}
+			break;
+		case OPT_NO_TRACING:
+			c->no_tracing = true;
 			break;
 		case 'v':
 			c->verbose++;

@@ -31,6 +31,12 @@ struct config {
 	char **command;            /* argv after "--", NULL-terminated, or NULL */
 	bool cli_listen, cli_capture; /* set on the command line: wins over the file */
 
+	/* Traces (docs/tracing.md). */
+	bool no_tracing;           /* --no-tracing: metrics only, no trace context, no spans */
+	double trace_sample_rate;  /* --trace-sample-rate R: share of new traces kept (1.0) */
+	char zipkin_url[512];      /* --zipkin-url URL: POST Zipkin v2 JSON there ("" none) */
+	unsigned trace_store_spans; /* recent spans kept for /api/traces (20000) */
+
 	/* From the YAML file. */
 	struct route_patterns routes; /* routes: ["/api/products/{id}", ...] */
 	int max_routes;               /* max_routes_per_service: N (default 200) */

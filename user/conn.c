@@ -36,6 +36,7 @@ static void conn_free(struct conn *c)
 {
 	free(c->parser);
 	free(c->stash);
+	free(c->trace);
 	free(c);
 }
 

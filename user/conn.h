@@ -33,6 +33,7 @@ enum conn_proto {
 struct conn_stash_rec {
 	uint64_t total; /* bytes the syscall moved */
 	uint64_t ts;
+	uint32_t tid;
 	uint32_t off;   /* of its captured bytes in buf */
 	uint32_t caplen;
 	uint8_t dir;    /* enum sonde_dir */
@@ -62,6 +63,7 @@ struct conn {
 	struct sonde_conn_tuple tuple;
 	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */
 	struct conn_stash *stash; /* owned, while UNKNOWN and records are held back; else NULL */
+	void *trace;            /* owned: struct trace_conn (trace.c) while tracing, else NULL */
 	struct conn *next;      /* hash chain */
 };
 

@@ -204,6 +204,20 @@ static struct http_pending *pending_find(struct http_conn *c, uint32_t seq)
 	return &c->pending[(c->first + i) % HTTP_PIPELINE_MAX];
 }
 
+uint32_t http_conn_begun(const struct http_conn *c)
+{
+	return c->first_seq + c->npending;
+}
+
+const struct http_exchange *http_conn_request(const struct http_conn *c, uint32_t seq)
+{
+	uint32_t i = seq - c->first_seq;
+
+	if (i >= c->npending)
+		return NULL;
+	return &c->pending[(c->first + i) % HTTP_PIPELINE_MAX].x;
+}
+
 static void pending_pop(struct http_conn *c)
 {
 	c->first = (c->first + 1) % HTTP_PIPELINE_MAX;
@@ -777,6 +791,7 @@ static void req_head(struct feed *f, const struct head_info *hi, struct http_exc
 
 	resp_until_next_end(f);
 	p = pending_push(c, &h->seq);
+	x->seq = h->seq;
 	x->role = c->role;
 	x->req_begin_ts = h->begin_ts;
 	x->req_end_ts = h->last_ts;

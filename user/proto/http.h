@@ -95,6 +95,7 @@ struct http_exchange {
 	 */
 	uint8_t error;                 /* enum http_error */
 	bool unanswered_request;       /* no request was seen for this response */
+	uint32_t seq;                  /* the request's number on the connection (http_conn_begun) */
 	struct http_trace_hdrs trace;  /* from the request head */
 };
 
@@ -208,6 +209,16 @@ int http_conn_feed(struct http_conn *c, enum http_dir dir, const uint8_t *data, 
  * Requests that never got a response are dropped. Returns the count written.
  */
 int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out, int max_out);
+
+/*
+ * Requests begun on the connection so far (their heads read): the seq of the
+ * next one. A caller that compares it before and after a feed learns which
+ * requests that feed began, and finds them with http_conn_request.
+ */
+uint32_t http_conn_begun(const struct http_conn *c);
+
+/* The pending request numbered seq (its request fields), or NULL if answered or forgotten. */
+const struct http_exchange *http_conn_request(const struct http_conn *c, uint32_t seq);
 
 /*
  * Moves the error counts not yet taken into counts[] (added) and clears them.

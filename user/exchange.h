@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The exchange: one completed call, whatever its protocol, as the agent
+ * builds it once from a parser's output, and the only thing its sinks see
+ * (metrics, spans, and later logs and rules). It borrows: strings point into
+ * the parser's output and the connection record, valid for the duration of
+ * the sink call only; a sink that keeps something copies it.
+ */
+#ifndef SONDE_EXCHANGE_H
+#define SONDE_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sonde.h"
+
+enum exchange_kind {
+	EXCHANGE_SERVER = 0, /* a request the process served */
+	EXCHANGE_CLIENT,     /* a request it made: HTTP, Redis, PostgreSQL, Kafka commits */
+	EXCHANGE_PRODUCER,   /* a Kafka Produce */
+	EXCHANGE_CONSUMER,   /* a Kafka Fetch */
+};
+
+enum exchange_proto {
+	EXCHANGE_HTTP = 0,
+	EXCHANGE_REDIS,
+	EXCHANGE_PG,
+	EXCHANGE_KAFKA,
+};
+
+/* trace_ctx.flags */
+#define TRACE_SAMPLED  0x01 /* export its span */
+#define TRACE_UNLINKED 0x02 /* a client call that could not be tied to one request: own root */
+#define TRACE_REMOTE   0x04 /* the parent came from headers (another process or node) */
+#define TRACE_JOINED   0x08 /* a server whose parent is an observed client call on this node */
+
+/*
+ * Where the call stands in a trace. trace_id all zero: no context (tracing
+ * off); the sinks that need one skip the exchange.
+ */
+struct trace_ctx {
+	uint8_t trace_id[16];
+	uint64_t span_id;
+	uint64_t parent_id; /* 0: a root */
+	uint8_t flags;      /* TRACE_* */
+};
+
+/* One topic-partition of a Kafka exchange. */
+struct exchange_part {
+	const char *topic;
+	int32_t partition;
+	int16_t error_code;
+	uint32_t records;       /* sent (Produce) or received (Fetch) */
+	int64_t base_offset;    /* Produce: the response's base offset; -1 unknown */
+	int64_t fetch_offset;   /* Fetch: asked for; -1 unknown */
+	int64_t next_offset;    /* Fetch: last received + 1; OffsetCommit: the offset committed */
+	int64_t high_watermark; /* Fetch: -1 unknown */
+};
+
+struct exchange {
+	uint8_t kind;  /* enum exchange_kind */
+	uint8_t proto; /* enum exchange_proto */
+	bool error;    /* the call failed (5xx, error reply, ErrorResponse, error code) */
+	uint32_t service; /* index in the agent's services */
+	const char *service_name;
+	uint32_t tgid, tid; /* tid: the thread that made the request's first read or write; 0 unknown */
+	uint64_t conn_id;
+	const struct sonde_conn_tuple *tuple; /* the connection's identity (zeroed if unknown) */
+	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC: first request byte, last response byte */
+	/*
+	 * operation: the HTTP method label (http_method_label), the Redis
+	 * command, the SQL operation, "send" / "receive" / "commit" for Kafka.
+	 * target: the HTTP request-target as sent (query included: sinks strip
+	 * it), the Redis key ("" none), the SQL table ("" none), "" for Kafka.
+	 */
+	const char *operation;
+	const char *target;
+	int status;             /* HTTP status (0: none) */
+	const char *error_code; /* SQLSTATE, Redis error kind; "" none */
+	struct trace_ctx ctx;
+	union {
+		struct {
+			const char *method; /* as sent */
+			const char *host;
+			uint8_t parse_error; /* enum http_error of the request */
+		} http;
+		struct {
+			uint16_t command_id, flags; /* redis_command_lookup's */
+			bool nil;
+			uint32_t elements, nil_elements;
+		} redis;
+		struct {
+			const char *db; /* "" unknown */
+		} pg;
+		struct {
+			int16_t api_key;
+			int16_t error_code; /* top-level */
+			uint32_t nparts;
+			const struct exchange_part *parts;
+		} kafka;
+	};
+};
+
+/*
+ * A sink: put receives the exchanges of one feed (n >= 1), in order. Called
+ * from the capture thread only.
+ */
+struct sink {
+	void (*put)(void *ctx, const struct exchange *x, size_t n);
+	void *ctx;
+};
+
+#endif /* SONDE_EXCHANGE_H */

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "proto/kafka.h"
+#include "proto/route.h"
+#include "sinks/span_sink.h"
+
+#define OUTS_MAX 4
+#define BATCH 64
+
+struct span_sink {
+	const struct config *cfg;
+	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, taken once */
+	uint64_t spans;
+	struct {
+		span_out_fn fn;
+		void *ctx;
+	} out[OUTS_MAX];
+	int nout;
+	struct span batch[BATCH];
+	int nbatch;
+};
+
+static int64_t wall_offset(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+}
+
+struct span_sink *span_sink__new(const struct config *cfg)
+{
+	struct span_sink *ss = calloc(1, sizeof(*ss));
+
+	if (!ss)
+		return NULL;
+	ss->cfg = cfg;
+	ss->wall_offset_ns = wall_offset();
+	return ss;
+}
+
+void span_sink__free(struct span_sink *ss)
+{
+	free(ss);
+}
+
+int span_sink__add_out(struct span_sink *ss, span_out_fn fn, void *ctx)
+{
+	if (ss->nout == OUTS_MAX)
+		return -1;
+	ss->out[ss->nout].fn = fn;
+	ss->out[ss->nout++].ctx = ctx;
+	return 0;
+}
+
+uint64_t span_sink__spans(const struct span_sink *ss)
+{
+	return ss->spans;
+}
+
+/* dst = lowercase src, truncated to fit. */
+static void lower(char *dst, size_t dstsz, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < dstsz; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+/* dst = "a b", truncated to fit. */
+static void name2(char *dst, size_t dstsz, const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+
+	if (n > dstsz - 2)
+		n = dstsz - 2;
+	memcpy(dst, a, n);
+	dst[n++] = ' ';
+	if (m > dstsz - 1 - n)
+		m = dstsz - 1 - n;
+	memcpy(dst + n, b, m);
+	dst[n + m] = '\0';
+}
+
+/* The request-target without its query string (which may carry secrets). */
+static void path_of(char *dst, size_t dstsz, const char *target)
+{
+	size_t n = strcspn(target, "?#");
+
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, target, n);
+	dst[n] = '\0';
+}
+
+static void endpoint(struct span_endpoint *ep, const char *service, const struct sonde_conn_tuple *t,
+		     bool local)
+{
+	snprintf(ep->service, sizeof(ep->service), "%s", service);
+	ep->family = 0;
+	ep->port = 0;
+	if (!t || (t->family != SONDE_AF_INET && t->family != SONDE_AF_INET6))
+		return;
+	ep->family = t->family == SONDE_AF_INET ? 4 : 6;
+	memcpy(ep->addr, local ? t->laddr : t->raddr, 16);
+	ep->port = local ? t->lport : t->rport;
+}
+
+/* The cache region of a Redis key: a configured pattern's name, else the prefix before ':'. */
+static void region_of(const struct span_sink *ss, const char *key, char *out, size_t outsz)
+{
+	const char *colon;
+
+	out[0] = '\0';
+	for (int i = 0; ss->cfg && i < ss->cfg->ncaches; i++)
+		if (!fnmatch(ss->cfg->caches[i].pattern, key, 0)) {
+			snprintf(out, outsz, "%s", ss->cfg->caches[i].name);
+			return;
+		}
+	colon = strchr(key, ':');
+	if (colon && colon != key && (size_t)(colon - key) < outsz) {
+		memcpy(out, key, colon - key);
+		out[colon - key] = '\0';
+	}
+}
+
+static void base(const struct span_sink *ss, const struct exchange *x, struct span *s,
+		 uint8_t kind)
+{
+	uint64_t start = x->start_ns + ss->wall_offset_ns;
+
+	memset(s, 0, offsetof(struct span, tags));
+	memcpy(s->trace_id, x->ctx.trace_id, 16);
+	s->id = x->ctx.span_id;
+	s->parent_id = x->ctx.parent_id;
+	s->kind = kind;
+	s->timestamp_us = start / 1000;
+	s->duration_us = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1000 : 0;
+	if (!s->duration_us)
+		s->duration_us = 1;
+	endpoint(&s->local, x->service_name, x->tuple, true);
+	endpoint(&s->remote, "", x->tuple, false);
+	if (x->ctx.flags & TRACE_UNLINKED)
+		span_tag(s, "sonde.unlinked", "true");
+}
+
+static void build_http(const struct span_sink *ss, const struct exchange *x, struct span *s)
+{
+	char route[ROUTE_MAX], method[16], path[SPAN_TAG_VAL_MAX], st[12];
+
+	base(ss, x, s, x->kind == EXCHANGE_SERVER ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT);
+	route_normalize(ss->cfg ? &ss->cfg->routes : NULL, x->target, route, sizeof(route));
+	path_of(path, sizeof(path), x->target);
+	lower(method, sizeof(method), x->operation);
+	name2(s->name, sizeof(s->name), method, route);
+	snprintf(st, sizeof(st), "%d", x->status);
+	span_tag(s, "http.method", x->operation);
+	span_tag(s, "http.path", path);
+	span_tag(s, "http.route", route);
+	span_tag(s, "http.status_code", st);
+	if (x->error)
+		span_tag(s, "error", st);
+}
+
+static void build_redis(const struct span_sink *ss, const struct exchange *x, struct span *s)
+{
+	char cmd[32], region[64];
+
+	base(ss, x, s, SPAN_KIND_CLIENT);
+	snprintf(s->remote.service, sizeof(s->remote.service), "redis");
+	lower(cmd, sizeof(cmd), x->operation);
+	snprintf(s->name, sizeof(s->name), "redis %s", cmd);
+	span_tag(s, "db.system", "redis");
+	span_tag(s, "db.operation", x->operation);
+	if (x->target[0]) {
+		region_of(ss, x->target, region, sizeof(region));
+		if (region[0])
+			span_tag(s, "cache", region);
+	}
+	if (x->error)
+		span_tag(s, "error", x->error_code[0] ? x->error_code : "true");
+}
+
+static void build_pg(const struct span_sink *ss, const struct exchange *x, struct span *s)
+{
+	char op[32];
+
+	base(ss, x, s, SPAN_KIND_CLIENT);
+	snprintf(s->remote.service, sizeof(s->remote.service), "postgresql");
+	lower(op, sizeof(op), x->operation[0] ? x->operation : "query");
+	if (x->target[0])
+		snprintf(s->name, sizeof(s->name), "postgres %s %s", op, x->target);
+	else
+		snprintf(s->name, sizeof(s->name), "postgres %s", op);
+	span_tag(s, "db.system", "postgresql");
+	if (x->pg.db[0])
+		span_tag(s, "db.name", x->pg.db);
+	if (x->operation[0])
+		span_tag(s, "db.operation", x->operation);
+	if (x->target[0])
+		span_tag(s, "db.sql.table", x->target);
+	if (x->error)
+		span_tag(s, "error", x->error_code[0] ? x->error_code : "true");
+}
+
+/* A span per topic-partition that moved records; the first takes the exchange's id. */
+static int build_kafka(const struct span_sink *ss, const struct exchange *x, struct span *out,
+		       int max)
+{
+	bool produce = x->kind == EXCHANGE_PRODUCER;
+	int n = 0;
+
+	if (x->kind != EXCHANGE_PRODUCER && x->kind != EXCHANGE_CONSUMER)
+		return 0;
+	for (uint32_t i = 0; i < x->kafka.nparts && n < max; i++) {
+		const struct exchange_part *p = &x->kafka.parts[i];
+		struct span *s = &out[n];
+		char v[32];
+
+		if (!p->topic[0] || (!produce && !p->records))
+			continue;
+		base(ss, x, s, produce ? SPAN_KIND_PRODUCER : SPAN_KIND_CONSUMER);
+		/* Distinct, never 0, and the same for the same exchange: odd multiples of a constant. */
+		if (n)
+			s->id = x->ctx.span_id ^ ((uint64_t)n * 0x9e3779b97f4a7c15ULL);
+		if (!s->id)
+			s->id = 1;
+		snprintf(s->remote.service, sizeof(s->remote.service), "kafka");
+		snprintf(s->name, sizeof(s->name), "kafka %s %s", produce ? "send" : "receive",
+			 p->topic);
+		span_tag(s, "messaging.system", "kafka");
+		span_tag(s, "messaging.destination", p->topic);
+		snprintf(v, sizeof(v), "%d", p->partition);
+		span_tag(s, "messaging.kafka.partition", v);
+		if ((produce ? p->base_offset : p->fetch_offset) >= 0) {
+			snprintf(v, sizeof(v), "%lld",
+				 (long long)(produce ? p->base_offset : p->fetch_offset));
+			span_tag(s, "messaging.kafka.offset", v);
+		}
+		snprintf(v, sizeof(v), "%u", p->records);
+		span_tag(s, "messaging.batch.message_count", v);
+		if (p->error_code) {
+			snprintf(v, sizeof(v), "%d", p->error_code);
+			span_tag(s, "error", v);
+		}
+		n++;
+	}
+	return n;
+}
+
+int span_sink__build(const struct span_sink *ss, const struct exchange *x, struct span *out,
+		     int max)
+{
+	if (max < 1 || !(x->ctx.flags & TRACE_SAMPLED) || !x->ctx.span_id)
+		return 0;
+	switch (x->proto) {
+	case EXCHANGE_HTTP:
+		build_http(ss, x, out);
+		return 1;
+	case EXCHANGE_REDIS:
+		build_redis(ss, x, out);
+		return 1;
+	case EXCHANGE_PG:
+		build_pg(ss, x, out);
+		return 1;
+	case EXCHANGE_KAFKA:
+		return build_kafka(ss, x, out, max);
+	}
+	return 0;
+}
+
+static void flush(struct span_sink *ss)
+{
+	for (int i = 0; i < ss->nout; i++)
+		ss->out[i].fn(ss->out[i].ctx, ss->batch, ss->nbatch);
+	ss->spans += ss->nbatch;
+	ss->nbatch = 0;
+}
+
+void span_sink__put(void *ctx, const struct exchange *x, size_t n)
+{
+	struct span_sink *ss = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		if (BATCH - ss->nbatch < KAFKA_PARTS_MAX)
+			flush(ss);
+		ss->nbatch += span_sink__build(ss, &x[i], &ss->batch[ss->nbatch],
+					       BATCH - ss->nbatch);
+	}
+	if (ss->nbatch)
+		flush(ss);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The span sink: one span per sampled exchange (SERVER and CLIENT for HTTP,
+ * CLIENT for Redis and PostgreSQL, PRODUCER and CONSUMER per Kafka
+ * topic-partition), named and tagged as docs/tracing.md says, handed in
+ * batches to its outputs (the recent-trace store, exporters). Knows nothing of
+ * wire formats.
+ */
+#ifndef SONDE_SINKS_SPAN_SINK_H
+#define SONDE_SINKS_SPAN_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exchange.h"
+#include "span.h"
+
+struct config;
+struct span_sink;
+
+/* Called from the capture thread with a batch; must not block. */
+typedef void (*span_out_fn)(void *ctx, const struct span *s, size_t n);
+
+/* cfg (routes, cache patterns) must outlive the sink; NULL: defaults. */
+struct span_sink *span_sink__new(const struct config *cfg);
+void span_sink__free(struct span_sink *ss); /* accepts NULL */
+/* Returns 0, or -1 when it has too many outputs. */
+int span_sink__add_out(struct span_sink *ss, span_out_fn fn, void *ctx);
+/* struct sink's put: ctx is the span_sink. */
+void span_sink__put(void *ctx, const struct exchange *x, size_t n);
+/* Spans built so far. */
+uint64_t span_sink__spans(const struct span_sink *ss);
+
+/* Build the spans of one exchange into out (at most max); returns how many (pure; tests). */
+int span_sink__build(const struct span_sink *ss, const struct exchange *x, struct span *out,
+		     int max);
+
+#endif /* SONDE_SINKS_SPAN_SINK_H */

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <string.h>
+
+#include "span.h"
+
+static const char hexdigits[] = "0123456789abcdef";
+
+void span_trace_hex(const uint8_t id[16], char out[33])
+{
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hexdigits[id[i] >> 4];
+		out[2 * i + 1] = hexdigits[id[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+void span_id_hex(uint64_t id, char out[17])
+{
+	for (int i = 15; i >= 0; i--, id >>= 4)
+		out[i] = hexdigits[id & 15];
+	out[16] = '\0';
+}
+
+void span_tag(struct span *s, const char *key, const char *value)
+{
+	struct span_tag *t;
+
+	if (s->ntags >= SPAN_TAGS_MAX)
+		return;
+	t = &s->tags[s->ntags++];
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	snprintf(t->value, sizeof(t->value), "%s", value);
+}
