@@ -20,7 +20,7 @@ endif
 INCLUDES := -Iinclude -Iuser -I$(BUILD)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -lpthread -lm
 bpf_cflags = -g -O2 -target bpf -D__TARGET_ARCH_$(1) -Iinclude -Ibpf -Ivmlinux/$(1) -Wall
 BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 
@@ -30,7 +30,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
 CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c user/sinks/*.c) user/config.c user/conn.c \
-	user/agent.c $(wildcard user/span.c user/trace.c user/trace_store.c)
+	user/agent.c user/span.c user/trace.c user/trace_store.c user/traces_cli.c
 AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
@@ -113,12 +113,15 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
 		-DSONDE_VERSION='"fuzz"' $< $(wildcard user/proto/*.c) user/config.c -o $@ -lyaml
 
-# The agent's record path: the agent, its parsers and the metrics registry (no httpd).
+# The agent's record path: the agent, its parsers and the metrics registry (no httpd and
+# no exporters: they need network libraries, and are not what is fuzzed).
+FUZZ_AGENT_SKIP := user/export/httpd.c user/export/zipkin_http.c user/export/zipkin_kafka.c \
+	user/traces_cli.c
 $(BUILD)/fuzz/fuzz_agent: tests/fuzz/fuzz_agent.c $(CORE_SRCS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
-		-DSONDE_VERSION='"fuzz"' $< $(filter-out user/export/httpd.c,$(CORE_SRCS)) -o $@ \
+		-DSONDE_VERSION='"fuzz"' $< $(filter-out $(FUZZ_AGENT_SKIP),$(CORE_SRCS)) -o $@ \
 		-lyaml -lpthread -lm
 
 $(BUILD)/mock_broker: tests/kafka/mock_broker.c

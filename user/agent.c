@@ -678,16 +678,23 @@ static void take_http_errors(struct agent *a, struct http_conn *hc)
 			parse_error(a, "http", http_error_reason(i), counts[i]);
 }
 
-/* Is this a feed in the direction c's requests travel, as a client? */
+/*
+ * Is this a feed in the direction c's requests travel, as a client? sonde
+ * follows Redis, PostgreSQL and Kafka from their clients: an egress feed is
+ * one unless the parser knows the process to be the server (a connection
+ * open before sonde came may not have shown its role yet).
+ */
 static bool client_request_dir(const struct conn *c, bool egress)
 {
+	if (!egress || !c->parser)
+		return false;
 	switch (c->proto) {
 	case CONN_PROTO_REDIS:
-		return egress && ((struct redis_conn *)c->parser)->role == REDIS_ROLE_CLIENT;
+		return ((struct redis_conn *)c->parser)->role != REDIS_ROLE_SERVER;
 	case CONN_PROTO_PG:
-		return egress && ((struct pg_conn *)c->parser)->role == PG_ROLE_CLIENT;
+		return ((struct pg_conn *)c->parser)->role != PG_ROLE_SERVER;
 	case CONN_PROTO_KAFKA:
-		return egress && ((struct kafka_conn *)c->parser)->role == KAFKA_ROLE_CLIENT;
+		return ((struct kafka_conn *)c->parser)->role != KAFKA_ROLE_SERVER;
 	default:
 		return false;
 	}

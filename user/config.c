@@ -52,6 +52,7 @@ void config_usage(FILE *out)
 		"      --capture-bytes N    payload bytes copied per syscall, 1..%d (default %d)\n"
 		"      --zipkin-url URL     send spans to a Zipkin v2 collector\n"
 		"                           (e.g. http://127.0.0.1:9411/api/v2/spans)\n"
+		"      --zipkin-kafka BROKERS  send spans to Kafka topic \"zipkin\"\n"
 		"      --trace-sample-rate R  share of new traces recorded, 0..1 (default 1)\n"
 		"      --no-tracing         metrics only: no trace context, no spans\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
@@ -101,7 +102,7 @@ static int parse_target(struct config *c, const char *arg)
 	return 0;
 }
 
-enum { OPT_CAPTURE = 256, OPT_ZIPKIN_URL, OPT_SAMPLE_RATE, OPT_NO_TRACING };
+enum { OPT_CAPTURE = 256, OPT_ZIPKIN_URL, OPT_ZIPKIN_KAFKA, OPT_SAMPLE_RATE, OPT_NO_TRACING };
 
 /* A rate in [0, 1], all of the string. */
 static int parse_rate(const char *s, double *out)
@@ -125,6 +126,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "config", required_argument, NULL, 'c' },
 		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
 		{ "zipkin-url", required_argument, NULL, OPT_ZIPKIN_URL },
+		{ "zipkin-kafka", required_argument, NULL, OPT_ZIPKIN_KAFKA },
 		{ "trace-sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
 		{ "no-tracing", no_argument, NULL, OPT_NO_TRACING },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -176,6 +178,15 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 				goto usage;
 			}
 			snprintf(c->zipkin_url, sizeof(c->zipkin_url), "%s", optarg);
+			break;
+		case OPT_ZIPKIN_KAFKA:
+			if (!*optarg || strlen(optarg) >= sizeof(c->zipkin_kafka) ||
+			    !strchr(optarg, ':')) {
+				fprintf(err, "sonde: bad --zipkin-kafka '%s' (want HOST:PORT[,...])\n",
+					optarg);
+				goto usage;
+			}
+			snprintf(c->zipkin_kafka, sizeof(c->zipkin_kafka), "%s", optarg);
 			break;
 		case OPT_SAMPLE_RATE:
 			if (parse_rate(optarg, &c->trace_sample_rate)) {

@@ -35,6 +35,7 @@ struct config {
 	bool no_tracing;           /* --no-tracing: metrics only, no trace context, no spans */
 	double trace_sample_rate;  /* --trace-sample-rate R: share of new traces kept (1.0) */
 	char zipkin_url[512];      /* --zipkin-url URL: POST Zipkin v2 JSON there ("" none) */
+	char zipkin_kafka[512];    /* --zipkin-kafka BROKERS: the same to topic "zipkin" ("" none) */
 	unsigned trace_store_spans; /* recent spans kept for /api/traces (20000) */
 
 	/* From the YAML file. */

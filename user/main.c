@@ -2,8 +2,10 @@
 /*
  * sonde: observe running processes with eBPF, serve what they do as metrics.
  *
- * main thread: per-CPU rings -> agent (connections, parsers, metric updates)
- * httpd thread: /metrics, /healthz, /readyz
+ * main thread: per-CPU rings -> agent (connections, parsers, exchanges -> sinks:
+ *              metrics, spans -> recent-trace store and exporter queues)
+ * httpd thread: /metrics, /healthz, /readyz, /api/traces
+ * exporter threads: one per span exporter (Zipkin over HTTP)
  */
 #include <errno.h>
 #include <libgen.h>
@@ -20,7 +22,12 @@
 #include "config.h"
 #include "export/httpd.h"
 #include "export/metrics.h"
+#include "export/zipkin_http.h"
+#include "export/zipkin_kafka.h"
 #include "loader.h"
+#include "sinks/span_sink.h"
+#include "trace_store.h"
+#include "traces_cli.h"
 
 #define POLL_MS 10                 /* ring drain period */
 /*
@@ -43,11 +50,16 @@ struct sonde {
 	struct agent *agent;
 	struct loader *loader;
 	struct httpd *httpd;
+	struct span_sink *spans;   /* NULL: --no-tracing */
+	struct trace_store *store; /* recent traces for /api/traces */
+	struct zipkin_http *zipkin; /* NULL: no --zipkin-url */
+	struct zipkin_kafka *zkafka; /* NULL: no --zipkin-kafka */
 	pid_t child;               /* -- COMMAND, or 0 */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
 
 	struct metric_family *build_info, *events, *lost, *walked, *targets, *cpu, *rss;
+	struct metric_family *spans_exported, *spans_dropped; /* while tracing */
 };
 
 static uint64_t now_ns(void)
@@ -118,6 +130,28 @@ static void collect(void *ctx)
 			metric__set(s->cpu, NULL, (double)(utime + stime) / sysconf(_SC_CLK_TCK));
 		fclose(f);
 	}
+	if (s->spans_exported) {
+		struct span_queue_stats q[2] = { { 0 } };
+		const char *names[2] = { "zipkin_http", "zipkin_kafka" };
+
+		if (s->zipkin)
+			zipkin_http__stats(s->zipkin, &q[0]);
+		if (s->zkafka)
+			zipkin_kafka__stats(s->zkafka, &q[1]);
+		for (int i = 0; i < 2; i++) {
+			const char *e[] = { names[i] };
+			const char *full[] = { names[i], "queue_full" },
+				   *failed[] = { names[i], "send_failed" },
+				   *stopped[] = { names[i], "stopped" };
+
+			if (!(i ? s->zkafka != NULL : s->zipkin != NULL))
+				continue;
+			metric__set(s->spans_exported, e, (double)q[i].exported);
+			metric__set(s->spans_dropped, full, (double)q[i].dropped_queue_full);
+			metric__set(s->spans_dropped, failed, (double)q[i].dropped_send_failed);
+			metric__set(s->spans_dropped, stopped, (double)q[i].dropped_stopped);
+		}
+	}
 	f = fopen("/proc/self/statm", "r");
 	if (f) {
 		if (fscanf(f, "%*d %ld", &rss_pages) == 1)
@@ -151,6 +185,43 @@ static int register_self_metrics(struct sonde *s)
 		return -1;
 	metric__set(s->build_info, version, 1);
 	return metrics__add_collector(s->m, collect, s);
+}
+
+/* Spans: the tracer, the span sink, and where spans go. */
+static int start_tracing(struct sonde *s)
+{
+	static const char *const exporter[] = { "exporter" };
+	static const char *const reason[] = { "exporter", "reason" };
+
+	if (s->cfg.no_tracing)
+		return 0;
+	s->spans_exported = metrics__counter(s->m, "sonde_spans_exported_total",
+					     "Spans the exporter's receiver accepted", exporter, 1);
+	s->spans_dropped = metrics__counter(
+		s->m, "sonde_spans_dropped_total",
+		"Spans not exported: queue_full (the receiver is slower than the spans come), "
+		"send_failed (given up after retries, or refused), stopped (queued at exit)",
+		reason, 2);
+	s->spans = span_sink__new(&s->cfg);
+	s->store = trace_store__new(s->cfg.trace_store_spans);
+	if (!s->spans_exported || !s->spans_dropped || !s->spans || !s->store ||
+	    span_sink__add_out(s->spans, trace_store__put, s->store) ||
+	    agent__enable_tracing(s->agent, s->cfg.trace_sample_rate) ||
+	    agent__add_sink(s->agent, (struct sink){ span_sink__put, s->spans }))
+		return -ENOMEM;
+	if (s->cfg.zipkin_url[0]) {
+		s->zipkin = zipkin_http__start(s->cfg.zipkin_url, NULL);
+		if (!s->zipkin)
+			return -errno;
+		span_sink__add_out(s->spans, zipkin_http__put, s->zipkin);
+	}
+	if (s->cfg.zipkin_kafka[0]) {
+		s->zkafka = zipkin_kafka__start(s->cfg.zipkin_kafka, NULL);
+		if (!s->zkafka)
+			return -errno;
+		span_sink__add_out(s->spans, zipkin_kafka__put, s->zkafka);
+	}
+	return 0;
 }
 
 static void comm_of(pid_t pid, char *out, size_t outsz)
@@ -259,8 +330,10 @@ int main(int argc, char **argv)
 	struct httpd_health health = { healthy, ready, &s };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];
-	int ret = 1;
+	int ret = 1, e;
 
+	if (argc > 1 && !strcmp(argv[1], "traces"))
+		return traces_cli_main(argc - 1, argv + 1);
 	config_init(&s.cfg);
 	switch (config_parse_args(&s.cfg, argc, argv, stderr)) {
 	case CONFIG_OK:
@@ -295,6 +368,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sonde: out of memory\n");
 		goto out;
 	}
+	if ((e = start_tracing(&s))) {
+		fprintf(stderr, "sonde: cannot start tracing: %s\n", strerror(-e));
+		goto out;
+	}
 	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.verbose, on_event, s.agent, err,
 				sizeof(err));
 	if (!s.loader) {
@@ -305,7 +382,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < s.cfg.ntargets; i++) {
 		struct config_target *t = &s.cfg.targets[i];
 		char name[CONFIG_NAME_MAX];
-		int svc, e;
+		int svc;
 
 		if (t->name[0])
 			snprintf(name, sizeof(name), "%s", t->name);
@@ -333,13 +410,18 @@ int main(int argc, char **argv)
 			kill(s.child, SIGTERM);
 		goto out;
 	}
+	httpd__set_traces(s.httpd, s.store);
 	if (s.cfg.verbose)
 		fprintf(stderr, "sonde: serving http://%s/metrics\n", s.cfg.listen);
 	ret = run(&s);
 out:
 	httpd__stop(s.httpd);
 	loader__close(s.loader);
+	zipkin_http__stop(s.zipkin); /* flushes what is queued, for at most 2 s */
+	zipkin_kafka__stop(s.zkafka);
 	agent__free(s.agent);
+	span_sink__free(s.spans);
+	trace_store__free(s.store);
 	metrics__free(s.m);
 	config_free(&s.cfg);
 	return ret;

@@ -22,6 +22,34 @@ void span_id_hex(uint64_t id, char out[17])
 	out[16] = '\0';
 }
 
+int span_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int span_trace_parse(const char *hex, uint8_t id[16])
+{
+	size_t len = strlen(hex), off = 32 - len;
+
+	if (len != 16 && len != 32)
+		return -1;
+	memset(id, 0, 16);
+	for (size_t i = 0; i < len; i++) {
+		int v = span_hexval(hex[i]);
+
+		if (v < 0)
+			return -1;
+		id[(off + i) / 2] |= (uint8_t)(v << ((off + i) % 2 ? 0 : 4));
+	}
+	return 0;
+}
+
 void span_tag(struct span *s, const char *key, const char *value)
 {
 	struct span_tag *t;

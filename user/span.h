@@ -13,9 +13,9 @@
 
 #define SPAN_NAME_MAX    128
 #define SPAN_SERVICE_MAX 64
-#define SPAN_TAGS_MAX    12
+#define SPAN_TAGS_MAX    10
 #define SPAN_TAG_KEY_MAX 32
-#define SPAN_TAG_VAL_MAX 256
+#define SPAN_TAG_VAL_MAX 128
 
 enum span_kind {
 	SPAN_KIND_SERVER = 0,
@@ -54,6 +54,11 @@ struct span {
 /* Lowercase hex of a trace id (32 characters + NUL) and of a span id (16 + NUL). */
 void span_trace_hex(const uint8_t id[16], char out[33]);
 void span_id_hex(uint64_t id, char out[17]);
+
+/* The value of a hex digit, or -1. */
+int span_hexval(char c);
+/* A trace id from 32 hex digits, or 16 (the high half zero). 0, or -1 if it is not one. */
+int span_trace_parse(const char *hex, uint8_t id[16]);
 
 /* Add a tag (truncating key and value); ignored when the span has SPAN_TAGS_MAX already. */
 void span_tag(struct span *s, const char *key, const char *value);

@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "proto/http.h"
+#include "span.h"
 #include "trace.h"
 
 #define TC_REQS 32            /* > HTTP_PIPELINE_MAX: contexts by request seq */
@@ -14,14 +15,21 @@
 #define PROC_ENTRIES 256      /* server requests remembered per process */
 #define PROC_BUCKETS 256
 #define JOIN_BUCKETS 4096
-#define RETAIN_NS (2ULL * 1000000000ULL)     /* an ended request is kept this long */
+#define LOSSY_NS (2ULL * 1000000000ULL)      /* no links this long after a table overflow */
 #define STALE_NS (300ULL * 1000000000ULL)    /* a request never seen ending is over after this */
+/*
+ * Timestamps are taken at syscall exit: a server's read may return before
+ * the client's write does, by microseconds. A server request met first is
+ * joined to a client request written at most this much later.
+ */
+#define REJOIN_NS 1000000ULL
 
 /* A request's context, kept from its head until its exchange completes. */
 struct tc_req {
 	uint32_t seq;
 	bool valid;   /* context resolved, exchange not completed */
 	bool claimed; /* a client request joined by the server at the other end */
+	bool joined;  /* a server request joined to the client at the other end */
 	uint32_t tid;
 	uint32_t slot; /* server: its entry in the process table */
 	uint64_t begin_ts;
@@ -34,8 +42,10 @@ struct trace_conn {
 	bool indexed;
 	uint64_t key; /* its join-index key */
 	uint32_t nfeeds;
+	/* Per request-direction feed: when, which thread, and the parent decided then. */
 	uint64_t feed_ts[TC_FEEDS];
 	uint32_t feed_tid[TC_FEEDS];
+	struct trace_ctx feed_parent[TC_FEEDS]; /* trace_id zero: none; flags TRACE_UNLINKED */
 	struct tc_req req[TC_REQS];
 };
 
@@ -48,6 +58,7 @@ struct pentry {
 	const char *method; /* http_method_label's static string */
 	uint32_t target_hash;
 	bool used;
+	bool taken; /* its context was handed to a call: it can no longer change */
 	struct trace_ctx ctx;
 };
 
@@ -130,22 +141,11 @@ static void child_of(struct tracer *t, struct trace_ctx *ctx, const struct trace
 
 /* ---- headers ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* n hex digits at s into out (n/2 bytes); false unless all are hex. */
 static bool unhex(const char *s, size_t n, uint8_t *out)
 {
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = span_hexval(s[i]), lo = span_hexval(s[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;
@@ -193,7 +193,7 @@ static bool parse_traceparent(const char *v, uint8_t trace_id[16], uint64_t *par
 
 	if (n < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-')
 		return false;
-	if (!strncmp(v, "ff", 2) || hexval(v[0]) < 0 || hexval(v[1]) < 0 ||
+	if (!strncmp(v, "ff", 2) || span_hexval(v[0]) < 0 || span_hexval(v[1]) < 0 ||
 	    (!strncmp(v, "00", 2) && n != 55) || (n > 55 && v[55] != '-'))
 		return false;
 	if (!unhex(v + 3, 32, trace_id) || all_zero(trace_id, 16))
@@ -333,22 +333,25 @@ static bool in_flight(const struct pentry *e, uint64_t ts)
 	return e->used && e->begin_ts <= ts && (e->end_ts ? e->end_ts >= ts : ts - e->begin_ts < STALE_NS);
 }
 
-/* A slot for a new server request: one unused, or ended long enough ago. */
+/*
+ * A slot for a new server request: one unused or ended. Parents are decided
+ * at the moment of a call's first write, so an ended request is never needed
+ * again.
+ */
 static struct pentry *proc_slot(struct tproc *p, uint64_t now, uint32_t *slot)
 {
 	for (int i = 0; i < PROC_ENTRIES; i++) {
 		uint32_t k = (p->cursor + i) % PROC_ENTRIES;
 		struct pentry *e = &p->e[k];
 
-		if (!e->used || (e->end_ts && e->end_ts + RETAIN_NS < now) ||
-		    (!e->end_ts && now - e->begin_ts >= STALE_NS)) {
+		if (!e->used || e->end_ts || now - e->begin_ts >= STALE_NS) {
 			p->cursor = (k + 1) % PROC_ENTRIES;
 			*slot = k;
 			return e;
 		}
 	}
 	/* Every slot holds a request that may still be in flight: forgetting one could mislead. */
-	p->lossy_until = now + RETAIN_NS;
+	p->lossy_until = now + LOSSY_NS;
 	return NULL;
 }
 
@@ -365,11 +368,11 @@ static uint32_t fnv(const char *s)
  * The request thread tid of process p was serving at ts, if that is certain
  * (see trace.h); method/target (HTTP client calls) allow the proxy rule.
  */
-static const struct pentry *parent_at(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
-				      const char *method, const char *target, bool *ambiguous)
+static struct pentry *parent_at(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
+				const char *method, const char *target, bool *ambiguous)
 {
 	struct tproc *p = proc_of(t, tgid, false);
-	const struct pentry *mine = NULL, *fwd = NULL;
+	struct pentry *mine = NULL, *fwd = NULL;
 	uint32_t nmine = 0, nfwd = 0, nflight = 0, th = target ? fnv(target) : 0;
 
 	*ambiguous = false;
@@ -380,7 +383,7 @@ static const struct pentry *parent_at(struct tracer *t, uint32_t tgid, uint32_t 
 		return NULL;
 	}
 	for (int i = 0; i < PROC_ENTRIES; i++) {
-		const struct pentry *e = &p->e[i];
+		struct pentry *e = &p->e[i];
 
 		if (!in_flight(e, ts))
 			continue;
@@ -402,22 +405,38 @@ static const struct pentry *parent_at(struct tracer *t, uint32_t tgid, uint32_t 
 	return NULL;
 }
 
-static void client_ctx(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
-		       const char *method, const char *target, struct trace_ctx *ctx)
+/*
+ * The parent decided for a call: parent (trace_id zero: none, and flags
+ * TRACE_UNLINKED if that was for want of certainty). The call's own context.
+ */
+static void child_or_root(struct tracer *t, const struct trace_ctx *parent, struct trace_ctx *ctx)
 {
-	bool ambiguous;
-	const struct pentry *e = parent_at(t, tgid, tid, ts, method, target, &ambiguous);
-
-	if (e) {
-		child_of(t, ctx, &e->ctx);
+	if (!all_zero(parent->trace_id, 16)) {
+		child_of(t, ctx, parent);
 		t->st.linked++;
 		return;
 	}
 	new_root(t, ctx);
-	if (ambiguous) {
+	if (parent->flags & TRACE_UNLINKED) {
 		ctx->flags |= TRACE_UNLINKED;
 		t->st.unlinked++;
 	}
+}
+
+/* Decide the parent of a call thread tid of tgid makes at ts, now. */
+static void decide_parent(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
+			  const char *method, const char *target, struct trace_ctx *parent)
+{
+	bool ambiguous;
+	struct pentry *e = parent_at(t, tgid, tid, ts, method, target, &ambiguous);
+
+	memset(parent, 0, sizeof(*parent));
+	if (e) {
+		e->taken = true;
+		*parent = e->ctx;
+	}
+	else if (ambiguous)
+		parent->flags = TRACE_UNLINKED;
 }
 
 /* ---- the join index: a connection's two ends ---- */
@@ -550,6 +569,17 @@ static void server_ctx(struct tracer *t, struct conn *c, const struct http_excha
 	bool sampled, present;
 	uint64_t parent;
 
+	/*
+	 * The observed client first: exact, where a header may only be what a
+	 * proxy forwarded from further up (its parent would skip the proxy).
+	 */
+	if ((peer = join_client(t, c, x->req_begin_ts))) {
+		child_of(t, ctx, &peer->ctx);
+		ctx->flags |= TRACE_JOINED;
+		t->st.joined++;
+		return;
+	}
+	/* Else the client's write may still come (REJOIN_NS): see rejoin(). */
 	if (trace_parse_headers(&x->trace, ctx->trace_id, &parent, &sampled, &present)) {
 		ctx->parent_id = parent;
 		ctx->span_id = new_id(t);
@@ -557,17 +587,58 @@ static void server_ctx(struct tracer *t, struct conn *c, const struct http_excha
 		t->st.remote++;
 		return;
 	}
-	if ((peer = join_client(t, c, x->req_begin_ts))) {
-		child_of(t, ctx, &peer->ctx);
-		ctx->flags |= TRACE_JOINED;
-		t->st.joined++;
-		return;
-	}
 	new_root(t, ctx);
 	if (present && deny_only(&x->trace))
 		ctx->flags &= ~TRACE_SAMPLED;
 	else if (present)
 		t->st.bad_headers++;
+}
+
+static struct pentry *entry_of(struct tracer *t, const struct conn *c, const struct tc_req *r)
+{
+	struct tproc *p = proc_of(t, c->tgid, false);
+	struct pentry *e;
+
+	if (!p || r->slot >= PROC_ENTRIES)
+		return NULL;
+	e = &p->e[r->slot];
+	return e->used && e->conn_id == c->conn_id && e->seq == r->seq ? e : NULL;
+}
+
+/*
+ * Client request cr of c was just written: if the server at the other end
+ * already began reading it (its read returned before this write did), and
+ * nothing has used that server request's context yet, join it now.
+ */
+static void rejoin(struct tracer *t, struct conn *c, struct tc_req *cr)
+{
+	struct conn *p = peer_of(t, c);
+	struct trace_conn *pc;
+	struct tc_req *best = NULL;
+	struct pentry *e;
+
+	if (!p || p->proto != CONN_PROTO_HTTP || !(pc = p->trace) || !p->parser ||
+	    ((struct http_conn *)p->parser)->role != HTTP_ROLE_SERVER)
+		return;
+	for (int i = 0; i < TC_REQS; i++) {
+		struct tc_req *r = &pc->req[i];
+
+		if (r->valid && !r->joined && (!best || (int32_t)(r->seq - best->seq) < 0))
+			best = r;
+	}
+	if (!best || best->begin_ts + REJOIN_NS < cr->begin_ts || best->begin_ts > cr->begin_ts ||
+	    !(e = entry_of(t, p, best)) || e->taken)
+		return;
+	if (best->ctx.flags & TRACE_REMOTE)
+		t->st.remote--;
+	else
+		t->st.roots--;
+	child_of(t, &best->ctx, &cr->ctx);
+	best->ctx.flags |= TRACE_JOINED;
+	best->joined = true;
+	e->ctx = best->ctx;
+	cr->claimed = true;
+	t->st.joined++;
 }
 
 /* The context of HTTP request x of c, made by thread tid: decided once, here. */
@@ -588,8 +659,10 @@ static void resolve(struct tracer *t, struct conn *c, struct trace_conn *tc,
 		struct pentry *e;
 
 		server_ctx(t, c, x, &r->ctx);
+		r->joined = r->ctx.flags & TRACE_JOINED;
 		if (p && (e = proc_slot(p, x->req_begin_ts, &r->slot))) {
 			e->used = true;
+			e->taken = false;
 			e->conn_id = c->conn_id;
 			e->seq = x->seq;
 			e->tid = tid;
@@ -599,17 +672,28 @@ static void resolve(struct tracer *t, struct conn *c, struct trace_conn *tc,
 			e->target_hash = fnv(x->target);
 			e->ctx = r->ctx;
 		}
-	} else if (trace_parse_headers(&x->trace, r->ctx.trace_id, &r->ctx.span_id, &sampled,
-				       &present)) {
-		/* The process propagates a context itself: the header names this call. */
-		bool ambiguous;
-		const struct pentry *e =
-			parent_at(t, c->tgid, tid, x->req_begin_ts, method, x->target, &ambiguous);
-
-		r->ctx.parent_id = e && !memcmp(e->ctx.trace_id, r->ctx.trace_id, 16) ? e->ctx.span_id : 0;
-		r->ctx.flags = (sampled ? TRACE_SAMPLED : 0) | TRACE_REMOTE;
 	} else {
-		client_ctx(t, c->tgid, tid, x->req_begin_ts, method, x->target, &r->ctx);
+		struct trace_ctx parent;
+		uint64_t hdr_parent;
+
+		decide_parent(t, c->tgid, tid, x->req_begin_ts, method, x->target, &parent);
+		if (all_zero(parent.trace_id, 16) &&
+		    trace_parse_headers(&x->trace, r->ctx.trace_id, &hdr_parent, &sampled,
+					&present)) {
+			/*
+			 * Not tied to a request here, but it carries a context (a
+			 * proxy's forward we could not tell apart, or a process that
+			 * propagates its own): continue that trace under it.
+			 */
+			r->ctx.parent_id = hdr_parent;
+			r->ctx.span_id = new_id(t);
+			r->ctx.flags = (sampled ? TRACE_SAMPLED : 0) | TRACE_REMOTE;
+			t->st.remote++;
+		} else {
+			child_or_root(t, &parent, &r->ctx);
+		}
+		r->valid = true;
+		rejoin(t, c, r);
 	}
 	r->valid = true;
 }
@@ -643,13 +727,17 @@ void tracer__client_feed(struct tracer *t, struct conn *c, uint32_t tid, uint64_
 
 	if (!tc)
 		return;
+	/* The runs of one walked syscall share its ts: decided once. */
+	if (tc->nfeeds && tc->feed_ts[(tc->nfeeds - 1) % TC_FEEDS] == ts)
+		return;
 	i = tc->nfeeds++ % TC_FEEDS;
 	tc->feed_ts[i] = ts;
 	tc->feed_tid[i] = tid;
+	decide_parent(t, c->tgid, tid, ts, NULL, NULL, &tc->feed_parent[i]);
 }
 
-/* The thread of c's request-direction feed at ts (the latest at or before it), 0 unknown. */
-static uint32_t feed_tid(const struct trace_conn *tc, uint64_t ts)
+/* c's request-direction feed at ts (the latest at or before it), or -1. */
+static int feed_at(const struct trace_conn *tc, uint64_t ts)
 {
 	uint32_t n = tc->nfeeds < TC_FEEDS ? tc->nfeeds : TC_FEEDS;
 
@@ -657,21 +745,19 @@ static uint32_t feed_tid(const struct trace_conn *tc, uint64_t ts)
 		uint32_t i = (tc->nfeeds - k) % TC_FEEDS;
 
 		if (tc->feed_ts[i] <= ts)
-			return tc->feed_tid[i];
+			return (int)i;
 	}
-	return 0;
+	return -1;
 }
 
 static void end_server(struct tracer *t, struct conn *c, const struct tc_req *r, uint64_t end)
 {
-	struct tproc *p = proc_of(t, c->tgid, false);
-	struct pentry *e;
+	struct pentry *e = entry_of(t, c, r);
 
-	if (!p || r->slot >= PROC_ENTRIES)
-		return;
-	e = &p->e[r->slot];
-	if (e->used && e->conn_id == c->conn_id && e->seq == r->seq)
+	if (e) {
 		e->end_ts = end ? end : 1;
+		e->taken = true;
+	}
 }
 
 void tracer__assign(struct tracer *t, struct conn *c, struct exchange *x,
@@ -696,8 +782,13 @@ void tracer__assign(struct tracer *t, struct conn *c, struct exchange *x,
 		r->valid = false;
 		return;
 	}
-	x->tid = feed_tid(tc, x->start_ns);
-	client_ctx(t, c->tgid, x->tid, x->start_ns, NULL, NULL, &x->ctx);
+	{
+		int i = feed_at(tc, x->start_ns);
+		struct trace_ctx unknown = { .flags = TRACE_UNLINKED };
+
+		x->tid = i >= 0 ? tc->feed_tid[i] : 0;
+		child_or_root(t, i >= 0 ? &tc->feed_parent[i] : &unknown, &x->ctx);
+	}
 }
 
 void tracer__conn_gone(struct tracer *t, struct conn *c)

@@ -453,8 +453,9 @@ scrape_configs:
     static_configs:
       - targets: ["$target"]
 EOF
+	# shellcheck disable=SC2086 # PROM_ARGS: extra flags, split on purpose
 	prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-		--web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn \
+		--web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn ${PROM_ARGS:-} \
 		>"$dir/prometheus.log" 2>&1 &
 	PROM_PID=$!
 	track_pid prometheus "$PROM_PID"
@@ -674,6 +675,16 @@ bpf_all_gone() {
 
 # start_redis: redis-server on 127.0.0.1:$REDIS_PORT and on the Unix socket
 # $REDIS_SOCK, no persistence; sets REDIS_PID.
+# The npm modules of tests/integration/node (scripts/deps.sh test installs them):
+# NODE_MODULES exported for the scripts, MOD checked; zipkin_validate FILES...
+# checks Zipkin JSON against the spec (ajv).
+need_node_modules() {
+	NODE_MODULES=$SONDE_ROOT/build/node/node_modules
+	[ -d "$NODE_MODULES/$1" ] || die "Node.js test modules missing: run scripts/deps.sh test"
+	export NODE_MODULES
+}
+zipkin_validate() { node "$LIB_DIR/node/zipkin_validate.js" "$@"; }
+
 start_redis() {
 	REDIS_PORT=$(free_port)
 	REDIS_SOCK=$LIB_TMP/redis.sock

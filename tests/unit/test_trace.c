@@ -241,6 +241,32 @@ static void test_join_across_processes(void **state)
 				find(f, "get /k", SPAN_KIND_CLIENT)->trace_id, 16);
 }
 
+/*
+ * Timestamps are taken at syscall exit: the server's read may return before
+ * the client's write does. The join still holds, and the server's calls follow.
+ */
+static void test_join_server_read_first(void **state)
+{
+	struct fixture *f = *state;
+	struct end cli = { 100, 7, 10, 1, 40000, 8080, SONDE_ROLE_CLIENT };
+	struct end srv = { 200, 9, 5, 2, 8080, 40000, SONDE_ROLE_SERVER };
+	struct end red = { 200, 9, 6, 3, 40001, 6379, SONDE_ROLE_CLIENT };
+	const struct span *c, *s, *r;
+
+	rec(f, &srv, IN, 1 * MS, GET("/early"));
+	rec(f, &cli, OUT, 1 * MS + 5000, GET("/early"));
+	redis_get(f, &red, 2 * MS, "k:1");
+	rec(f, &srv, OUT, 3 * MS, RESP);
+	rec(f, &cli, IN, 4 * MS, RESP);
+	c = find(f, "get /early", SPAN_KIND_CLIENT);
+	s = find(f, "get /early", SPAN_KIND_SERVER);
+	r = find(f, "redis get", SPAN_KIND_CLIENT);
+	assert_true(s->parent_id == c->id);
+	assert_true(r->parent_id == s->id);
+	assert_memory_equal(c->trace_id, s->trace_id, 16);
+	assert_memory_equal(c->trace_id, r->trace_id, 16);
+}
+
 /* A traceparent: the server continues it, its calls too. */
 static void test_traceparent_in(void **state)
 {
@@ -338,6 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_event_loop_unlinked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_across_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_server_read_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_sampled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_zero, setup_unsampled, teardown),

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,16 @@
 
 #include "export/httpd.h"
 #include "export/metrics.h"
+#include "trace_store.h"
 
 #define CONN_LIMIT 16     /* Prometheus needs one; the rest is for people with curl */
 #define CONN_TIMEOUT_S 10 /* drop idle or trickling clients: one thread serves all */
 #define REASON_MAX 256
+#define TRACES_LIMIT 10       /* /api/traces without ?limit */
+#define TRACES_LIMIT_MAX 1000 /* bounds one answer's size: 1000 traces can be megabytes */
 
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CT_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
 #define CT_JSON "application/json"
 #define CT_TEXT "text/plain; charset=utf-8"
 
@@ -31,6 +36,7 @@ struct httpd {
 	struct metrics *metrics;
 	struct httpd_health health; /* a copy: the caller's may live on its stack */
 	bool has_health;
+	struct trace_store *_Atomic traces; /* NULL: the trace routes answer empty */
 	struct sockaddr_storage addr; /* kept alive while the daemon runs */
 };
 
@@ -137,16 +143,32 @@ static enum MHD_Result reply_static(struct MHD_Connection *conn, unsigned int st
 	return reply(conn, status, ctype, (void *)body, strlen(body), MHD_RESPMEM_PERSISTENT);
 }
 
+/*
+ * Does the scraper accept OpenMetrics (Prometheus asks for it first)? Then
+ * histogram buckets carry exemplars; plain text stays as it was otherwise.
+ */
+static bool wants_openmetrics(struct MHD_Connection *conn)
+{
+	const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_ACCEPT);
+
+	return accept && strstr(accept, "application/openmetrics-text");
+}
+
 static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *conn)
 {
+	bool om = h->metrics && wants_openmetrics(conn);
 	size_t len = 0;
-	char *text = h->metrics ? metrics__render(h->metrics, &len) : strdup("");
+	char *text = !h->metrics ? strdup("")
+		     : om	 ? metrics__render_openmetrics(h->metrics, &len)
+				 : metrics__render(h->metrics, &len);
 
 	if (!text)
 		return reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_TEXT,
 				    "out of memory\n");
 	/* MHD frees the buffer with free() once sent. */
-	return reply(conn, MHD_HTTP_OK, CT_METRICS, text, len, MHD_RESPMEM_MUST_FREE);
+	return reply(conn, MHD_HTTP_OK, om ? CT_OPENMETRICS : CT_METRICS, text, len,
+		     MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result serve_readyz(struct httpd *h, struct MHD_Connection *conn)
@@ -170,11 +192,97 @@ static enum MHD_Result serve_readyz(struct httpd *h, struct MHD_Connection *conn
 	return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, CT_JSON, body, n, MHD_RESPMEM_MUST_COPY);
 }
 
+void httpd__set_traces(struct httpd *h, struct trace_store *st)
+{
+	if (h)
+		atomic_store(&h->traces, st);
+}
+
+/* Send b's JSON (MHD takes the buffer), or a 500 if building it failed. */
+static enum MHD_Result reply_zbuf(struct MHD_Connection *conn, struct zbuf *b, int err)
+{
+	if (err || b->oom || !b->p) {
+		zbuf_free(b);
+		return reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_JSON,
+				    "{\"error\":\"out of memory\"}");
+	}
+	return reply(conn, MHD_HTTP_OK, CT_JSON, b->p, b->len, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result serve_trace(struct trace_store *st, struct MHD_Connection *conn,
+				   const char *id)
+{
+	struct zbuf b = { 0 };
+	int err = st ? trace_store__trace_json(st, id, &b) : -ENOENT;
+
+	if (err == -EINVAL || err == -ENOENT)
+		zbuf_free(&b);
+	if (err == -EINVAL)
+		return reply_static(conn, MHD_HTTP_BAD_REQUEST, CT_JSON,
+				    "{\"error\":\"a trace id is 32 or 16 hex digits\"}");
+	if (err == -ENOENT)
+		return reply_static(conn, MHD_HTTP_NOT_FOUND, CT_JSON,
+				    "{\"error\":\"trace not found\"}");
+	return reply_zbuf(conn, &b, err);
+}
+
+/* ?limit=N (default 10, at most 1000), ?serviceName=S as Zipkin names it, or ?service=S. */
+static enum MHD_Result serve_trace_list(struct trace_store *st, struct MHD_Connection *conn)
+{
+	const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *svc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "serviceName");
+	long limit = lim ? strtol(lim, NULL, 10) : TRACES_LIMIT;
+	struct zbuf b = { 0 };
+
+	if (!svc)
+		svc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "service");
+	if (limit < 1)
+		limit = TRACES_LIMIT;
+	if (limit > TRACES_LIMIT_MAX)
+		limit = TRACES_LIMIT_MAX;
+	if (!st)
+		return reply_static(conn, MHD_HTTP_OK, CT_JSON, "[]");
+	return reply_zbuf(conn, &b, trace_store__traces_json(st, svc, (size_t)limit, &b));
+}
+
+static enum MHD_Result serve_services(struct trace_store *st, struct MHD_Connection *conn)
+{
+	struct zbuf b = { 0 };
+
+	if (!st)
+		return reply_static(conn, MHD_HTTP_OK, CT_JSON, "[]");
+	return reply_zbuf(conn, &b, trace_store__services_json(st, &b));
+}
+
+/*
+ * Zipkin's query API over the recent-trace store: sonde's own /api/traces and
+ * /api/traces/{id}, and the paths the Zipkin UI asks for. Returns false if url
+ * is none of them.
+ */
+static bool serve_traces(struct httpd *h, struct MHD_Connection *conn, const char *url,
+			 enum MHD_Result *ret)
+{
+	struct trace_store *st = atomic_load(&h->traces);
+
+	if (!strcmp(url, "/api/traces") || !strcmp(url, "/api/v2/traces"))
+		*ret = serve_trace_list(st, conn);
+	else if (!strncmp(url, "/api/traces/", 12))
+		*ret = serve_trace(st, conn, url + 12);
+	else if (!strncmp(url, "/api/v2/trace/", 14))
+		*ret = serve_trace(st, conn, url + 14);
+	else if (!strcmp(url, "/api/v2/services"))
+		*ret = serve_services(st, conn);
+	else
+		return false;
+	return true;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
 {
 	struct httpd *h = cls;
+	enum MHD_Result ret;
 	bool healthy;
 
 	(void)version;
@@ -200,6 +308,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (!strcmp(url, "/readyz"))
 		return serve_readyz(h, conn);
+	if (serve_traces(h, conn, url, &ret))
+		return ret;
 	return reply_static(conn, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n");
 }
 

@@ -4,6 +4,12 @@
  *   GET /metrics  Prometheus text format 0.0.4 from a struct metrics
  *   GET /healthz  200 "ok" while the agent's event loop is alive
  *   GET /readyz   200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
+ *   GET /api/traces?limit=N&serviceName=S  recent traces, newest first (Zipkin ListOfTraces;
+ *                 limit 10 by default, at most 1000; service=S also works)
+ *   GET /api/traces/{id}  one trace (Zipkin Trace); 404 {"error":"trace not found"},
+ *                 400 when id is not 32 or 16 hex digits
+ *   GET /api/v2/traces, /api/v2/trace/{id}, /api/v2/services: the same for the Zipkin UI
+ *                 All from the recent-trace store (httpd__set_traces); none set: [] or 404.
  * Anything else: 404. Only GET and HEAD: others 405.
  */
 #ifndef SONDE_EXPORT_HTTPD_H
@@ -14,6 +20,7 @@
 
 struct metrics;
 struct httpd;
+struct trace_store;
 
 /*
  * Health callbacks, called from the server thread. healthy: return true while
@@ -34,6 +41,13 @@ struct httpd_health {
 struct httpd *httpd__start(const char *listen, struct metrics *m,
 			   const struct httpd_health *health);
 void httpd__stop(struct httpd *h); /* accepts NULL */
+
+/*
+ * Serve the trace routes from st, which must outlive the server (a request
+ * in flight may still use it). Safe any time after start, traffic or not:
+ * the server thread reads the pointer atomically.
+ */
+void httpd__set_traces(struct httpd *h, struct trace_store *st);
 
 /* Parse "HOST:PORT" / "[v6]:PORT" / ":PORT" into host (may be "") and port.
  * Returns 0 or -EINVAL. */

@@ -40,7 +40,16 @@ struct series {
 	double value; /* counter, gauge */
 	double sum;   /* histogram */
 	uint64_t count;
+	struct exemplar *ex; /* histogram: per bucket, the latest exemplar; NULL until one */
 	uint64_t buckets[]; /* histogram: per bucket, not cumulative; +Inf last */
+};
+
+/* An OpenMetrics exemplar: the trace of one observation in a bucket. */
+struct exemplar {
+	char trace_id[33]; /* "" none */
+	char span_id[17];
+	double value;
+	double ts; /* seconds since the epoch */
 };
 
 struct metric_family {
@@ -343,6 +352,7 @@ static void series_free_all(struct metric_family *f)
 
 	for (s = f->head; s; s = next) {
 		next = s->next;
+		free(s->ex);
 		free(s);
 	}
 	f->head = f->tail = NULL;
@@ -658,10 +668,26 @@ static bool op_ok(enum metric_type t, double v, enum op op)
 }
 
 /* Apply op to s, n times for an observation. Called with the registry locked. */
+/* The bucket an observation of v falls in: the first whose bound is >= v ("le" is inclusive). */
+static int bucket_of(const struct metric_family *f, double v)
+{
+	int lo = 0, hi = f->nbounds;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (v <= f->bounds[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 static void apply(struct series *s, double v, enum op op, uint64_t n)
 {
 	const struct metric_family *f = s->f;
-	int lo, hi;
+	int lo;
 
 	switch (op) {
 	case OP_ADD:
@@ -671,17 +697,7 @@ static void apply(struct series *s, double v, enum op op, uint64_t n)
 		s->value = v;
 		break;
 	case OP_OBSERVE:
-		/* First bucket whose bound is >= v: "le" is inclusive. */
-		lo = 0;
-		hi = f->nbounds;
-		while (lo < hi) {
-			int mid = lo + (hi - lo) / 2;
-
-			if (v <= f->bounds[mid])
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
+		lo = bucket_of(f, v);
 		s->buckets[lo] += n;
 		s->count += n;
 		/* One addition per observation: _sum ends bit for bit as with n calls. */
@@ -763,6 +779,35 @@ int metric__series_set(struct metric_series *s, double v)
 int metric__series_observe_n(struct metric_series *s, double v, uint64_t n)
 {
 	return series_update(s, v, OP_OBSERVE, n);
+}
+
+int metric__series_observe_ex(struct metric_series *h, double v, const char *trace_id,
+			      const char *span_id, double ts)
+{
+	struct series *s = (struct series *)h;
+	struct exemplar *e;
+
+	if (!s || s->f->type != METRIC_HISTOGRAM || !op_ok(s->f->type, v, OP_OBSERVE))
+		return -EINVAL;
+	reg_lock(s->f->m);
+	apply(s, v, OP_OBSERVE, 1);
+	if (!s->ex)
+		s->ex = calloc(s->f->nbounds + 1, sizeof(*s->ex));
+	if (s->ex) {
+		e = &s->ex[bucket_of(s->f, v)];
+		snprintf(e->trace_id, sizeof(e->trace_id), "%s", trace_id);
+		snprintf(e->span_id, sizeof(e->span_id), "%s", span_id);
+		e->value = v;
+		e->ts = ts;
+	}
+	reg_unlock(s->f->m);
+	return s->ex ? 0 : -ENOMEM;
+}
+
+int metric__observe_ex(struct metric_family *f, const char *const *values, double v,
+		       const char *trace_id, const char *span_id, double ts)
+{
+	return metric__series_observe_ex(metric__series(f, values), v, trace_id, span_id, ts);
 }
 
 void metric__clear(struct metric_family *f)
@@ -871,23 +916,74 @@ static void sb_sample_name(struct sbuf *b, const struct metric_family *f, const 
 	sb_put(b, " ", 1);
 }
 
-static void render_family(struct sbuf *b, const struct metric_family *f)
+/* " # {trace_id="..",span_id=".."} value timestamp": an OpenMetrics exemplar. */
+static void sb_exemplar(struct sbuf *b, const struct exemplar *e)
+{
+	char num[NUM_MAX];
+
+	sb_puts(b, " # {trace_id=\"");
+	sb_puts(b, e->trace_id);
+	if (e->span_id[0]) {
+		sb_puts(b, "\",span_id=\"");
+		sb_puts(b, e->span_id);
+	}
+	sb_puts(b, "\"} ");
+	sb_num(b, e->value);
+	snprintf(num, sizeof(num), " %.3f", e->ts);
+	sb_puts(b, num);
+}
+
+/*
+ * The family name of the TYPE and HELP lines. OpenMetrics names a counter
+ * family without its "_total", which its samples carry; a counter whose
+ * name lacks it is typed "unknown" there (its samples cannot be renamed).
+ */
+static size_t family_name_len(const struct metric_family *f, bool om, const char **type)
+{
+	size_t n = strlen(f->name);
+
+	*type = type_names[f->type];
+	if (!om || f->type != METRIC_COUNTER)
+		return n;
+	if (n > 6 && !strcmp(f->name + n - 6, "_total"))
+		return n - 6;
+	*type = "unknown";
+	return n;
+}
+
+/* HELP text in OpenMetrics: the text format's escapes (\\, \n) and also \". */
+static void sb_help_om(struct sbuf *b, const char *help)
+{
+	for (const char *p = help; *p; p++) {
+		if (*p == '"')
+			sb_puts(b, "\\\"");
+		else
+			sb_put(b, p, 1);
+	}
+}
+
+static void render_family(struct sbuf *b, const struct metric_family *f, bool om)
 {
 	const struct series *s;
+	const char *type;
+	size_t nlen = family_name_len(f, om, &type);
 	uint64_t cum;
 	int i;
 
 	if (*f->help) {
 		sb_puts(b, "# HELP ");
-		sb_puts(b, f->name);
+		sb_put(b, f->name, nlen);
 		sb_put(b, " ", 1);
-		sb_puts(b, f->help);
+		if (om)
+			sb_help_om(b, f->help);
+		else
+			sb_puts(b, f->help);
 		sb_put(b, "\n", 1);
 	}
 	sb_puts(b, "# TYPE ");
-	sb_puts(b, f->name);
+	sb_put(b, f->name, nlen);
 	sb_put(b, " ", 1);
-	sb_puts(b, type_names[f->type]);
+	sb_puts(b, type);
 	sb_put(b, "\n", 1);
 
 	for (s = f->head; s; s = s->next) {
@@ -904,6 +1000,8 @@ static void render_family(struct sbuf *b, const struct metric_family *f)
 			cum += s->buckets[i];
 			sb_sample_name(b, f, "_bucket", s, f->le[i]);
 			sb_u64(b, cum);
+			if (om && s->ex && s->ex[i].trace_id[0])
+				sb_exemplar(b, &s->ex[i]);
 			sb_put(b, "\n", 1);
 		}
 		sb_sample_name(b, f, "_sum", s, NULL);
@@ -915,7 +1013,19 @@ static void render_family(struct sbuf *b, const struct metric_family *f)
 	}
 }
 
+static char *render(struct metrics *m, size_t *len, bool om);
+
 char *metrics__render(struct metrics *m, size_t *len)
+{
+	return render(m, len, false);
+}
+
+char *metrics__render_openmetrics(struct metrics *m, size_t *len)
+{
+	return render(m, len, true);
+}
+
+static char *render(struct metrics *m, size_t *len, bool om)
 {
 	struct collector cols[COLLECTORS_MAX];
 	const struct metric_family *f;
@@ -944,7 +1054,9 @@ char *metrics__render(struct metrics *m, size_t *len)
 	/* Start at the previous size so a steady state needs no realloc under the lock. */
 	sb_reserve(&b, m->last_len);
 	for (f = m->head; f; f = f->next)
-		render_family(&b, f);
+		render_family(&b, f, om);
+	if (om)
+		sb_puts(&b, "# EOF\n");
 	if (sb_reserve(&b, 0)) /* an empty registry still returns "" */
 		b.buf[b.len] = '\0';
 	if (!b.failed)

@@ -76,6 +76,17 @@ int metric__series_set(struct metric_series *s, double v);
 int metric__series_observe_n(struct metric_series *s, double v, uint64_t n);
 
 /*
+ * Observe v once in a histogram series and keep (trace_id, span_id, v, ts)
+ * as its bucket's exemplar, replacing the previous one: rendered by
+ * metrics__render_openmetrics only. trace_id: 32 hex digits; ts: seconds
+ * since the epoch.
+ */
+int metric__series_observe_ex(struct metric_series *s, double v, const char *trace_id,
+			      const char *span_id, double ts);
+int metric__observe_ex(struct metric_family *f, const char *const *values, double v,
+		       const char *trace_id, const char *span_id, double ts);
+
+/*
  * Hold the registry lock across many updates (a batch of records): until
  * metrics__unlock, updates and lookups made by this thread do not take the
  * lock each, and the other threads (a render) wait. Nests; a thread holds
@@ -104,6 +115,13 @@ int metrics__add_collector(struct metrics *m, void (*fn)(void *ctx), void *ctx);
  * NULL), or NULL on ENOMEM. The output passes `promtool check metrics`.
  */
 char *metrics__render(struct metrics *m, size_t *len);
+
+/*
+ * The same in the OpenMetrics 1.0 text format (counter families named
+ * without "_total", histogram buckets with their exemplars, "# EOF"), for a
+ * scraper that asks for application/openmetrics-text.
+ */
+char *metrics__render_openmetrics(struct metrics *m, size_t *len);
 
 /* Escape a label value per the text format (\\ \" \n) into out; returns the
  * bytes needed excluding NUL (like snprintf). Invalid UTF-8 bytes become '?'.

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "export/metrics.h"
@@ -19,6 +20,7 @@
 #include "proto/redis.h"
 #include "proto/route.h"
 #include "sinks/metrics_sink.h"
+#include "span.h"
 
 #define CACHES_MAX 50   /* distinct `cache` label values; more are "other" */
 #define COMMANDS_MAX 100 /* distinct Redis `command` label values; more are "OTHER" */
@@ -89,6 +91,7 @@ struct lag {
 
 struct metrics_sink {
 	struct metrics *m;
+	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for exemplar times */
 	const struct config *cfg;
 	const struct route_patterns *routes;
 	int max_routes;
@@ -299,30 +302,74 @@ static const char *cache_region(struct metrics_sink *a, const struct service *sv
 }
 
 /* Consecutive observations of one series with one value: recorded as one. */
+/*
+ * The trace of a sampled exchange, as an exemplar: ids in hex and the end's
+ * wall time. Exemplars are only rendered in the OpenMetrics format.
+ */
+struct ex {
+	char trace[33], span[17];
+	double ts;
+};
+
+static bool exemplar_of(const struct metrics_sink *a, const struct exchange *x, struct ex *e)
+{
+	if (!(x->ctx.flags & TRACE_SAMPLED) || !x->ctx.span_id)
+		return false;
+	span_trace_hex(x->ctx.trace_id, e->trace);
+	span_id_hex(x->ctx.span_id, e->span);
+	e->ts = (double)((int64_t)x->end_ns + a->wall_offset_ns) / 1e9;
+	return true;
+}
+
+/* One observation, with its exemplar when the exchange was sampled. */
+static void observe(const struct metrics_sink *a, struct metric_series *s, double v,
+		    const struct exchange *x)
+{
+	struct ex e;
+
+	if (exemplar_of(a, x, &e))
+		metric__series_observe_ex(s, v, e.trace, e.span, e.ts);
+	else
+		metric__series_observe_n(s, v, 1);
+}
+
+/*
+ * Consecutive observations of one series with one value: recorded as one
+ * (the last sampled exchange of the run gives the exemplar).
+ */
 struct obs_run {
 	struct metric_series *s;
 	double v;
 	uint64_t n;
+	bool has_ex;
+	struct ex ex;
 };
-
-static void obs_run_add(struct obs_run *r, struct metric_series *s, double v)
-{
-	if (r->n && r->s == s && r->v == v) {
-		r->n++;
-		return;
-	}
-	if (r->n)
-		metric__series_observe_n(r->s, r->v, r->n);
-	r->s = s;
-	r->v = v;
-	r->n = 1;
-}
 
 static void obs_run_flush(struct obs_run *r)
 {
-	if (r->n)
+	if (!r->n)
+		return;
+	if (r->has_ex) {
+		metric__series_observe_ex(r->s, r->v, r->ex.trace, r->ex.span, r->ex.ts);
+		if (r->n > 1)
+			metric__series_observe_n(r->s, r->v, r->n - 1);
+	} else {
 		metric__series_observe_n(r->s, r->v, r->n);
+	}
 	r->n = 0;
+	r->has_ex = false;
+}
+
+static void obs_run_add(const struct metrics_sink *a, struct obs_run *r, struct metric_series *s,
+			double v, const struct exchange *x)
+{
+	if (!(r->n && r->s == s && r->v == v))
+		obs_run_flush(r);
+	r->s = s;
+	r->v = v;
+	r->n++;
+	if (exemplar_of(a, x, &r->ex))
+		r->has_ex = true;
 }
 
 /* Consecutive additions to one counter series. */
@@ -513,14 +560,14 @@ static void record_http(struct metrics_sink *a, const struct exchange *x)
 			http_server_series(a, x->service, x->operation, uri, x->status);
 
 		if (s)
-			metric__series_observe_n(s, secs, 1);
+			observe(a, s, secs, x);
 	} else {
 		const char *v[] = { svc->name, x->operation, uri, status, http_outcome(x->status),
 				    peer };
 
 		format_status(x->status, status);
 		peer_label(x->tuple, peer, sizeof(peer));
-		metric__observe(a->http_client, v, secs);
+		observe(a, metric__series(a->http_client, v), secs, x);
 	}
 }
 
@@ -545,7 +592,7 @@ static void record_redis(struct metrics_sink *a, const struct exchange *x, size_
 			continue;
 		s = redis_series(a, svc, x);
 		if (s)
-			obs_run_add(&cmds, s, span_seconds(x->start_ns, x->end_ns));
+			obs_run_add(a, &cmds, s, span_seconds(x->start_ns, x->end_ns), x);
 		if (x->error || !x->target[0] || !(x->redis.flags & REDIS_CMD_CACHE_READ))
 			continue;
 		/* MGET/HMGET answer one element per key: each nil is a miss. */
@@ -579,7 +626,7 @@ static void record_pg(struct metrics_sink *a, const struct exchange *x)
 	{
 		const char *v[] = { svc->name, db, op, table, x->error ? "ERROR" : "SUCCESS" };
 
-		metric__observe(a->db_query, v, span_seconds(x->start_ns, x->end_ns));
+		observe(a, metric__series(a->db_query, v), span_seconds(x->start_ns, x->end_ns), x);
 	}
 	if (x->error) {
 		const char *st = x->error_code;
@@ -682,6 +729,14 @@ struct metrics_sink *metrics_sink__new(struct metrics *m, const struct config *c
 		return NULL;
 	a->m = m;
 	a->cfg = cfg;
+	{
+		struct timespec r, mo;
+
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_MONOTONIC, &mo);
+		a->wall_offset_ns = ((int64_t)r.tv_sec - mo.tv_sec) * 1000000000LL +
+				    (r.tv_nsec - mo.tv_nsec);
+	}
 	a->routes = cfg ? &cfg->routes : NULL;
 	a->max_routes = cfg && cfg->max_routes > 0 ? cfg->max_routes : 200;
 	a->http_server = metrics__histogram(

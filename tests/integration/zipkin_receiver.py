@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""A Zipkin-like receiver for the exporter's integration tests (not part of sonde).
+
+    zipkin_receiver.py PORT DIR [--delay SECONDS] [--status CODE]
+
+Listens on 127.0.0.1:PORT. Each POST /api/v2/spans body is written to
+DIR/body-NNNN.json (NNNN counting from 0001, in arrival order, whatever the
+answer), then, after --delay seconds (a slow receiver), answered with --status
+(default 202, as Zipkin does). A POST whose Content-Type is not
+application/json is answered 415 and not saved; any other path is 404.
+Prints "ready" once listening. Threaded: a slow answer does not hold up the
+next request, so a test sees every attempt a retrying exporter makes.
+
+A body appears under its final name only once complete (written to a
+temporary name, then renamed), so a test may poll DIR without reading half
+a file.
+"""
+import argparse
+import http.server
+import itertools
+import os
+import sys
+import threading
+import time
+
+PATH = "/api/v2/spans"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's libcurl expects
+
+    def do_POST(self):
+        if self.path.split("?", 1)[0] != PATH:
+            self.answer(404)
+            return
+        ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            self.answer(415)  # the exporter must say what it sends
+            return
+        length = self.headers.get("Content-Length")
+        if length is None:
+            self.answer(411)  # libcurl always sends Content-Length for a POST body
+            return
+        body = self.rfile.read(int(length))
+        self.server.save(body)
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        self.answer(self.server.status)
+
+    def do_GET(self):
+        self.answer(404)
+
+    def answer(self, code):
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, fmt, *args):
+        pass  # quiet: the bodies on disk are the record
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port, out_dir, delay, status):
+        super().__init__(("127.0.0.1", port), Handler)
+        self.out_dir = out_dir
+        self.delay = delay
+        self.status = status
+        self.seq = itertools.count(1)
+        self.lock = threading.Lock()
+
+    def save(self, body):
+        with self.lock:
+            n = next(self.seq)
+        final = os.path.join(self.out_dir, "body-%04d.json" % n)
+        tmp = final + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(body)
+        os.rename(tmp, final)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("port", type=int)
+    ap.add_argument("dir")
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
+    ap.add_argument("--status", type=int, default=202, help="the answer's status code")
+    a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    srv = Receiver(a.port, a.dir, a.delay, a.status)
+    print("ready", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    srv.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
