@@ -181,8 +181,8 @@ int agent__enable_tracing(struct agent *a, double sample_rate)
 static void update_trace_stats(struct agent *a)
 {
 	struct tracer_stats st;
-	const char *names[] = { "root", "remote", "joined", "linked", "unlinked" };
-	double v[5];
+	const char *names[] = { "root", "remote", "joined", "linked", "unlinked", "offset" };
+	double v[6];
 
 	if (!a->tracer)
 		return;
@@ -192,7 +192,8 @@ static void update_trace_stats(struct agent *a)
 	v[2] = (double)st.joined;
 	v[3] = (double)st.linked;
 	v[4] = (double)st.unlinked;
-	for (int i = 0; i < 5; i++) {
+	v[5] = (double)st.offset_linked;
+	for (int i = 0; i < 6; i++) {
 		const char *l[] = { names[i] };
 
 		metric__set(a->trace_links, l, v[i]);
@@ -359,9 +360,14 @@ static void put_kafka(struct agent *a, struct conn *c, const struct kafka_exchan
 	for (uint32_t i = 0; i < kx->nparts && i < KAFKA_PARTS_MAX; i++) {
 		const struct kafka_part *p = &kx->parts[i];
 
-		parts[i] = (struct exchange_part){ p->topic,	    p->partition,    p->error_code,
-						   p->records,	    p->base_offset,  p->fetch_offset,
-						   p->next_offset, p->high_watermark };
+		parts[i] = (struct exchange_part){ .topic = p->topic,
+						   .partition = p->partition,
+						   .error_code = p->error_code,
+						   .records = p->records,
+						   .base_offset = p->base_offset,
+						   .fetch_offset = p->fetch_offset,
+						   .next_offset = p->next_offset,
+						   .high_watermark = p->high_watermark };
 		x.error |= p->error_code != 0;
 	}
 	x.kafka.api_key = kx->api_key;

@@ -56,6 +56,13 @@ struct exchange_part {
 	int64_t fetch_offset;   /* Fetch: asked for; -1 unknown */
 	int64_t next_offset;    /* Fetch: last received + 1; OffsetCommit: the offset committed */
 	int64_t high_watermark; /* Fetch: -1 unknown */
+	/*
+	 * Produce and Fetch: this topic-partition's own place in a trace (a span
+	 * each), set by the tracer: a Produce's parts are the exchange's call; a
+	 * Fetch's part continues the trace of the Produce that wrote its records
+	 * when sonde saw it (offsets), else starts its own.
+	 */
+	struct trace_ctx ctx;
 };
 
 struct exchange {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -15,6 +16,8 @@
 #define PROC_ENTRIES 256      /* server requests remembered per process */
 #define PROC_BUCKETS 256
 #define JOIN_BUCKETS 4096
+#define PRODUCED_BUCKETS 64   /* (topic, partition) hashes */
+#define PRODUCED_WAYS 256     /* produced offset ranges remembered per bucket (a backlog) */
 #define LOSSY_NS (2ULL * 1000000000ULL)      /* no links this long after a table overflow */
 #define STALE_NS (300ULL * 1000000000ULL)    /* a request never seen ending is over after this */
 /*
@@ -77,14 +80,27 @@ struct jnode {
 	struct jnode *next;
 };
 
+/* Offsets a Produce wrote, and the context of its span. */
+struct produced {
+	uint32_t key; /* hash of topic and partition; 0: empty */
+	int32_t partition;
+	char topic[64];
+	int64_t base, end; /* [base, end) */
+	struct trace_ctx ctx;
+};
+
 struct tracer {
 	double sample_rate;
+	struct produced produced[PRODUCED_BUCKETS][PRODUCED_WAYS];
+	uint32_t produced_next[PRODUCED_BUCKETS];
 	uint64_t rng[4];
 	struct conn_table *conns;
 	struct tracer_stats st;
 	struct tproc *procs[PROC_BUCKETS];
 	struct jnode *join[JOIN_BUCKETS];
 };
+
+static void kafka_parts(struct tracer *t, struct exchange *x);
 
 /* ---- ids: xoshiro256**, seeded from getrandom ---- */
 
@@ -788,6 +804,96 @@ void tracer__assign(struct tracer *t, struct conn *c, struct exchange *x,
 
 		x->tid = i >= 0 ? tc->feed_tid[i] : 0;
 		child_or_root(t, i >= 0 ? &tc->feed_parent[i] : &unknown, &x->ctx);
+	}
+	if (x->proto == EXCHANGE_KAFKA)
+		kafka_parts(t, x);
+}
+
+/* ---- Kafka: a fetched record continues the trace of the Produce that wrote it ---- */
+
+static uint32_t part_key(const char *topic, int32_t partition)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)partition;
+
+	for (const char *p = topic; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h ? h : 1;
+}
+
+/* The span of part i of a Produce: the exchange's own for the first, derived for the others. */
+static void produce_part_ctx(const struct trace_ctx *x, uint32_t i, struct trace_ctx *out)
+{
+	*out = *x;
+	if (i)
+		out->span_id = x->span_id ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL);
+	if (!out->span_id)
+		out->span_id = 1;
+}
+
+static void remember_produced(struct tracer *t, const struct exchange_part *p)
+{
+	uint32_t key = part_key(p->topic, p->partition), b = key % PRODUCED_BUCKETS;
+	struct produced *e = &t->produced[b][t->produced_next[b]++ % PRODUCED_WAYS];
+
+	e->key = key;
+	e->partition = p->partition;
+	snprintf(e->topic, sizeof(e->topic), "%s", p->topic);
+	e->base = p->base_offset;
+	e->end = p->base_offset + p->records;
+	e->ctx = p->ctx;
+}
+
+/*
+ * The Produce whose records [from, to) are, when exactly one remembered
+ * Produce wrote them all; NULL otherwise (not seen, or several).
+ */
+static const struct produced *producer_of(struct tracer *t, const struct exchange_part *p,
+					  int64_t from, int64_t to)
+{
+	uint32_t key = part_key(p->topic, p->partition);
+	const struct produced *found = NULL;
+
+	if (strlen(p->topic) >= sizeof(found->topic))
+		return NULL;
+	for (int w = 0; w < PRODUCED_WAYS; w++) {
+		const struct produced *e = &t->produced[key % PRODUCED_BUCKETS][w];
+
+		if (e->key != key || e->partition != p->partition || strcmp(e->topic, p->topic) ||
+		    e->end <= from || e->base >= to)
+			continue;
+		if (found || e->base > from || e->end < to)
+			return NULL; /* records of several Produces, or some not seen */
+		found = e;
+	}
+	return found;
+}
+
+static void kafka_parts(struct tracer *t, struct exchange *x)
+{
+	struct exchange_part *parts = (struct exchange_part *)x->kafka.parts;
+
+	for (uint32_t i = 0; i < x->kafka.nparts; i++) {
+		struct exchange_part *p = &parts[i];
+		const struct produced *src;
+
+		memset(&p->ctx, 0, sizeof(p->ctx));
+		if (x->kind == EXCHANGE_PRODUCER) {
+			produce_part_ctx(&x->ctx, i, &p->ctx);
+			if (!p->error_code && p->base_offset >= 0 && p->records && p->topic[0])
+				remember_produced(t, p);
+		} else if (x->kind == EXCHANGE_CONSUMER && p->records && p->topic[0]) {
+			src = p->fetch_offset >= 0 && p->next_offset > p->fetch_offset
+				      ? producer_of(t, p, p->fetch_offset, p->next_offset)
+				      : NULL;
+			if (src) {
+				child_of(t, &p->ctx, &src->ctx);
+				p->ctx.flags |= TRACE_JOINED;
+				t->st.offset_linked++;
+			} else {
+				/* Its own trace: records of unrelated Produces are never merged. */
+				new_root(t, &p->ctx);
+			}
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ struct tracer_stats {
 	uint64_t joined;    /* server requests joined to an observed client call */
 	uint64_t linked;    /* client calls tied to the request their thread served */
 	uint64_t unlinked;  /* client calls made while requests were in flight, none certain */
+	uint64_t offset_linked; /* fetched partitions joined to the Produce that wrote them */
 	uint64_t bad_headers; /* trace headers present but malformed: a new root instead */
 };
 

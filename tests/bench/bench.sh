@@ -33,7 +33,9 @@
 #   BENCH_RATE_CONNECTIONS [64] wrk connections of the fixed-rate workload
 #   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024,
 #                             pgbench, redis_node and pg_node
-#   BENCH_WORKLOADS           [nginx_saturated nginx_rate redis_pipelined
+#   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
+#                             nginx_saturated_zipkin nginx_rate
+#                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
 #                             pg_node]
 #   BENCH_PIN [1]             pin the server to CPU BENCH_SERVER_CPU [0] and
@@ -85,7 +87,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_rate redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -344,6 +346,56 @@ $(pin_note) $BENCH_RATE_RUNS pair(s) of ${BENCH_SECONDS}-second runs.
 EOF
 }
 wl_nginx_rate_teardown() { :; }
+
+# ------------------------------------- workloads: tracing off, and exported
+
+# A Zipkin receiver that answers 202 and keeps nothing (its CPU is not the
+# server's): what a collector costs sonde, not what it costs itself.
+bench_zipkin_up() {
+	[ -n "${ZIPKIN_PORT:-}" ] && return 0
+	ZIPKIN_PORT=$(free_port)
+	"$PYTHON" "$ROOT/tests/integration/zipkin_receiver.py" "$ZIPKIN_PORT" - >"$LIB_TMP/zipkin.log" 2>&1 &
+	track_pid zipkin $!
+	wait_until 10 grep -q ready "$LIB_TMP/zipkin.log" || die "zipkin receiver did not start"
+}
+
+wl_nginx_saturated_notrace_setup() { bench_nginx_up && BENCH_SONDE_ARGS=--no-tracing; }
+wl_nginx_saturated_notrace_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_saturated_notrace_load() { wl_nginx_saturated_load "$@"; }
+wl_nginx_saturated_notrace_parse() { wrk_parse "$1"; }
+wl_nginx_saturated_notrace_served() { nginx_served; }
+wl_nginx_saturated_notrace_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_saturated_notrace_describe() {
+	echo 'nginx_saturated with `--no-tracing`: metrics only (no trace context, no spans).'
+}
+wl_nginx_saturated_notrace_teardown() { :; }
+
+wl_nginx_saturated_zipkin_setup() {
+	bench_nginx_up && bench_zipkin_up &&
+		BENCH_SONDE_ARGS="--zipkin-url http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans"
+}
+wl_nginx_saturated_zipkin_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_saturated_zipkin_load() { wl_nginx_saturated_load "$@"; }
+wl_nginx_saturated_zipkin_parse() { wrk_parse "$1"; }
+wl_nginx_saturated_zipkin_served() { nginx_served; }
+wl_nginx_saturated_zipkin_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_saturated_zipkin_describe() {
+	echo 'nginx_saturated with every request traced (sample rate 1) and exported: `--zipkin-url
+http://127.0.0.1:PORT/api/v2/spans` to a local receiver that answers 202 and keeps nothing
+([tests/integration/zipkin_receiver.py](../tests/integration/zipkin_receiver.py) with DIR `-`).'
+}
+wl_nginx_saturated_zipkin_teardown() { :; }
+
+wl_nginx_rate_zipkin_setup() { wl_nginx_saturated_zipkin_setup; }
+wl_nginx_rate_zipkin_pairs() { echo "$BENCH_RATE_RUNS"; }
+wl_nginx_rate_zipkin_load() { wl_nginx_rate_load "$@"; }
+wl_nginx_rate_zipkin_parse() { wrk_parse "$1"; }
+wl_nginx_rate_zipkin_served() { nginx_served; }
+wl_nginx_rate_zipkin_targets() { echo "lost==0"; }
+wl_nginx_rate_zipkin_describe() {
+	echo "nginx_rate ($BENCH_RATE req/s) with every request traced and exported as in nginx_saturated_zipkin."
+}
+wl_nginx_rate_zipkin_teardown() { :; }
 
 # ------------------------------------------------------------- the runner
 
@@ -690,6 +742,11 @@ settle_sonde() {
 
 sonde_value() { lib_metric_match "$2" subset <"$1" || echo 0; }
 
+# SELECTOR's sum in /metrics copy M1 minus in M0.
+sonde_delta() {
+	awk -v a="$(sonde_value "$1" "$3")" -v b="$(sonde_value "$2" "$3")" 'BEGIN { printf "%.0f", b - a }'
+}
+
 # The sum of BENCH_COUNT_SEL's selectors in the /metrics copy FILE.
 sonde_count() {
 	local sel t=0
@@ -757,6 +814,11 @@ bench_run() {
 			rm -f "$bpf0" "$bpf1"
 		fi
 		sonde_ticks=$((st1 - st0))
+		# Spans exported and dropped over the run (report.py: spans_table).
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$mode" "$pair" \
+			"$(sonde_delta "$m0" "$m1" sonde_spans_exported_total)" \
+			"$(sonde_delta "$m0" "$m1" sonde_spans_dropped_total)" \
+			"$sonde_ticks" "$count" >>"$META/spans.tsv"
 	fi
 	served1=$("wl_${wl}_served")
 	served=NA

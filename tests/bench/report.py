@@ -285,6 +285,29 @@ def update_doc(path, block):
     os.replace(tmp, path)
 
 
+def spans_table(meta, clk):
+    """Spans exported and dropped per traced run, and sonde's CPU per exported span."""
+    path = os.path.join(meta, "spans.tsv")
+    if not os.path.exists(path):
+        return []
+    rows = []
+    for line in open(path, encoding="utf-8"):
+        wl, mode, pair, exported, dropped, ticks, count = line.rstrip("\n").split("\t")
+        exported, dropped, ticks = num(exported), num(dropped), num(ticks)
+        if not exported and not dropped:
+            continue
+        us = ticks / clk * 1e6 / exported if exported and ticks is not None else None
+        rows.append(f"| {wl} | {mode} {pair} | {fmt_int(num(count))} | {fmt_int(exported)} | "
+                    f"{fmt_int(dropped)} | {fmt_f(us, 2) if us is not None else 'n/a'} |")
+    if not rows:
+        return []
+    return ["", "### Spans exported (runs with an exporter)", "",
+            "sonde CPU per span is all of sonde's CPU over the run (capture, parsing, metrics, spans,",
+            "export) divided by the spans exported: an upper bound on what a span costs.", "",
+            "| workload | run | requests counted | spans exported | spans dropped | sonde CPU per span, µs |",
+            "| --- | --- | ---: | ---: | ---: | ---: |"] + rows
+
+
 def main():
     global OTHERS_MAX
     ap = argparse.ArgumentParser()
@@ -338,6 +361,7 @@ def main():
         out.append(f"No run was disturbed (other processes used at most {OTHERS_MAX:g} % of the machine "
                    "in every run and no other sonde was loaded).")
     out += sections
+    out += spans_table(a.meta, a.clk_tck)
     out += ["", "### Every run", ""] + runs_table(runs)
     block = "\n".join(out) + "\n"
     sys.stdout.write(block)

@@ -15,6 +15,9 @@
 #include "agent.h"
 #include "config.h"
 #include "export/metrics.h"
+#include "export/zipkin.h"
+#include "sinks/span_sink.h"
+#include "trace_store.h"
 
 static void hook(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id, uint16_t bytes,
 		 uint8_t walk)
@@ -27,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct config cfg;
 	struct metrics *m = metrics__new();
 	struct agent *a;
+	struct span_sink *ss;
+	struct trace_store *st;
 	size_t off = 0, len;
 	char *text;
 
@@ -39,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	agent__set_capture_hook(a, hook, NULL);
 	agent__add_service(a, "fuzz");
+	/* Traces too: trace headers, joins, spans, their JSON. */
+	ss = span_sink__new(&cfg);
+	st = trace_store__new(64);
+	if (ss && st && !agent__enable_tracing(a, 1.0)) {
+		span_sink__add_out(ss, trace_store__put, st);
+		agent__add_sink(a, (struct sink){ span_sink__put, ss });
+	}
 	while (off + 2 <= size) {
 		size_t n = data[off] | (size_t)data[off + 1] << 8;
 		uint64_t *rec;
@@ -56,8 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	text = metrics__render(m, &len);
 	free(text);
+	text = metrics__render_openmetrics(m, &len);
+	free(text);
+	if (st) {
+		struct zbuf b = { 0 };
+
+		trace_store__traces_json(st, NULL, 100, &b);
+		zbuf_free(&b);
+	}
 	agent__expire(a, UINT64_MAX, 0);
 	agent__free(a);
+	span_sink__free(ss);
+	trace_store__free(st);
 	metrics__free(m);
 	config_free(&cfg);
 	return 0;

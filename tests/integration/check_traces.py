@@ -12,6 +12,12 @@ the format is checked by zipkin_validate.js against the Zipkin spec).
       parents; prints the linked share. IDs beginning with PREFIX (requests
       sent one at a time) must be linked.
 
+  check_traces.py kafka DIR [--min-linked F]
+      CONSUMER spans joined to the PRODUCER span that wrote their records
+      (offsets): every parent is a PRODUCER of the same topic-partition whose
+      offsets hold the fetched ones (0 wrong), and at least F (default 0) of
+      them are linked.
+
 DIR holds the JSON bodies (lists of spans) sonde sent. Prints a summary line
 and exits 1 if a check fails.
 """
@@ -155,9 +161,37 @@ def loop(spans, args):
     return total > 0 and wrong == 0 and len(servers) > 0 and missed == 0
 
 
+def kafka(spans, args):
+    min_linked = float(args[1]) if len(args) > 1 and args[0] == "--min-linked" else 0.0
+    prod = {(s["traceId"], s["id"]): s for s in spans if s.get("kind") == "PRODUCER"}
+    cons = [s for s in spans if s.get("kind") == "CONSUMER"]
+    linked = wrong = 0
+    for c in cons:
+        p = prod.get((c["traceId"], c.get("parentId")))
+        if p is None:
+            if c.get("parentId"):
+                wrong += 1  # a parent that is not a Produce of ours
+            continue
+        linked += 1
+        ct, pt = c["tags"], p["tags"]
+        lo = int(pt["messaging.kafka.offset"])
+        hi = lo + int(pt["messaging.batch.message_count"])
+        off = int(ct.get("messaging.kafka.offset", -1))
+        n = int(ct["messaging.batch.message_count"])
+        if (ct["messaging.destination"], ct["messaging.kafka.partition"]) != \
+                (pt["messaging.destination"], pt["messaging.kafka.partition"]) or \
+                not (lo <= off and off + n <= hi):
+            wrong += 1
+    share = linked / len(cons) if cons else 0
+    print("producer spans %d consumer spans %d linked %d (%.1f%%) wrong %d" %
+          (len(prod), len(cons), linked, 100 * share, wrong))
+    return len(cons) > 0 and wrong == 0 and share >= min_linked
+
+
 def main():
     spans = load(sys.argv[2])
-    ok = chain(spans, sys.argv[3:]) if sys.argv[1] == "chain" else loop(spans, sys.argv[3:])
+    mode = {"chain": chain, "loop": loop, "kafka": kafka}[sys.argv[1]]
+    ok = mode(spans, sys.argv[3:])
     sys.exit(0 if ok else 1)
 
 

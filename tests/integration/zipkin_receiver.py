@@ -3,6 +3,8 @@
 
     zipkin_receiver.py PORT DIR [--delay SECONDS] [--status CODE]
 
+DIR "-": bodies are read and answered, not kept.
+
 Listens on 127.0.0.1:PORT. Each POST /api/v2/spans body is written to
 DIR/body-NNNN.json (NNNN counting from 0001, in arrival order, whatever the
 answer), then, after --delay seconds (a slow receiver), answered with --status
@@ -71,6 +73,8 @@ class Receiver(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
 
     def save(self, body):
+        if self.out_dir == "-":  # keep nothing (make bench)
+            return
         with self.lock:
             n = next(self.seq)
         final = os.path.join(self.out_dir, "body-%04d.json" % n)

@@ -212,7 +212,11 @@ static void build_pg(const struct span_sink *ss, const struct exchange *x, struc
 		span_tag(s, "error", x->error_code[0] ? x->error_code : "true");
 }
 
-/* A span per topic-partition that moved records; the first takes the exchange's id. */
+/*
+ * A span per topic-partition that moved records, each with the context the
+ * tracer gave that part (a Produce's parts share the exchange's trace; a
+ * Fetch's part continues its records' Produce, or is a trace of its own).
+ */
 static int build_kafka(const struct span_sink *ss, const struct exchange *x, struct span *out,
 		       int max)
 {
@@ -226,14 +230,13 @@ static int build_kafka(const struct span_sink *ss, const struct exchange *x, str
 		struct span *s = &out[n];
 		char v[32];
 
-		if (!p->topic[0] || (!produce && !p->records))
+		if (!p->topic[0] || (!produce && !p->records) || !p->ctx.span_id ||
+		    !(p->ctx.flags & TRACE_SAMPLED))
 			continue;
 		base(ss, x, s, produce ? SPAN_KIND_PRODUCER : SPAN_KIND_CONSUMER);
-		/* Distinct, never 0, and the same for the same exchange: odd multiples of a constant. */
-		if (n)
-			s->id = x->ctx.span_id ^ ((uint64_t)n * 0x9e3779b97f4a7c15ULL);
-		if (!s->id)
-			s->id = 1;
+		memcpy(s->trace_id, p->ctx.trace_id, 16);
+		s->id = p->ctx.span_id;
+		s->parent_id = p->ctx.parent_id;
 		snprintf(s->remote.service, sizeof(s->remote.service), "kafka");
 		snprintf(s->name, sizeof(s->name), "kafka %s %s", produce ? "send" : "receive",
 			 p->topic);
@@ -260,7 +263,11 @@ static int build_kafka(const struct span_sink *ss, const struct exchange *x, str
 int span_sink__build(const struct span_sink *ss, const struct exchange *x, struct span *out,
 		     int max)
 {
-	if (max < 1 || !(x->ctx.flags & TRACE_SAMPLED) || !x->ctx.span_id)
+	if (max < 1 || !x->ctx.span_id)
+		return 0;
+	if (x->proto == EXCHANGE_KAFKA)
+		return build_kafka(ss, x, out, max); /* sampled per part */
+	if (!(x->ctx.flags & TRACE_SAMPLED))
 		return 0;
 	switch (x->proto) {
 	case EXCHANGE_HTTP:
@@ -272,8 +279,6 @@ int span_sink__build(const struct span_sink *ss, const struct exchange *x, struc
 	case EXCHANGE_PG:
 		build_pg(ss, x, out);
 		return 1;
-	case EXCHANGE_KAFKA:
-		return build_kafka(ss, x, out, max);
 	}
 	return 0;
 }
