@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,19 @@ int span_trace_parse(const char *hex, uint8_t id[16])
 	return 0;
 }
 
+void span_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+size_t span_size(const struct span *s)
+{
+	return offsetof(struct span, tags) + s->ntags * sizeof(s->tags[0]);
+}
+
 void span_tag(struct span *s, const char *key, const char *value)
 {
 	struct span_tag *t;
@@ -57,6 +71,6 @@ void span_tag(struct span *s, const char *key, const char *value)
 	if (s->ntags >= SPAN_TAGS_MAX)
 		return;
 	t = &s->tags[s->ntags++];
-	snprintf(t->key, sizeof(t->key), "%s", key);
-	snprintf(t->value, sizeof(t->value), "%s", value);
+	span_copy(t->key, sizeof(t->key), key);
+	span_copy(t->value, sizeof(t->value), value);
 }

@@ -9,6 +9,7 @@
 #define SONDE_SPAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SPAN_NAME_MAX    128
@@ -59,6 +60,11 @@ void span_id_hex(uint64_t id, char out[17]);
 int span_hexval(char c);
 /* A trace id from 32 hex digits, or 16 (the high half zero). 0, or -1 if it is not one. */
 int span_trace_parse(const char *hex, uint8_t id[16]);
+
+/* dst = src, truncated to cap - 1 bytes (without printf's cost: spans are built per call). */
+void span_copy(char *dst, size_t cap, const char *src);
+/* The bytes of s that hold something: its fixed part and its ntags tags (the rest is unused). */
+size_t span_size(const struct span *s);
 
 /* Add a tag (truncating key and value); ignored when the span has SPAN_TAGS_MAX already. */
 void span_tag(struct span *s, const char *key, const char *value);

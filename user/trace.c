@@ -44,6 +44,7 @@ struct trace_conn {
 	bool begun_set;
 	bool indexed;
 	uint64_t key; /* its join-index key */
+	uint64_t peer_key; /* the key the other end has in the index */
 	uint32_t nfeeds;
 	/* Per request-direction feed: when, which thread, and the parent decided then. */
 	uint64_t feed_ts[TC_FEEDS];
@@ -502,6 +503,7 @@ static void join_add(struct tracer *t, struct conn *c, struct trace_conn *tc)
 	if (!(n = malloc(sizeof(*n))))
 		return;
 	tc->key = end_key(&c->tuple, false);
+	tc->peer_key = end_key(&c->tuple, true);
 	n->key = tc->key;
 	n->tgid = c->tgid;
 	n->fd = c->fd;
@@ -526,7 +528,8 @@ static void join_del(struct tracer *t, const struct conn *c, const struct trace_
 
 static struct conn *peer_of(struct tracer *t, const struct conn *c)
 {
-	uint64_t key = end_key(&c->tuple, true);
+	const struct trace_conn *tc = c->trace;
+	uint64_t key = tc && tc->indexed && tc->peer_key ? tc->peer_key : end_key(&c->tuple, true);
 
 	for (struct jnode *n = t->join[key % JOIN_BUCKETS]; n; n = n->next) {
 		struct conn *p;

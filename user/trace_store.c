@@ -77,8 +77,9 @@ void trace_store__add(struct trace_store *st, const struct span *s, size_t n)
 		s += n - st->cap;
 		n = st->cap;
 	}
+	/* Only the tags in use: a span's tag array is most of its 2 KB. */
 	for (size_t i = 0; i < n; i++)
-		st->ring[st->added++ % st->cap] = s[i];
+		memcpy(&st->ring[st->added++ % st->cap], &s[i], span_size(&s[i]));
 	pthread_mutex_unlock(&st->lock);
 }
 

@@ -301,7 +301,7 @@ pin_note() {
 
 # ------------------------------------------------- workload: nginx_saturated
 
-wl_nginx_saturated_setup() { bench_nginx_up; }
+wl_nginx_saturated_setup() { bench_nginx_up && BENCH_SONDE_ARGS=; }
 wl_nginx_saturated_pairs() { echo "$BENCH_RUNS"; }
 wl_nginx_saturated_load() {
 	bench_wrk "$1" -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency "$NGINX_URL"
@@ -325,7 +325,7 @@ wl_nginx_saturated_teardown() { :; }
 # ------------------------------------------------------ workload: nginx_rate
 
 # wrk cannot hold a rate: rate.lua paces the requests (see there).
-wl_nginx_rate_setup() { bench_nginx_up; }
+wl_nginx_rate_setup() { bench_nginx_up && BENCH_SONDE_ARGS=; }
 wl_nginx_rate_pairs() { echo "$BENCH_RATE_RUNS"; }
 wl_nginx_rate_load() {
 	bench_wrk "$1" -t"$BENCH_THREADS" -c"$BENCH_RATE_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency -s "$BENCH_DIR/rate.lua" "$NGINX_URL"

@@ -685,6 +685,16 @@ need_node_modules() {
 }
 zipkin_validate() { node "$LIB_DIR/node/zipkin_validate.js" "$@"; }
 
+# A Zipkin-like receiver (zipkin_receiver.py [ARGS]) on Z_PORT, its bodies in ZDIR.
+start_zipkin_receiver() {
+	ZDIR=$LIB_TMP/zipkin
+	mkdir -p "$ZDIR"
+	Z_PORT=$(free_port)
+	"$PYTHON" "$LIB_DIR/zipkin_receiver.py" "$Z_PORT" "$ZDIR" "$@" >"$LIB_TMP/zipkin.log" 2>&1 &
+	track_pid zipkin $!
+	wait_until 10 grep -q ready "$LIB_TMP/zipkin.log" || die "zipkin receiver did not start"
+}
+
 start_redis() {
 	REDIS_PORT=$(free_port)
 	REDIS_SOCK=$LIB_TMP/redis.sock

@@ -30,12 +30,7 @@ wait_until 10 grep -q ready "$LIB_TMP/a.log" || die "app A did not start: $(cat 
 wait_until 10 grep -q ready "$LIB_TMP/b.log" || die "app B did not start: $(cat "$LIB_TMP/b.log")"
 UPSTREAM_PORT=$A_PORT NGINX_MIN_WORKERS=1 start_nginx "$HERE/nginx_gateway.conf.in"
 
-ZDIR=$LIB_TMP/zipkin
-mkdir -p "$ZDIR"
-Z_PORT=$(free_port)
-"$PYTHON" "$HERE/zipkin_receiver.py" "$Z_PORT" "$ZDIR" >"$LIB_TMP/zipkin.log" 2>&1 &
-track_pid zipkin $!
-wait_until 10 grep -q ready "$LIB_TMP/zipkin.log" || die "zipkin receiver did not start"
+start_zipkin_receiver
 
 start_sonde --pid "$NGINX_PID=gateway" --pid "$A_PID=app-a" --pid "$B_PID=app-b" \
 	--zipkin-url "http://127.0.0.1:$Z_PORT/api/v2/spans"

@@ -51,12 +51,7 @@ assert_true "RSS bounded (< 256 MiB): $rss" lib_cmp "$rss" '<' 268435456
 stop_sonde
 
 step "receiver answering after 10 s"
-ZDIR=$LIB_TMP/zipkin
-mkdir -p "$ZDIR"
-Z_PORT=$(free_port)
-"$PYTHON" "$HERE/zipkin_receiver.py" "$Z_PORT" "$ZDIR" --delay 10 >"$LIB_TMP/zipkin.log" 2>&1 &
-track_pid zipkin $!
-wait_until 10 grep -q ready "$LIB_TMP/zipkin.log" || die "zipkin receiver did not start"
+start_zipkin_receiver --delay 10
 SONDE_PORT=
 start_sonde --pid "$NGINX_PID=nginx" --zipkin-url "http://127.0.0.1:$Z_PORT/api/v2/spans"
 before=$(nginx_requests)

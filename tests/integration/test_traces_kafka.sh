@@ -48,12 +48,7 @@ for line in sys.stdin:
 print(len(n))')"
 step "a producer and a consumer, observed: CONSUMER spans joined by offsets"
 stop_sonde
-ZDIR=$LIB_TMP/zipkin
-mkdir -p "$ZDIR"
-Z_PORT=$(free_port)
-"$PYTHON" "$HERE/zipkin_receiver.py" "$Z_PORT" "$ZDIR" >"$LIB_TMP/zipkin.log" 2>&1 &
-track_pid zipkin $!
-wait_until 10 grep -q ready "$LIB_TMP/zipkin.log" || die "zipkin receiver did not start"
+start_zipkin_receiver
 cat >"$LIB_TMP/consume.py" <<'PY'
 import sys
 from confluent_kafka import Consumer

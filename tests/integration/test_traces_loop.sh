@@ -11,12 +11,7 @@ HERE=$(dirname "$0")
 need_node_modules ioredis
 
 start_redis
-ZDIR=$LIB_TMP/zipkin
-mkdir -p "$ZDIR"
-Z_PORT=$(free_port)
-"$PYTHON" "$HERE/zipkin_receiver.py" "$Z_PORT" "$ZDIR" >"$LIB_TMP/zipkin.log" 2>&1 &
-track_pid zipkin $!
-wait_until 10 grep -q ready "$LIB_TMP/zipkin.log" || die "zipkin receiver did not start"
+start_zipkin_receiver
 
 APP_PORT=$(free_port)
 cat >"$LIB_TMP/loop.js" <<'JS'

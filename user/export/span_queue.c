@@ -85,8 +85,9 @@ size_t span_queue__submit(struct span_queue *q, const struct span *s, size_t n)
 	took = min_sz(n, q->o.capacity - q->count);
 	head = (q->tail + q->count) % q->o.capacity;
 	first = min_sz(took, q->o.capacity - head);
-	memcpy(q->ring + head, s, first * sizeof(*s));
-	memcpy(q->ring, s + first, (took - first) * sizeof(*s));
+	/* Only the tags in use: a span's tag array is most of its 2 KB. */
+	for (size_t i = 0; i < took; i++)
+		memcpy(q->ring + (i < first ? head + i : i - first), &s[i], span_size(&s[i]));
 	unsent = q->count - q->inflight;
 	if (!unsent && took)
 		q->first_ns = now_ns();

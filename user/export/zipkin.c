@@ -57,11 +57,36 @@ void zbuf_free(struct zbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Decimal digits, without printf: a span has three or four numbers, and spans come by the 100k. */
 static void put_u64(struct zbuf *b, uint64_t v)
 {
 	char num[24];
+	int i = sizeof(num);
 
-	zbuf_put(b, num, snprintf(num, sizeof(num), "%" PRIu64, v));
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	zbuf_put(b, num + i, sizeof(num) - i);
+}
+
+/* Dotted quad, without inet_ntop's cost; out holds 16 bytes. */
+static void ipv4_text(const uint8_t *a, char *out)
+{
+	char *p = out;
+
+	for (int k = 0; k < 4; k++) {
+		unsigned v = a[k];
+
+		if (k)
+			*p++ = '.';
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+	}
+	*p = '\0';
 }
 
 /* Length of the valid UTF-8 sequence at s (n > 0 bytes left), or 0 if it is not one. */
@@ -174,14 +199,14 @@ static void endpoint_ip(struct zbuf *b, const struct span_endpoint *e, bool *fir
 	char ip[INET6_ADDRSTRLEN];
 
 	if (e->family == 6 && !memcmp(e->addr, v4mapped, sizeof(v4mapped))) {
-		if (inet_ntop(AF_INET, e->addr + 12, ip, sizeof(ip)))
-			str_field(b, "ipv4", ip, sizeof(ip), first);
+		ipv4_text(e->addr + 12, ip);
+		str_field(b, "ipv4", ip, sizeof(ip), first);
 	} else if (e->family == 6) {
 		if (inet_ntop(AF_INET6, e->addr, ip, sizeof(ip)))
 			str_field(b, "ipv6", ip, sizeof(ip), first);
 	} else if (e->family == 4) {
-		if (inet_ntop(AF_INET, e->addr, ip, sizeof(ip)))
-			str_field(b, "ipv4", ip, sizeof(ip), first);
+		ipv4_text(e->addr, ip);
+		str_field(b, "ipv4", ip, sizeof(ip), first);
 	}
 }
 

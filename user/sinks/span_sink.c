@@ -76,6 +76,21 @@ static void lower(char *dst, size_t dstsz, const char *src)
 	dst[i] = '\0';
 }
 
+/* "%d" of an HTTP status (0..999 as parsed), into 4 bytes at least. */
+static void fmt_status(char *out, int v)
+{
+	int i = 0;
+
+	if (v < 0 || v > 999)
+		v = 0;
+	if (v >= 100)
+		out[i++] = (char)('0' + v / 100);
+	if (v >= 10)
+		out[i++] = (char)('0' + v / 10 % 10);
+	out[i++] = (char)('0' + v % 10);
+	out[i] = '\0';
+}
+
 /* dst = "a b", truncated to fit. */
 static void name2(char *dst, size_t dstsz, const char *a, const char *b)
 {
@@ -105,7 +120,7 @@ static void path_of(char *dst, size_t dstsz, const char *target)
 static void endpoint(struct span_endpoint *ep, const char *service, const struct sonde_conn_tuple *t,
 		     bool local)
 {
-	snprintf(ep->service, sizeof(ep->service), "%s", service);
+	span_copy(ep->service, sizeof(ep->service), service);
 	ep->family = 0;
 	ep->port = 0;
 	if (!t || (t->family != SONDE_AF_INET && t->family != SONDE_AF_INET6))
@@ -123,7 +138,7 @@ static void region_of(const struct span_sink *ss, const char *key, char *out, si
 	out[0] = '\0';
 	for (int i = 0; ss->cfg && i < ss->cfg->ncaches; i++)
 		if (!fnmatch(ss->cfg->caches[i].pattern, key, 0)) {
-			snprintf(out, outsz, "%s", ss->cfg->caches[i].name);
+			span_copy(out, outsz, ss->cfg->caches[i].name);
 			return;
 		}
 	colon = strchr(key, ':');
@@ -162,7 +177,7 @@ static void build_http(const struct span_sink *ss, const struct exchange *x, str
 	path_of(path, sizeof(path), x->target);
 	lower(method, sizeof(method), x->operation);
 	name2(s->name, sizeof(s->name), method, route);
-	snprintf(st, sizeof(st), "%d", x->status);
+	fmt_status(st, x->status);
 	span_tag(s, "http.method", x->operation);
 	span_tag(s, "http.path", path);
 	span_tag(s, "http.route", route);
@@ -176,7 +191,7 @@ static void build_redis(const struct span_sink *ss, const struct exchange *x, st
 	char cmd[32], region[64];
 
 	base(ss, x, s, SPAN_KIND_CLIENT);
-	snprintf(s->remote.service, sizeof(s->remote.service), "redis");
+	span_copy(s->remote.service, sizeof(s->remote.service), "redis");
 	lower(cmd, sizeof(cmd), x->operation);
 	snprintf(s->name, sizeof(s->name), "redis %s", cmd);
 	span_tag(s, "db.system", "redis");
@@ -195,7 +210,7 @@ static void build_pg(const struct span_sink *ss, const struct exchange *x, struc
 	char op[32];
 
 	base(ss, x, s, SPAN_KIND_CLIENT);
-	snprintf(s->remote.service, sizeof(s->remote.service), "postgresql");
+	span_copy(s->remote.service, sizeof(s->remote.service), "postgresql");
 	lower(op, sizeof(op), x->operation[0] ? x->operation : "query");
 	if (x->target[0])
 		snprintf(s->name, sizeof(s->name), "postgres %s %s", op, x->target);
@@ -237,7 +252,7 @@ static int build_kafka(const struct span_sink *ss, const struct exchange *x, str
 		memcpy(s->trace_id, p->ctx.trace_id, 16);
 		s->id = p->ctx.span_id;
 		s->parent_id = p->ctx.parent_id;
-		snprintf(s->remote.service, sizeof(s->remote.service), "kafka");
+		span_copy(s->remote.service, sizeof(s->remote.service), "kafka");
 		snprintf(s->name, sizeof(s->name), "kafka %s %s", produce ? "send" : "receive",
 			 p->topic);
 		span_tag(s, "messaging.system", "kafka");
