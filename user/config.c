@@ -178,6 +178,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 				goto usage;
 			}
 			snprintf(c->zipkin_url, sizeof(c->zipkin_url), "%s", optarg);
+			c->cli_zipkin_url = true;
 			break;
 		case OPT_ZIPKIN_KAFKA:
 			if (!*optarg || strlen(optarg) >= sizeof(c->zipkin_kafka) ||
@@ -187,15 +188,18 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 				goto usage;
 			}
 			snprintf(c->zipkin_kafka, sizeof(c->zipkin_kafka), "%s", optarg);
+			c->cli_zipkin_kafka = true;
 			break;
 		case OPT_SAMPLE_RATE:
 			if (parse_rate(optarg, &c->trace_sample_rate)) {
 				fprintf(err, "sonde: bad --trace-sample-rate '%s' (0..1)\n", optarg);
 				goto usage;
 			}
+			c->cli_sample = true;
 			break;
 		case OPT_NO_TRACING:
 			c->no_tracing = true;
+			c->cli_tracing = true;
 			break;
 		case 'v':
 			c->verbose++;
@@ -248,6 +252,12 @@ static const char *scalar(yaml_document_t *d, yaml_node_t *n)
 			snprintf(errbuf + _l, errsz - _l, __VA_ARGS__);                 \
 		goto out;                                                               \
 	} while (0)
+
+/* An http:// or https:// URL that fits. */
+static bool url_ok(const char *s, size_t max)
+{
+	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8)) && strlen(s) < max;
+}
 
 int config_load_yaml(struct config *c, const char *yaml, size_t len, const char *name,
 		     char *errbuf, size_t errsz)
@@ -334,6 +344,43 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				c->ncaches++;
 				if (!c->caches[i].name || !c->caches[i].pattern)
 					YERR(cn, "out of memory");
+			}
+		} else if (!strcmp(k, "tracing")) {
+			if (vn->type != YAML_MAPPING_NODE)
+				YERR(vn, "tracing: want a mapping (enabled, sample_rate, zipkin_url, "
+					 "zipkin_kafka)");
+			for (yaml_node_pair_t *tp = vn->data.mapping.pairs.start;
+			     tp < vn->data.mapping.pairs.top; tp++) {
+				yaml_node_t *tk = yaml_document_get_node(&d, tp->key);
+				yaml_node_t *tv = yaml_document_get_node(&d, tp->value);
+				const char *key = scalar(&d, tk), *val = scalar(&d, tv);
+				double rate;
+
+				if (!key)
+					YERR(tk, "tracing: keys must be plain strings");
+				if (!strcmp(key, "enabled")) {
+					if (!val || (strcmp(val, "true") && strcmp(val, "false")))
+						YERR(tv, "tracing.enabled: want true or false");
+					if (!c->cli_tracing)
+						c->no_tracing = !strcmp(val, "false");
+				} else if (!strcmp(key, "sample_rate")) {
+					if (!val || parse_rate(val, &rate))
+						YERR(tv, "tracing.sample_rate: want 0..1");
+					if (!c->cli_sample)
+						c->trace_sample_rate = rate;
+				} else if (!strcmp(key, "zipkin_url")) {
+					if (!url_ok(val, sizeof(c->zipkin_url)))
+						YERR(tv, "tracing.zipkin_url: want http://...");
+					if (!c->cli_zipkin_url)
+						snprintf(c->zipkin_url, sizeof(c->zipkin_url), "%s", val);
+				} else if (!strcmp(key, "zipkin_kafka")) {
+					if (!val || !strchr(val, ':') || strlen(val) >= sizeof(c->zipkin_kafka))
+						YERR(tv, "tracing.zipkin_kafka: want HOST:PORT[,...]");
+					if (!c->cli_zipkin_kafka)
+						snprintf(c->zipkin_kafka, sizeof(c->zipkin_kafka), "%s", val);
+				} else {
+					YERR(tk, "unknown setting 'tracing.%s'", key);
+				}
 			}
 		} else {
 			YERR(kn, "unknown setting '%s'", k);

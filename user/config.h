@@ -37,6 +37,7 @@ struct config {
 	char zipkin_url[512];      /* --zipkin-url URL: POST Zipkin v2 JSON there ("" none) */
 	char zipkin_kafka[512];    /* --zipkin-kafka BROKERS: the same to topic "zipkin" ("" none) */
 	unsigned trace_store_spans; /* recent spans kept for /api/traces (20000) */
+	bool cli_tracing, cli_sample, cli_zipkin_url, cli_zipkin_kafka; /* set on the command line */
 
 	/* From the YAML file. */
 	struct route_patterns routes; /* routes: ["/api/products/{id}", ...] */

@@ -129,6 +129,35 @@ static void test_yaml(void **state)
 	config_free(&c);
 }
 
+static void test_tracing(void **state)
+{
+	struct config c;
+	const char *args[] = { "--pid", "1", "--trace-sample-rate", "0.5", NULL };
+	const char *plain[] = { "--pid", "1", NULL };
+	const char *y = "tracing:\n"
+			"  enabled: true\n"
+			"  sample_rate: 0.25\n"
+			"  zipkin_url: http://zipkin:9411/api/v2/spans\n"
+			"  zipkin_kafka: kafka:9092\n";
+	const char *off = "tracing: {enabled: false}\n";
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_true(c.trace_sample_rate == 0.5); /* the command line wins */
+	assert_false(c.no_tracing);
+	assert_string_equal(c.zipkin_url, "http://zipkin:9411/api/v2/spans");
+	assert_string_equal(c.zipkin_kafka, "kafka:9092");
+	config_free(&c);
+	assert_int_equal(parse(&c, plain), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_true(c.trace_sample_rate == 0.25);
+	assert_int_equal(config_load_yaml(&c, off, strlen(off), "t.yaml", err, sizeof(err)), 0);
+	assert_true(c.no_tracing);
+	config_free(&c);
+}
+
 static void test_yaml_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -144,6 +173,12 @@ static void test_yaml_errors(void **state)
 		"key: [unclosed\n",
 		"caches: [a, b]\n",
 		"caches:\n  x: \"\"\n",
+		"tracing: yes\n",
+		"tracing:\n  sample_rate: 2\n",
+		"tracing:\n  enabled: maybe\n",
+		"tracing:\n  zipkin_url: ftp://x\n",
+		"tracing:\n  zipkin_kafka: nohost\n",
+		"tracing:\n  exporter: x\n",
 	};
 	struct config c;
 	const char *args[] = { "--pid", "1", NULL };
@@ -171,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_pids),	       cmocka_unit_test(test_command),
 		cmocka_unit_test(test_bad_usage),      cmocka_unit_test(test_capture_bounds),
 		cmocka_unit_test(test_yaml),	       cmocka_unit_test(test_yaml_errors),
+		cmocka_unit_test(test_tracing),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
