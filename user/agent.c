@@ -274,9 +274,6 @@ static void put_http(struct agent *a, struct conn *c, const struct http_exchange
 		const struct http_exchange *h = &hx[i];
 		struct exchange *e = &x[k];
 
-		/* No status line: a response that began in bytes we never saw. */
-		if (h->status <= 0)
-			continue;
 		exchange_init(a, c, e, EXCHANGE_HTTP,
 			      h->role == HTTP_ROLE_SERVER ? EXCHANGE_SERVER : EXCHANGE_CLIENT,
 			      h->req_begin_ts, h->resp_end_ts);
@@ -287,9 +284,12 @@ static void put_http(struct agent *a, struct conn *c, const struct http_exchange
 		e->http.method = h->method;
 		e->http.host = h->host;
 		e->http.parse_error = h->error;
+		/* The tracer sees it even so: the request it ends is no longer in flight. */
 		if (a->tracer)
 			tracer__assign(a->tracer, c, e, h);
-		k++;
+		/* No status line: a response that began in bytes we never saw. */
+		if (h->status > 0)
+			k++;
 	}
 	put(a, x, k);
 }

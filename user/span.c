@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "span.h"
 
@@ -21,6 +22,15 @@ void span_id_hex(uint64_t id, char out[17])
 	for (int i = 15; i >= 0; i--, id >>= 4)
 		out[i] = hexdigits[id & 15];
 	out[16] = '\0';
+}
+
+int64_t span_clock_offset_ns(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
 }
 
 int span_hexval(char c)

@@ -61,6 +61,12 @@ int span_hexval(char c);
 /* A trace id from 32 hex digits, or 16 (the high half zero). 0, or -1 if it is not one. */
 int span_trace_parse(const char *hex, uint8_t id[16]);
 
+/*
+ * CLOCK_REALTIME - CLOCK_MONOTONIC now: added to a kernel timestamp
+ * (bpf_ktime_get_ns, monotonic) it gives wall time. Taken once by each sink.
+ */
+int64_t span_clock_offset_ns(void);
+
 /* dst = src, truncated to cap - 1 bytes (without printf's cost: spans are built per call). */
 void span_copy(char *dst, size_t cap, const char *src);
 /* The bytes of s that hold something: its fixed part and its ntags tags (the rest is unused). */

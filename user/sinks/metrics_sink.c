@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "export/metrics.h"
@@ -729,14 +728,7 @@ struct metrics_sink *metrics_sink__new(struct metrics *m, const struct config *c
 		return NULL;
 	a->m = m;
 	a->cfg = cfg;
-	{
-		struct timespec r, mo;
-
-		clock_gettime(CLOCK_REALTIME, &r);
-		clock_gettime(CLOCK_MONOTONIC, &mo);
-		a->wall_offset_ns = ((int64_t)r.tv_sec - mo.tv_sec) * 1000000000LL +
-				    (r.tv_nsec - mo.tv_nsec);
-	}
+	a->wall_offset_ns = span_clock_offset_ns();
 	a->routes = cfg ? &cfg->routes : NULL;
 	a->max_routes = cfg && cfg->max_routes > 0 ? cfg->max_routes : 200;
 	a->http_server = metrics__histogram(

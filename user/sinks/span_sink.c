@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "proto/kafka.h"
@@ -27,15 +26,6 @@ struct span_sink {
 	int nbatch;
 };
 
-static int64_t wall_offset(void)
-{
-	struct timespec r, m;
-
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
-}
-
 struct span_sink *span_sink__new(const struct config *cfg)
 {
 	struct span_sink *ss = calloc(1, sizeof(*ss));
@@ -43,7 +33,7 @@ struct span_sink *span_sink__new(const struct config *cfg)
 	if (!ss)
 		return NULL;
 	ss->cfg = cfg;
-	ss->wall_offset_ns = wall_offset();
+	ss->wall_offset_ns = span_clock_offset_ns();
 	return ss;
 }
 
