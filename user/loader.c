@@ -55,6 +55,17 @@ struct loader {
 	uint64_t ring_mask;
 	struct ring *rings;   /* ncpus */
 	int *busy;            /* drain's scratch: indices of rings with records */
+	/*
+	 * Targets found dead, told to the agent only once every record older
+	 * than the moment they were found has been handed out: the records of
+	 * their last millisecond may still be held in the rings (HOLD_NS), and
+	 * the agent would otherwise forget their connections before seeing
+	 * them (the last replies of a client that exits at once).
+	 */
+	struct dead { uint32_t tgid; uint64_t ts; } dead[256];
+	int ndead;
+	void (*gone)(void *ctx, uint32_t tgid);
+	void *gone_ctx;
 };
 
 static int verbosity;
@@ -365,11 +376,19 @@ int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendan
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void *ctx)
 {
 	const volatile __u64 *bits = l->skel->bss->target_bits;
-	__u32 dead[256];
-	int ndead = 0, alive = 0;
+	uint64_t now = mono_ns();
+	int alive = 0;
 
 	/* The filter bitmap is the set of targets: 512 KiB to scan, once a second. */
 	for (__u32 w = 0; w < SONDE_TGID_WORDS; w++) {
@@ -380,18 +399,18 @@ int loader__sweep(struct loader *l, void (*gone)(void *ctx, uint32_t tgid), void
 
 			v &= v - 1;
 			if (kill((pid_t)tgid, 0) && errno == ESRCH) {
-				if (ndead < (int)(sizeof(dead) / sizeof(dead[0])))
-					dead[ndead++] = tgid;
+				if (l->ndead == (int)(sizeof(l->dead) / sizeof(l->dead[0])))
+					continue; /* found again at the next sweep */
+				/* It writes no more records: it can stop being a target now. */
+				target_del(l, tgid);
+				l->dead[l->ndead++] = (struct dead){ tgid, now };
 			} else {
 				alive++;
 			}
 		}
 	}
-	for (int i = 0; i < ndead; i++) {
-		target_del(l, dead[i]);
-		if (gone)
-			gone(ctx, dead[i]);
-	}
+	l->gone = gone;
+	l->gone_ctx = ctx;
 	return alive;
 }
 
@@ -421,14 +440,6 @@ int loader__set_capture(struct loader *l, uint32_t tgid, uint32_t fd, uint64_t c
 	if (bpf_map_update_elem(mfd, &k, &cs, BPF_EXIST))
 		return -errno;
 	return 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* The record at r->pos, if one was published before the drain began; else NULL. */
@@ -503,9 +514,23 @@ int loader__poll(struct loader *l, int timeout_ms)
 	 * The producers never wake us: sleep, then take everything in one batch.
 	 * timeout 0 is the last drain before exit: nothing is held back.
 	 */
+	uint64_t limit;
+	int n, k = 0;
+
 	if (timeout_ms > 0 && poll(NULL, 0, timeout_ms) < 0)
 		return -1;
-	return drain(l, timeout_ms > 0 ? mono_ns() - HOLD_NS : UINT64_MAX);
+	limit = timeout_ms > 0 ? mono_ns() - HOLD_NS : UINT64_MAX;
+	n = drain(l, limit);
+
+	/* Everything the dead wrote before they were found has been handed out. */
+	for (int i = 0; i < l->ndead; i++) {
+		if (l->dead[i].ts > limit)
+			l->dead[k++] = l->dead[i];
+		else if (l->gone)
+			l->gone(l->gone_ctx, l->dead[i].tgid);
+	}
+	l->ndead = k;
+	return n;
 }
 
 void loader__stats(struct loader *l, uint64_t out[SONDE_STAT__MAX])

@@ -627,6 +627,9 @@ assert_metric() {
 		metrics_fetch "$LIB_TMP/metrics.fail.txt"
 		grep "^$fam" "$LIB_TMP/metrics.fail.txt" | grep -v '_bucket' | head -40 | sed 's/^/          /' |
 			grep . || echo "          (none)"
+		echo "        sonde's own counters (losses, gaps, parse errors):"
+		grep -E '^sonde_(events|unparsed|parse_errors|connections|trace_links)' "$LIB_TMP/metrics.fail.txt" |
+			sed 's/^/          /' | grep . || echo "          (none)"
 		return 1
 	fi
 }
