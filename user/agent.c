@@ -367,7 +367,13 @@ static void put_kafka(struct agent *a, struct conn *c, const struct kafka_exchan
 						   .base_offset = p->base_offset,
 						   .fetch_offset = p->fetch_offset,
 						   .next_offset = p->next_offset,
-						   .high_watermark = p->high_watermark };
+						   .high_watermark = p->high_watermark,
+						   .trace_fmt = p->trace_kind == KAFKA_TRACE_TRACEPARENT
+									? EXCHANGE_TRACE_TRACEPARENT
+								: p->trace_kind == KAFKA_TRACE_B3
+									? EXCHANGE_TRACE_B3
+									: EXCHANGE_TRACE_NONE,
+						   .trace = p->trace };
 		x.error |= p->error_code != 0;
 	}
 	x.kafka.api_key = kx->api_key;

@@ -46,6 +46,12 @@ struct trace_ctx {
 	uint8_t flags;      /* TRACE_* */
 };
 
+enum exchange_trace_fmt {
+	EXCHANGE_TRACE_NONE = 0,
+	EXCHANGE_TRACE_TRACEPARENT = 1,
+	EXCHANGE_TRACE_B3 = 2, /* the single-header form */
+};
+
 /* One topic-partition of a Kafka exchange. */
 struct exchange_part {
 	const char *topic;
@@ -56,6 +62,12 @@ struct exchange_part {
 	int64_t fetch_offset;   /* Fetch: asked for; -1 unknown */
 	int64_t next_offset;    /* Fetch: last received + 1; OffsetCommit: the offset committed */
 	int64_t high_watermark; /* Fetch: -1 unknown */
+	/*
+	 * The context the records carry in their headers, when all of them
+	 * carry one of the same trace: a W3C traceparent or a B3 single value.
+	 */
+	uint8_t trace_fmt;      /* enum exchange_trace_fmt */
+	const char *trace;      /* the header's value when trace_fmt */
 	/*
 	 * Produce and Fetch: this topic-partition's own place in a trace (a span
 	 * each), set by the tracer: a Produce's parts are the exchange's call; a

@@ -871,6 +871,33 @@ static const struct produced *producer_of(struct tracer *t, const struct exchang
 	return found;
 }
 
+/*
+ * The context the part's records carry in their headers (a producer that
+ * propagates), as the part's parent; false if none or malformed.
+ */
+static bool records_ctx(struct tracer *t, const struct exchange_part *p, struct trace_ctx *parent)
+{
+	bool ok = false, sampled = true;
+
+	memset(parent, 0, sizeof(*parent));
+	if (p->trace_fmt == EXCHANGE_TRACE_TRACEPARENT)
+		ok = parse_traceparent(p->trace, parent->trace_id, &parent->span_id, &sampled);
+	else if (p->trace_fmt == EXCHANGE_TRACE_B3)
+		ok = parse_b3(p->trace, parent->trace_id, &parent->span_id, &sampled);
+	if (p->trace_fmt && !ok)
+		t->st.bad_headers++;
+	parent->flags = sampled ? TRACE_SAMPLED : 0;
+	return ok;
+}
+
+/* A part's span continues its records' context: a child of the producer's span. */
+static void remote_child(struct tracer *t, struct trace_ctx *ctx, const struct trace_ctx *parent)
+{
+	child_of(t, ctx, parent);
+	ctx->flags |= TRACE_REMOTE;
+	t->st.remote++;
+}
+
 static void kafka_parts(struct tracer *t, struct exchange *x)
 {
 	struct exchange_part *parts = (struct exchange_part *)x->kafka.parts;
@@ -878,20 +905,31 @@ static void kafka_parts(struct tracer *t, struct exchange *x)
 	for (uint32_t i = 0; i < x->kafka.nparts; i++) {
 		struct exchange_part *p = &parts[i];
 		const struct produced *src;
+		struct trace_ctx hdr;
 
 		memset(&p->ctx, 0, sizeof(p->ctx));
 		if (x->kind == EXCHANGE_PRODUCER) {
-			produce_part_ctx(&x->ctx, i, &p->ctx);
+			/*
+			 * Records that carry a context belong to that trace, whatever
+			 * thread wrote them (librdkafka's broker threads serve nobody).
+			 */
+			if (records_ctx(t, p, &hdr))
+				remote_child(t, &p->ctx, &hdr);
+			else
+				produce_part_ctx(&x->ctx, i, &p->ctx);
 			if (!p->error_code && p->base_offset >= 0 && p->records && p->topic[0])
 				remember_produced(t, p);
 		} else if (x->kind == EXCHANGE_CONSUMER && p->records && p->topic[0]) {
 			src = p->fetch_offset >= 0 && p->next_offset > p->fetch_offset
 				      ? producer_of(t, p, p->fetch_offset, p->next_offset)
 				      : NULL;
+			/* The Produce sonde saw is exact; the headers come second, as for HTTP. */
 			if (src) {
 				child_of(t, &p->ctx, &src->ctx);
 				p->ctx.flags |= TRACE_JOINED;
 				t->st.offset_linked++;
+			} else if (records_ctx(t, p, &hdr)) {
+				remote_child(t, &p->ctx, &hdr);
 			} else {
 				/* Its own trace: records of unrelated Produces are never merged. */
 				new_root(t, &p->ctx);

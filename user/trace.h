@@ -31,7 +31,7 @@ struct tracer;
 
 struct tracer_stats {
 	uint64_t roots;     /* new traces begun (no context came with the request) */
-	uint64_t remote;    /* server requests whose context came in headers */
+	uint64_t remote;    /* server requests whose context came in headers, Kafka parts in records' */
 	uint64_t joined;    /* server requests joined to an observed client call */
 	uint64_t linked;    /* client calls tied to the request their thread served */
 	uint64_t unlinked;  /* client calls made while requests were in flight, none certain */

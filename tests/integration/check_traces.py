@@ -12,11 +12,18 @@ the format is checked by zipkin_validate.js against the Zipkin spec).
       parents; prints the linked share. IDs beginning with PREFIX (requests
       sent one at a time) must be linked.
 
-  check_traces.py kafka DIR [--min-linked F]
+  check_traces.py kafka DIR [--min-linked F] [--deliveries FILE --min-traced G]
       CONSUMER spans joined to the PRODUCER span that wrote their records
       (offsets): every parent is a PRODUCER of the same topic-partition whose
       offsets hold the fetched ones (0 wrong), and at least F (default 0) of
-      them are linked.
+      them are linked. With the service's delivery reports (kafka_app.py): a
+      record produced with a traceparent has, in that trace, the service's
+      SERVER span, the PRODUCER span and the CONSUMER span of its offset, for
+      at least G of them; no CONSUMER span is in another record's trace.
+  check_traces.py kafka-headers DIR DELIVERIES [--min-traced G]
+      Only the consumer observed: a CONSUMER span of one record continues the
+      record's traceparent (its trace, the producer's span as parent) for at
+      least G of the records, and none is in another record's trace.
 
 DIR holds the JSON bodies (lists of spans) sonde sent. Prints a summary line
 and exits 1 if a check fails.
@@ -161,8 +168,54 @@ def loop(spans, args):
     return total > 0 and wrong == 0 and len(servers) > 0 and missed == 0
 
 
+def opt(args, name, default):
+    return args[args.index(name) + 1] if name in args else default
+
+
+def deliveries(path):
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def covers(s, partition, offset):
+    t = s.get("tags", {})
+    if t.get("messaging.destination") != "orders" or "messaging.kafka.offset" not in t:
+        return False
+    lo = int(t["messaging.kafka.offset"])
+    return (int(t["messaging.kafka.partition"]) == partition and
+            lo <= offset < lo + int(t["messaging.batch.message_count"]))
+
+
+def traced_records(spans, dels, kinds):
+    """(records with a traceparent, those whose trace holds spans of these
+    kinds covering the record, CONSUMER spans in a record's trace that do not
+    cover it)"""
+    by_trace = collections.defaultdict(list)
+    for s in spans:
+        by_trace[s["traceId"]].append(s)
+    n = ok = wrong = 0
+    for d in dels:
+        if not d["traceparent"]:
+            continue
+        n += 1
+        tid = d["traceparent"].split("-")[1]
+        mine = by_trace.get(tid, [])
+        found = set()
+        for s in mine:
+            k = s.get("kind")
+            if k == "SERVER" and s["tags"].get("http.path") == "/orders/" + d["id"]:
+                found.add(k)
+            elif k in ("PRODUCER", "CONSUMER"):
+                if covers(s, d["partition"], d["offset"]):
+                    found.add(k)
+                elif k == "CONSUMER":
+                    wrong += 1
+        ok += set(kinds) <= found
+    return n, ok, wrong
+
+
 def kafka(spans, args):
-    min_linked = float(args[1]) if len(args) > 1 and args[0] == "--min-linked" else 0.0
+    min_linked = float(opt(args, "--min-linked", 0.0))
     prod = {(s["traceId"], s["id"]): s for s in spans if s.get("kind") == "PRODUCER"}
     cons = [s for s in spans if s.get("kind") == "CONSUMER"]
     linked = wrong = 0
@@ -184,13 +237,37 @@ def kafka(spans, args):
             wrong += 1
     share = linked / len(cons) if cons else 0
     print("producer spans %d consumer spans %d linked %d (%.1f%%) wrong %d" %
-          (len(prod), len(cons), linked, 100 * share, wrong))
-    return len(cons) > 0 and wrong == 0 and share >= min_linked
+          (len(prod), len(cons), linked, 100 * share, wrong), end="")
+    good = len(cons) > 0 and wrong == 0 and share >= min_linked
+    if "--deliveries" in args:
+        n, ok, bad = traced_records(spans, deliveries(opt(args, "--deliveries", "")),
+                                    ("SERVER", "PRODUCER", "CONSUMER"))
+        print("; records with a traceparent %d, in one trace with the request's SERVER, "
+              "PRODUCER and CONSUMER spans %d (%.1f%%), consumers in a wrong trace %d" %
+              (n, ok, 100 * ok / n if n else 0, bad), end="")
+        good = good and n > 0 and bad == 0 and ok >= float(opt(args, "--min-traced", 1)) * n
+    print()
+    return good
+
+
+def kafka_headers(spans, args):
+    dels = deliveries(args[0])
+    n, ok, bad = traced_records(spans, dels, ("CONSUMER",))
+    parents = {d["traceparent"].split("-")[1]: d["traceparent"].split("-")[2]
+               for d in dels if d["traceparent"]}
+    cons = [s for s in spans if s.get("kind") == "CONSUMER"]
+    orphan = sum(1 for s in cons if s["traceId"] in parents and
+                 s.get("parentId") != parents[s["traceId"]])
+    print("records with a traceparent %d, whose CONSUMER span continues it %d (%.1f%%); "
+          "consumer spans %d, in a wrong trace %d, with a wrong parent %d" %
+          (n, ok, 100 * ok / n if n else 0, len(cons), bad, orphan))
+    return n > 0 and bad == 0 and orphan == 0 and ok >= float(opt(args, "--min-traced", 1)) * n
 
 
 def main():
     spans = load(sys.argv[2])
-    mode = {"chain": chain, "loop": loop, "kafka": kafka}[sys.argv[1]]
+    mode = {"chain": chain, "loop": loop, "kafka": kafka,
+            "kafka-headers": kafka_headers}[sys.argv[1]]
     ok = mode(spans, sys.argv[3:])
     sys.exit(0 if ok else 1)
 

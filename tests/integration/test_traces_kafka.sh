@@ -2,9 +2,13 @@
 # Kafka and traces. Spans to Kafka (--zipkin-kafka): the same Zipkin v2 JSON
 # lists as over HTTP, one list per message on topic "zipkin" of the librdkafka
 # mock cluster, as Zipkin's Kafka collector reads them; read back with kcat,
-# every message validates against the Zipkin spec (ajv). Then a confluent-kafka
-# producer and an observed consumer: each CONSUMER span continues the trace of
-# the PRODUCER span that wrote its records (offsets), never another's.
+# every message validates against the Zipkin spec (ajv). Then a service that
+# produces one record per HTTP request (confluent-kafka) and an observed
+# consumer: each CONSUMER span continues the trace of the PRODUCER span that
+# wrote its records (offsets), never another's; a record that carries the
+# request's traceparent puts the SERVER, PRODUCER and CONSUMER spans in one
+# trace. Last, the consumer observed alone: its spans continue the records'
+# traceparent headers.
 set -u -o pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -46,48 +50,75 @@ for line in sys.stdin:
         if s["kind"] == "SERVER" and s["name"] == "get /api/products/{id}":
             n.add(s["tags"]["http.path"])
 print(len(n))')"
-step "a producer and a consumer, observed: CONSUMER spans joined by offsets"
+step "a service that produces per request, and a consumer, observed: one trace"
 stop_sonde
 start_zipkin_receiver
 cat >"$LIB_TMP/consume.py" <<'PY'
 import sys
 from confluent_kafka import Consumer
-c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "g", "auto.offset.reset": "earliest"})
-c.subscribe(["orders"])
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[3],
+              "auto.offset.reset": "earliest"})
+c.subscribe(["orders"], on_assign=lambda c, parts: print("subscribed", flush=True))
 n = 0
 while n < int(sys.argv[2]):
-    m = c.poll(1.0)
+    m = c.poll(0.2)
     if m is not None and not m.error():
         n += 1
 print("consumed", n, flush=True)
 c.close()
 PY
-cat >"$LIB_TMP/produce.py" <<'PY'
-import sys, time
-from confluent_kafka import Producer
-p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 0})
-for i in range(int(sys.argv[2])):
-    p.produce("orders", key=str(i), value="order %d" % i)
-    p.flush()
-    time.sleep(0.01)
-print("produced", flush=True)
+# GET /orders/ID to the service; every other request carries a traceparent
+# (a caller that propagates), which the service copies into its record.
+cat >"$LIB_TMP/client.py" <<'PY'
+import random, sys, urllib.request
+port, first, n, every = map(int, sys.argv[1:5])
+for i in range(first, first + n):
+    req = urllib.request.Request("http://127.0.0.1:%d/orders/o%d" % (port, i))
+    if every and i % every == 0:
+        req.add_header("traceparent", "00-%032x-%016x-01" %
+                       (random.getrandbits(128) | 1, random.getrandbits(64) | 1))
+    urllib.request.urlopen(req).read()
+print("sent", flush=True)
 PY
 K=200
-start_gated consumer "$PYTHON" "$LIB_TMP/consume.py" "$B" "$K"
+APP_PORT=$(free_port)
+"$PYTHON" "$HERE/kafka_app.py" "$B" "$APP_PORT" "$LIB_TMP/deliveries.json" >"$LIB_TMP/app.out" 2>&1 &
+app_pid=$!
+track_pid app "$app_pid"
+wait_until 10 grep -q ready "$LIB_TMP/app.out" || die "kafka_app: $(cat "$LIB_TMP/app.out")"
+start_gated consumer "$PYTHON" "$LIB_TMP/consume.py" "$B" "$K" g1
 cons_pid=$GATED_PID
-start_gated producer "$PYTHON" "$LIB_TMP/produce.py" "$B" "$K"
-prod_pid=$GATED_PID
 SONDE_PORT=
-start_sonde --pid "$cons_pid=consumer" --pid "$prod_pid=producer" \
+start_sonde --pid "$cons_pid=consumer" --pid "$app_pid=orders" \
 	--zipkin-url "http://127.0.0.1:$Z_PORT/api/v2/spans"
 open_gate consumer
-open_gate producer
-wait "$prod_pid" || fail "producer failed: $(cat "$LIB_TMP/producer.out")"
+wait_until 30 grep -q subscribed "$LIB_TMP/consumer.out" || fail "consumer: $(cat "$LIB_TMP/consumer.out")"
+"$PYTHON" "$LIB_TMP/client.py" "$APP_PORT" 0 "$K" 2 >"$LIB_TMP/client.out" 2>&1 ||
+	fail "client: $(tail -3 "$LIB_TMP/client.out")"
 wait_until 30 grep -q consumed "$LIB_TMP/consumer.out" || fail "consumer: $(cat "$LIB_TMP/consumer.out")"
 sleep 1.5 # a flush of the span queue
 offset_links=$(metric 'sonde_trace_links_total{link="offset"}')
 stop_sonde
-"$PYTHON" "$HERE/check_traces.py" kafka "$ZDIR" --min-linked 0.5 >"$LIB_TMP/kcheck.out" 2>&1 &&
+"$PYTHON" "$HERE/check_traces.py" kafka "$ZDIR" --min-linked 0.5 \
+	--deliveries "$LIB_TMP/deliveries.json" --min-traced 0.9 >"$LIB_TMP/kcheck.out" 2>&1 &&
 	pass "$(cat "$LIB_TMP/kcheck.out")" || fail "$(cat "$LIB_TMP/kcheck.out")"
 assert_gt "fetched partitions joined by offsets, counted" 0 "$offset_links"
+
+step "the consumer observed alone: CONSUMER spans continue the records' traceparent"
+rm -f "$ZDIR"/*.json
+: >"$LIB_TMP/deliveries.json" # the service appends to it
+start_gated consumer2 "$PYTHON" "$LIB_TMP/consume.py" "$B" $((K + 100)) g2 # from the start
+cons2_pid=$GATED_PID
+start_sonde --pid "$cons2_pid=consumer" --zipkin-url "http://127.0.0.1:$Z_PORT/api/v2/spans"
+open_gate consumer2
+wait_until 30 grep -q subscribed "$LIB_TMP/consumer2.out" || fail "consumer2: $(cat "$LIB_TMP/consumer2.out")"
+"$PYTHON" "$LIB_TMP/client.py" "$APP_PORT" 1000 100 1 >"$LIB_TMP/client.out" 2>&1 ||
+	fail "client: $(tail -3 "$LIB_TMP/client.out")"
+wait_until 30 grep -q consumed "$LIB_TMP/consumer2.out" || fail "consumer2: $(cat "$LIB_TMP/consumer2.out")"
+sleep 1.5
+remote=$(metric 'sonde_trace_links_total{link="remote"}')
+stop_sonde
+"$PYTHON" "$HERE/check_traces.py" kafka-headers "$ZDIR" "$LIB_TMP/deliveries.json" --min-traced 0.8 \
+	>"$LIB_TMP/hcheck.out" 2>&1 && pass "$(cat "$LIB_TMP/hcheck.out")" || fail "$(cat "$LIB_TMP/hcheck.out")"
+assert_gt "record headers counted as remote contexts" 0 "$remote"
 finish

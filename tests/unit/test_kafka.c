@@ -1166,6 +1166,169 @@ static void test_topic_names(void **state)
 	run_free(r);
 }
 
+/* ---- trace headers in records ---- */
+
+static void zz(uint8_t *b, size_t *n, int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+
+	while (u >= 0x80) {
+		b[(*n)++] = (uint8_t)(u | 0x80);
+		u >>= 7;
+	}
+	b[(*n)++] = (uint8_t)u;
+}
+
+static void zbytes(uint8_t *b, size_t *n, const char *s)
+{
+	zz(b, n, s ? (int64_t)strlen(s) : -1);
+	if (s) {
+		memcpy(b + *n, s, strlen(s));
+		*n += strlen(s);
+	}
+}
+
+/* One record: key, value, and a header hkey: hval unless hkey is NULL (plus an unrelated one). */
+static size_t record(uint8_t *out, int i, const char *hkey, const char *hval)
+{
+	uint8_t r[512];
+	size_t n = 0, o = 0;
+
+	r[n++] = 0; /* attributes */
+	zz(r, &n, i);  /* timestamp delta */
+	zz(r, &n, i);  /* offset delta */
+	zbytes(r, &n, "order-17");
+	zbytes(r, &n, "{\"traceparent\": \"not a header\"}");
+	zz(r, &n, hkey ? 2 : 1);
+	zbytes(r, &n, "content-type");
+	zbytes(r, &n, "json");
+	if (hkey) {
+		zbytes(r, &n, hkey);
+		zbytes(r, &n, hval);
+	}
+	zz(out, &o, (int64_t)n);
+	memcpy(out + o, r, n);
+	return o + n;
+}
+
+/* A Produce v7 of one batch to orders/0 whose records carry these headers. */
+static void traced_produce(struct msg *m, int nrec, const char *const *keys,
+			   const char *const *vals, int16_t attributes)
+{
+	uint8_t recs[4096];
+	size_t n = 0;
+
+	for (int i = 0; i < nrec; i++)
+		n += record(recs + n, i, keys[i], vals[i]);
+	req_header(m, 0, 7, 5, false);
+	str(m, false, NULL);
+	i16(m, -1);
+	i32(m, 30000);
+	arr(m, false, 1);
+	str(m, false, "orders");
+	arr(m, false, 1);
+	i32(m, 0);
+	i32(m, (int32_t)(61 + n));
+	i64(m, 0);
+	i32(m, (int32_t)(49 + n));
+	i32(m, 0);
+	i8(m, 2);
+	i32(m, 0);
+	i16(m, attributes);
+	i32(m, nrec - 1);
+	i64(m, 1700000000000LL);
+	i64(m, 1700000000000LL);
+	i64(m, -1);
+	i16(m, -1);
+	i32(m, -1);
+	i32(m, nrec);
+	memcpy(m->b + m->n, recs, n);
+	m->n += n;
+	end(m);
+}
+
+static void traced_response(struct msg *m)
+{
+	resp_header(m, 5, false);
+	arr(m, false, 1);
+	str(m, false, "orders");
+	arr(m, false, 1);
+	produce_part_resp(m, 7, 0, 0, 40);
+	i32(m, 0);
+	end(m);
+}
+
+/* The part of a Produce with these records, fed with caplen bytes of the request captured. */
+static struct kafka_part traced(int nrec, const char *const *keys, const char *const *vals,
+				int16_t attributes, size_t caplen)
+{
+	struct run *r = run_new(KAFKA_ROLE_CLIENT);
+	struct msg req = {0}, resp = {0};
+	struct kafka_part p = { .trace_kind = KAFKA_TRACE_NONE };
+
+	traced_produce(&req, nrec, keys, vals, attributes);
+	traced_response(&resp);
+	if (caplen > req.n)
+		caplen = req.n;
+	assert_int_equal(feedt(r, KAFKA_DIR_EGRESS, req.b, caplen, req.n, 10), 0);
+	if (feedm(r, KAFKA_DIR_INGRESS, &resp, 20) == 1 && r->x[0].nparts)
+		p = *part(&r->x[0], "orders", 0);
+	if (caplen == req.n) { /* all of it seen: exact */
+		assert_int_equal(r->n, 1);
+		assert_int_equal(p.records, (uint32_t)nrec);
+		assert_int_equal(p.base_offset, 40);
+	}
+	run_free(r);
+	return p;
+}
+
+#define TP1 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+#define TP2 "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+#define TP3 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+static void test_record_trace_headers(void **state)
+{
+	const char *tp[] = { "traceparent", "traceparent", "traceparent" };
+	const char *same[] = { TP1, TP2, TP1 }, *mixed[] = { TP1, TP3, TP1 };
+	const char *partial_keys[] = { "traceparent", NULL, "traceparent" };
+	const char *b3k[] = { "b3", "B3" }, *b3v[] = { "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1",
+						       "80f198ee56343ba864fe8b2a57d3eff7-05e3ac9a4f6e3b90-1" };
+	const char *bad_len[] = { "traceparent" }, *long_v[] = {
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-"
+		"0123456789012345678901234567890123456789" };
+	struct kafka_part p;
+
+	(void)state;
+	/* Every record of one trace: the first one's value. */
+	p = traced(3, tp, same, 0, 4096);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_TRACEPARENT);
+	assert_string_equal(p.trace, TP1);
+	/* Two traces in one batch: no context (a wrong join is worse than none). */
+	p = traced(3, tp, mixed, 0, 4096);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_NONE);
+	/* A record without one: none. */
+	p = traced(3, partial_keys, same, 0, 4096);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_NONE);
+	/* B3 single, header names in any case. */
+	p = traced(2, b3k, b3v, 0, 4096);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_B3);
+	assert_string_equal(p.trace, b3v[0]);
+	/* Compressed records are not read. */
+	p = traced(3, tp, same, 1, 4096);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_NONE);
+	/* The last record not captured: none. */
+	p = traced(3, tp, same, 0, 300);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_NONE);
+	/* A value longer than any context is not kept. */
+	p = traced(1, bad_len, long_v, 0, 4096);
+	assert_int_equal(p.trace_kind, KAFKA_TRACE_NONE);
+	/* Every prefix of the capture: never more than what was seen, never a crash. */
+	for (size_t cap = 1; cap < 400; cap++) {
+		p = traced(3, tp, same, 0, cap);
+		assert_true(p.trace_kind == KAFKA_TRACE_NONE || !strcmp(p.trace, TP1));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1187,6 +1350,7 @@ int main(void)
 	    cmocka_unit_test(test_truncated_bodies),
 	    cmocka_unit_test(test_sniffing),
 	    cmocka_unit_test(test_topic_names),
+	    cmocka_unit_test(test_record_trace_headers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -246,7 +246,125 @@ struct batches {
 	uint32_t records;
 	int64_t next_offset; /* last batch's base offset + last offset delta + 1, or -1 */
 	bool unknown;	     /* a batch whose header was not kept, or that does not add up */
+	bool untraced;	     /* a record without the trace header, or not read */
+	uint8_t trace_kind;  /* the first record's trace header ... */
+	char trace[KAFKA_TRACE_MAX];
 };
+
+/* A zigzag varint (Kafka records' lengths and deltas) at p[*o..n); false if cut or too long. */
+static bool zvarint(const uint8_t *p, size_t n, size_t *o, int64_t *v)
+{
+	uint64_t u = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*o >= n)
+			return false;
+		u |= (uint64_t)(p[*o] & 0x7f) << shift;
+		if (!(p[(*o)++] & 0x80)) {
+			*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool name_is(const uint8_t *s, int64_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (n != (int64_t)len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((s[i] | 0x20) != name[i])
+			return false;
+	return true;
+}
+
+/* The trace id part of a trace header value (what records of one trace share). */
+static size_t trace_key(uint8_t kind, const char *v, size_t n)
+{
+	const char *d;
+
+	if (kind == KAFKA_TRACE_TRACEPARENT)
+		return n >= 35 ? 35 : n;
+	d = memchr(v, '-', n);
+	return d ? (size_t)(d - v) : n;
+}
+
+/*
+ * One record (p[0..n), its length prefix read): its trace header, if any,
+ * into *kind and val. Returns false when it does not add up.
+ */
+static bool record_trace(const uint8_t *p, size_t n, uint8_t *kind, const uint8_t **val,
+			 int64_t *vlen)
+{
+	size_t o = 1; /* attributes */
+	int64_t v, nh, kl;
+
+	*kind = KAFKA_TRACE_NONE;
+	if (!zvarint(p, n, &o, &v) || !zvarint(p, n, &o, &v)) /* timestamp and offset deltas */
+		return false;
+	for (int f = 0; f < 2; f++) { /* key, value: skipped, never read */
+		if (!zvarint(p, n, &o, &v) || v < -1 || (v > 0 && (uint64_t)v > n - o))
+			return false;
+		o += v > 0 ? (size_t)v : 0;
+	}
+	if (!zvarint(p, n, &o, &nh) || nh < 0)
+		return false;
+	for (int64_t h = 0; h < nh; h++) {
+		const uint8_t *k;
+
+		if (!zvarint(p, n, &o, &kl) || kl < 0 || (uint64_t)kl > n - o)
+			return false;
+		k = p + o;
+		o += (size_t)kl;
+		if (!zvarint(p, n, &o, &v) || v < -1 || (v > 0 && (uint64_t)v > n - o))
+			return false;
+		if (v > 0 && v < KAFKA_TRACE_MAX &&
+		    ((name_is(k, kl, "traceparent") && *kind != KAFKA_TRACE_TRACEPARENT) ||
+		     (name_is(k, kl, "b3") && *kind == KAFKA_TRACE_NONE))) {
+			*kind = name_is(k, kl, "b3") ? KAFKA_TRACE_B3 : KAFKA_TRACE_TRACEPARENT;
+			*val = p + o;
+			*vlen = v;
+		}
+		o += v > 0 ? (size_t)v : 0;
+	}
+	return true;
+}
+
+/*
+ * The trace headers of a batch's count records (p[0..n), after the batch
+ * header), folded into b: b keeps the first record's header while every
+ * record has one of the same trace.
+ */
+static void batch_traces(const uint8_t *p, size_t n, int32_t count, struct batches *b)
+{
+	size_t o = 0;
+
+	for (int32_t i = 0; i < count && !b->untraced; i++) {
+		const uint8_t *val = NULL;
+		int64_t len, vlen = 0;
+		uint8_t kind;
+
+		if (!zvarint(p, n, &o, &len) || len <= 0 || (uint64_t)len > n - o ||
+		    !record_trace(p + o, (size_t)len, &kind, &val, &vlen) || !kind) {
+			b->untraced = true;
+			break;
+		}
+		o += (size_t)len;
+		if (!b->trace_kind) {
+			b->trace_kind = kind;
+			memcpy(b->trace, val, (size_t)vlen);
+			b->trace[vlen] = 0;
+		} else {
+			size_t kl = trace_key(kind, (const char *)val, (size_t)vlen);
+
+			if (kind != b->trace_kind || kl != trace_key(kind, b->trace, strlen(b->trace)) ||
+			    memcmp(val, b->trace, kl))
+				b->untraced = true;
+		}
+	}
+}
 
 /*
  * A records field of len bytes (one or more RecordBatches) at the reader's
@@ -261,6 +379,9 @@ static void rd_batches(struct rd *r, int64_t len, struct batches *b)
 	b->records = 0;
 	b->next_offset = -1;
 	b->unknown = false;
+	b->untraced = false;
+	b->trace_kind = KAFKA_TRACE_NONE;
+	memset(b->trace, 0, sizeof(b->trace)); /* copied whole into the exchange */
 	if (len <= 0)
 		return;
 	while (o < (uint64_t)len) {
@@ -282,6 +403,11 @@ static void rd_batches(struct rd *r, int64_t len, struct batches *b)
 		}
 		if (o + 12 + (uint64_t)blen > (uint64_t)len)
 			break; /* a partial batch */
+		/* Records are read for trace headers when kept whole and not compressed. */
+		if (start + o + 12 + (uint64_t)blen > r->len || (p[22] & 0x07))
+			b->untraced = true;
+		else
+			batch_traces(p + BATCH_HDR, (size_t)blen + 12 - BATCH_HDR, count, b);
 		b->records += (uint32_t)count;
 		b->next_offset = (int64_t)get_be(p, 8) + (int32_t)get_be(p + 23, 4) + 1;
 		o += 12 + (uint64_t)blen;
@@ -369,8 +495,13 @@ static int16_t produce_request(struct rd *r, struct kafka_inflight *q)
 				break;
 			rd_batches(r, len, &b);
 			p = req_part(q, topic, part);
-			if (p)
+			if (p) {
 				p->records = b.records;
+				if (b.records && !b.untraced && !b.unknown) {
+					p->trace_kind = b.trace_kind;
+					memcpy(p->trace, b.trace, sizeof(p->trace));
+				}
+			}
 			if (b.unknown)
 				q->parts_truncated = true;
 			if (flex)
@@ -614,6 +745,11 @@ static void fetch_response(struct rd *r, struct kafka_exchange *x)
 				p->records = b.records;
 				if (b.next_offset >= 0)
 					p->next_offset = b.next_offset;
+				p->trace_kind = KAFKA_TRACE_NONE;
+				if (b.records && !b.untraced && !b.unknown) {
+					p->trace_kind = b.trace_kind;
+					memcpy(p->trace, b.trace, sizeof(p->trace));
+				}
 			}
 			if (b.unknown)
 				x->parts_truncated = true;
@@ -672,6 +808,8 @@ static void exchange_from(struct feed *f, const struct kafka_inflight *q, struct
 		p->fetch_offset = q->parts[i].fetch_offset;
 		p->next_offset = q->parts[i].fetch_offset;
 		p->high_watermark = -1;
+		p->trace_kind = q->parts[i].trace_kind;
+		memcpy(p->trace, q->parts[i].trace, sizeof(p->trace));
 	}
 }
 

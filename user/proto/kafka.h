@@ -9,9 +9,10 @@
  * correlation_id][...], matched by correlation id. Produce (0), Fetch (1) and
  * OffsetCommit (8) bodies are decoded, in the versions librdkafka 2.0 speaks,
  * flexible versions (compact strings/arrays, tagged fields) included; other
- * APIs are timed and skipped by length. Record batches are read from their
- * headers only (base offset, last offset delta, record count), so a batch
- * larger than the capture still counts.
+ * APIs are timed and skipped by length. Record batches are counted from their
+ * headers (base offset, last offset delta, record count), so a batch larger
+ * than the capture still counts; the records themselves are read, when kept
+ * whole and uncompressed, only for their trace headers (never keys or values).
  */
 #ifndef SONDE_PROTO_KAFKA_H
 #define SONDE_PROTO_KAFKA_H
@@ -24,6 +25,15 @@
 #define KAFKA_CLIENT_MAX 64
 #define KAFKA_PARTS_MAX 32    /* topic-partitions reported per exchange */
 #define KAFKA_INFLIGHT_MAX 32 /* requests awaiting a response */
+#define KAFKA_TRACE_MAX 80    /* a record's trace header value, NUL included */
+
+/*
+ * The trace context the records of one topic-partition carry in their headers
+ * (a producer that propagates: `traceparent` or `b3`). Reported only when every
+ * record of the topic-partition was read (uncompressed, captured) and all carry
+ * the same trace id: the value of the first one.
+ */
+enum kafka_trace_kind { KAFKA_TRACE_NONE = 0, KAFKA_TRACE_TRACEPARENT = 1, KAFKA_TRACE_B3 = 2 };
 
 enum kafka_dir { KAFKA_DIR_INGRESS = 0, KAFKA_DIR_EGRESS = 1 };
 enum kafka_role { KAFKA_ROLE_UNKNOWN = 0, KAFKA_ROLE_SERVER = 1, KAFKA_ROLE_CLIENT = 2 };
@@ -41,6 +51,8 @@ struct kafka_part {
 	int64_t next_offset;  /* Fetch: last offset received + 1, else fetch_offset;
 			       * OffsetCommit: the offset committed */
 	int64_t high_watermark; /* Fetch: from the response; -1 if unknown */
+	uint8_t trace_kind;     /* enum kafka_trace_kind */
+	char trace[KAFKA_TRACE_MAX]; /* the records' trace header, when trace_kind */
 };
 
 struct kafka_exchange {
@@ -80,6 +92,8 @@ struct kafka_req_part {
 	int32_t partition;
 	uint32_t records;
 	int64_t fetch_offset;
+	uint8_t trace_kind;
+	char trace[KAFKA_TRACE_MAX];
 };
 
 struct kafka_inflight {
