@@ -335,6 +335,7 @@ static void put_pg(struct agent *a, struct conn *c, const struct pg_exchange *px
 	x.error = px->error;
 	x.error_code = px->sqlstate;
 	x.pg.db = px->db;
+	x.pg.statement = px->statement;
 	if (a->tracer)
 		tracer__assign(a->tracer, c, &x, NULL);
 	put(a, &x, 1);

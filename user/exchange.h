@@ -111,6 +111,7 @@ struct exchange {
 		} redis;
 		struct {
 			const char *db; /* "" unknown */
+			const char *statement; /* literals replaced by '?' ("" unknown) */
 		} pg;
 		struct {
 			int16_t api_key;

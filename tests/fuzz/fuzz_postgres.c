@@ -49,6 +49,19 @@ static void check_summary(const uint8_t *p, size_t n, size_t opsz, size_t tables
 	check(op[0] != '\0' || opsz == 1);
 }
 
+/* The statement text: bounded, and no quote or control byte (literals never get through). */
+static void check_statement(const uint8_t *p, size_t n)
+{
+	char st[PG_STMT_MAX];
+	size_t len;
+
+	pg_sql_statement((const char *)p, n, st, sizeof(st));
+	len = strlen(st);
+	check(len < sizeof(st));
+	for (size_t i = 0; i < len; i++)
+		check(st[i] != '\'' && ((uint8_t)st[i] >= 0x20 && st[i] != 0x7f));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pg_exchange out[XMAX];
@@ -75,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)pg_looks_like_frontend(f.buf, f.caplen);
 		check_summary(f.buf, f.caplen, PG_OP_MAX, PG_TABLE_MAX);
 		check_summary(f.buf, f.caplen, 1 + f.c1 % PG_OP_MAX, 1 + f.c2 % PG_TABLE_MAX);
+		check_statement(f.buf, f.caplen);
 		fuzz_feed_done(&f);
 		check(n >= -1 && n <= f.max_out);
 		check(!broken || n == 0);

@@ -134,6 +134,9 @@ def complete_chain(ss, i):
             return False, "missing or doubled " + name
     if gws["tags"].get("http.path") != path or a["tags"].get("http.path") != path:
         return False, "wrong path"
+    # psycopg2 sends the id as a literal: it must not reach the span.
+    if pg["tags"].get("db.statement") != "SELECT ?::text AS id":
+        return False, "db.statement %r" % pg["tags"].get("db.statement")
     edges = ((gwc, gws), (a, gwc), (rd, a), (pg, a), (ab, a), (b, ab))
     for child, parent in edges:
         if child.get("parentId") != parent["id"]:

@@ -1781,6 +1781,43 @@ static void test_sql_summary(void **state)
 	assert_string_equal(t, "");
 }
 
+static void statement(const char *sql, const char *want)
+{
+	char st[PG_STMT_MAX];
+
+	pg_sql_statement(sql, strlen(sql), st, sizeof(st));
+	assert_string_equal(st, want);
+}
+
+/* db.statement: literals and parameters become '?', comments go, blanks fold. */
+static void test_sql_statement(void **state)
+{
+	char big[400];
+
+	(void)state;
+	statement("SELECT * FROM users WHERE email = 'kim@example.com' AND id = 42",
+		  "SELECT * FROM users WHERE email = ? AND id = ?");
+	statement("select  name,\n\tprice\nfrom \"Products\" where id=$1 -- the id\n",
+		  "select name, price from \"Products\" where id=?");
+	statement("INSERT INTO orders (user_id, total) VALUES (7, 19.99), (8, -1e3) RETURNING id",
+		  "INSERT INTO orders (user_id, total) VALUES (?, ?), (?, -?) RETURNING id");
+	statement("UPDATE t SET s = E'it\\'s', d = $$secret$$, e = $tag$x$tag$ /* c */ WHERE k = 'a''b'",
+		  "UPDATE t SET s = ?, d = ?, e = ? WHERE k = ?");
+	statement("ALTER USER app PASSWORD 'hunter2'; SELECT 1", "ALTER USER app PASSWORD ?");
+	statement("SELECT col1, t2.x3 FROM t2", "SELECT col1, t2.x3 FROM t2");
+	statement("SELECT \"a'b\" FROM x", "SELECT \"a_b\" FROM x");
+	statement("", "");
+	/* Longer than the field: cut, and said so. */
+	memset(big, 0, sizeof(big));
+	strcpy(big, "SELECT ");
+	for (int i = 0; i < 30; i++)
+		strcat(big, "column_x, ");
+	strcat(big, "1 FROM t");
+	pg_sql_statement(big, strlen(big), big, PG_STMT_MAX);
+	assert_int_equal(strlen(big), PG_STMT_MAX - 1);
+	assert_string_equal(big + PG_STMT_MAX - 4, "...");
+}
+
 static bool fe_like(const void *p, size_t n)
 {
 	return pg_looks_like_frontend(p, n);
@@ -1832,6 +1869,7 @@ static void test_looks_like_frontend(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sql_statement),
 	    cmocka_unit_test(test_startup_simple_query),
 	    cmocka_unit_test(test_db_from_user),
 	    cmocka_unit_test(test_roles),

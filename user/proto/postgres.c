@@ -214,6 +214,10 @@ static void sql_stmt_reset(struct pg_sql *s)
 	s->cand[0] = '\0';
 	s->table[0] = '\0';
 	s->inner[0] = '\0';
+	s->tlen = 0;
+	s->tspace = false;
+	s->tover = false;
+	s->text[0] = '\0';
 }
 
 static void sql_init(struct pg_sql *s)
@@ -259,6 +263,73 @@ static void cand_done(struct pg_sql *s)
 	s->cand[0] = '\0';
 }
 
+/* Room kept at the end of text[] for "..." and the NUL. */
+#define TEXT_ROOM (PG_STMT_MAX - 4)
+
+static void text_put(struct pg_sql *s, const char *p, size_t n)
+{
+	if (s->tover)
+		return;
+	if (s->tspace && s->tlen) {
+		if (s->tlen >= TEXT_ROOM) {
+			s->tover = true;
+			return;
+		}
+		s->text[s->tlen++] = ' ';
+	}
+	s->tspace = false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = (uint8_t)p[i];
+
+		if (s->tlen >= TEXT_ROOM) {
+			s->tover = true;
+			return;
+		}
+		/*
+		 * Quoted names may hold anything: no control bytes out, and no
+		 * quote, so that a quote in the text always means a bug.
+		 */
+		s->text[s->tlen++] = b < 0x20 || b == 0x7f || b == '\'' ? '_' : (char)b;
+	}
+}
+
+/* A token into the statement's text: names and punctuation as written, any literal as '?'. */
+static void text_token(struct pg_sql *s, enum tok_kind kind, uint8_t c)
+{
+	switch (kind) {
+	case TK_WORD:
+		text_put(s, s->word, s->wlen);
+		break;
+	case TK_QWORD:
+		text_put(s, "\"", 1);
+		s->tspace = false;
+		text_put(s, s->word, s->wlen);
+		text_put(s, "\"", 1);
+		break;
+	case TK_PUNCT:
+		text_put(s, (const char *)&c, 1);
+		break;
+	default:
+		/* E'...' is two tokens (the E, then the literal): one '?'. */
+		if (s->tspace || !s->tlen || s->text[s->tlen - 1] != '?')
+			text_put(s, "?", 1);
+		break;
+	}
+}
+
+/* The statement's text, NUL-terminated, "..." when it did not fit or was cut. */
+static const char *sql_text(struct pg_sql *s)
+{
+	size_t n = s->tlen;
+
+	if (s->tover) {
+		memcpy(s->text + n, "...", 3);
+		n += 3;
+	}
+	s->text[n] = '\0';
+	return s->text;
+}
+
 static void sql_token(struct pg_sql *s, enum tok_kind kind, uint8_t c)
 {
 	bool word = kind == TK_WORD, name = word || kind == TK_QWORD;
@@ -266,6 +337,7 @@ static void sql_token(struct pg_sql *s, enum tok_kind kind, uint8_t c)
 	enum kw prev = s->prev;
 	size_t i;
 
+	text_token(s, kind, c);
 	s->prev = kw;
 	if (!s->first) {
 		s->first = true;
@@ -340,8 +412,10 @@ static size_t sql_scan(struct pg_sql *s, const uint8_t *p, size_t n, bool *end)
 		switch (s->lex) {
 		case LX_NORMAL:
 			i++;
-			if (is_space(b))
+			if (is_space(b)) {
+				s->tspace = true;
 				break;
+			}
 			if (b == '-') {
 				s->lex = LX_DASH;
 				break;
@@ -501,6 +575,7 @@ static size_t sql_scan(struct pg_sql *s, const uint8_t *p, size_t n, bool *end)
 			if (b == '-') {
 				i++;
 				s->lex = LX_LINE_CMT;
+				s->tspace = true;
 				break;
 			}
 			s->lex = LX_NORMAL;
@@ -512,6 +587,7 @@ static size_t sql_scan(struct pg_sql *s, const uint8_t *p, size_t n, bool *end)
 				i++;
 				s->lex = LX_BLOCK_CMT;
 				s->cmt_depth = 1;
+				s->tspace = true;
 				break;
 			}
 			s->lex = LX_NORMAL;
@@ -588,6 +664,8 @@ static void sql_end(struct pg_sql *s, bool cut)
 	if (s->expect == EX_DOT || s->expect == EX_NAME2)
 		cand_done(s);
 	s->expect = EX_NONE;
+	if (cut)
+		s->tover = true;
 }
 
 static const char *sql_op(const struct pg_sql *s)
@@ -608,7 +686,8 @@ static void emit(struct feed *f, const struct pg_exchange *x)
 		f->out[f->n++] = *x;
 }
 
-static void push(struct pg_conn *c, const char *op, const char *table, uint64_t ts)
+static void push(struct pg_conn *c, const char *op, const char *table, const char *stmt,
+		 uint64_t ts)
 {
 	struct pg_pending *p;
 
@@ -624,6 +703,7 @@ static void push(struct pg_conn *c, const char *op, const char *table, uint64_t 
 	p = &c->pending[(c->first + c->npending++) % PG_PENDING_MAX];
 	copy_cstr(p->operation, sizeof(p->operation), op);
 	copy_cstr(p->table, sizeof(p->table), table);
+	copy_cstr(p->statement, sizeof(p->statement), stmt);
 	p->begin_ts = ts;
 	p->batch = c->fe_seq;
 }
@@ -635,13 +715,14 @@ static void pop(struct pg_conn *c)
 }
 
 static void exchange_init(const struct pg_conn *c, struct pg_exchange *x, const char *op,
-			  const char *table, uint64_t begin_ts)
+			  const char *table, const char *stmt, uint64_t begin_ts)
 {
 	memset(x, 0, sizeof(*x));
 	x->role = c->role;
 	copy_cstr(x->operation, sizeof(x->operation), op);
 	copy_cstr(x->table, sizeof(x->table), table);
 	copy_cstr(x->db, sizeof(x->db), c->db);
+	copy_cstr(x->statement, sizeof(x->statement), stmt);
 	x->req_begin_ts = begin_ts;
 }
 
@@ -654,11 +735,11 @@ static void complete(struct feed *f, bool error, const char *sqlstate)
 	if (c->npending && c->pending[c->first].batch == c->be_seq) {
 		const struct pg_pending *p = &c->pending[c->first];
 
-		exchange_init(c, &x, p->operation, p->table, p->begin_ts);
+		exchange_init(c, &x, p->operation, p->table, p->statement, p->begin_ts);
 		pop(c);
 	} else if (c->lost_exec) {
 		/* Its Execute was in bytes we did not see: the statement being bound. */
-		exchange_init(c, &x, c->bound_op, c->bound_table, c->group_ts);
+		exchange_init(c, &x, c->bound_op, c->bound_table, c->bound_stmt, c->group_ts);
 	} else {
 		/* Answers something we did not see (mid-stream start, dropped). */
 		return;
@@ -699,7 +780,7 @@ static void lost_flush(struct feed *f)
 	while (c->npending) {
 		const struct pg_pending *p = &c->pending[c->first];
 
-		exchange_init(c, &x, p->operation, p->table, p->begin_ts);
+		exchange_init(c, &x, p->operation, p->table, p->statement, p->begin_ts);
 		x.resp_end_ts = c->be_lost_ts > p->begin_ts ? c->be_lost_ts : p->begin_ts;
 		emit(f, &x);
 		pop(c);
@@ -724,7 +805,7 @@ static struct pg_stmt *stmt_find(struct pg_conn *c, const char *name, size_t len
 }
 
 static void stmt_store(struct pg_conn *c, const char *name, size_t len, const char *op,
-		       const char *table)
+		       const char *table, const char *stmt)
 {
 	struct pg_stmt *st = stmt_find(c, name, len);
 	size_t i;
@@ -742,13 +823,15 @@ static void stmt_store(struct pg_conn *c, const char *name, size_t len, const ch
 	st->name[len] = '\0';
 	copy_cstr(st->operation, sizeof(st->operation), op);
 	copy_cstr(st->table, sizeof(st->table), table);
+	copy_cstr(st->statement, sizeof(st->statement), stmt);
 	st->used = ++c->tick ? c->tick : ++c->tick;
 }
 
-static void bind_set(struct pg_conn *c, const char *op, const char *table)
+static void bind_set(struct pg_conn *c, const char *op, const char *table, const char *stmt)
 {
 	copy_cstr(c->bound_op, sizeof(c->bound_op), op);
 	copy_cstr(c->bound_table, sizeof(c->bound_table), table);
+	copy_cstr(c->bound_stmt, sizeof(c->bound_stmt), stmt);
 }
 
 /* ---- message validation ---- */
@@ -1009,14 +1092,14 @@ static void fe_msg_begin(struct feed *f)
 		break;
 	case 'P':
 		sql_init(&c->sql);
-		bind_set(c, other_op, "");
+		bind_set(c, other_op, "", "");
 		break;
 	case 'B':
 		/* Unless its statement is known, the Execute will be "OTHER". */
-		bind_set(c, other_op, "");
+		bind_set(c, other_op, "", "");
 		break;
 	case 'E':
-		push(c, c->bound_op, c->bound_table, c->group_ts);
+		push(c, c->bound_op, c->bound_table, c->bound_stmt, c->group_ts);
 		c->group_open = false;
 		break;
 	default:
@@ -1061,7 +1144,7 @@ static void query_stmt(struct feed *f, bool cut)
 
 	sql_end(s, cut);
 	if (s->any) {
-		push(c, sql_op(s), sql_table(s), f->h->msg_ts);
+		push(c, sql_op(s), sql_table(s), sql_text(s), f->h->msg_ts);
 		f->h->got = true;
 	}
 	sql_stmt_reset(s);
@@ -1095,8 +1178,8 @@ static void parse_query_end(struct feed *f, bool cut)
 	struct pg_half *h = f->h;
 
 	sql_end(&c->sql, cut);
-	stmt_store(c, h->fbuf, h->flen, sql_op(&c->sql), sql_table(&c->sql));
-	bind_set(c, sql_op(&c->sql), sql_table(&c->sql));
+	stmt_store(c, h->fbuf, h->flen, sql_op(&c->sql), sql_table(&c->sql), sql_text(&c->sql));
+	bind_set(c, sql_op(&c->sql), sql_table(&c->sql), c->sql.text);
 	h->field = FIELD_SKIP;
 }
 
@@ -1148,7 +1231,7 @@ static void bind_bytes(struct feed *f, const uint8_t *p, size_t n)
 
 			if (st) {
 				st->used = ++c->tick ? c->tick : ++c->tick;
-				bind_set(c, st->operation, st->table);
+				bind_set(c, st->operation, st->table, st->statement);
 			}
 			h->field = FIELD_SKIP;
 			return;
@@ -1213,7 +1296,7 @@ static void fe_msg_end(struct feed *f)
 			query_stmt(f, false);
 		/* An empty query still gets an answer (EmptyQueryResponse). */
 		if (!h->got)
-			push(c, other_op, "", h->msg_ts);
+			push(c, other_op, "", "", h->msg_ts);
 		fallthrough;
 	case 'S':
 		c->fe_seq++;
@@ -1686,4 +1769,23 @@ void pg_sql_summary(const char *sql, size_t len, char *op, size_t opsz, char *ta
 		copy_cstr(op, opsz, sql_op(&s));
 	if (table)
 		copy_cstr(table, tablesz, sql_table(&s));
+}
+
+void pg_sql_statement(const char *sql, size_t len, char *out, size_t outsz)
+{
+	struct pg_sql s;
+	const char *z;
+	size_t i = 0;
+	bool end = false;
+
+	sql_init(&s);
+	if (sql) {
+		z = memchr(sql, 0, len);
+		if (z)
+			len = z - sql;
+		while (i < len && !end)
+			i += sql_scan(&s, (const uint8_t *)sql + i, len - i, &end);
+	}
+	sql_end(&s, false);
+	copy_cstr(out, outsz, sql_text(&s));
 }

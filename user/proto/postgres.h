@@ -23,6 +23,7 @@
 #define PG_DB_MAX      64
 #define PG_PENDING_MAX 64
 #define PG_STMTS_MAX   32  /* prepared statements remembered per connection */
+#define PG_STMT_MAX    128 /* statement text kept, literals replaced by '?' (NUL included) */
 
 enum pg_dir { PG_DIR_INGRESS = 0, PG_DIR_EGRESS = 1 };
 enum pg_role { PG_ROLE_UNKNOWN = 0, PG_ROLE_SERVER = 1, PG_ROLE_CLIENT = 2 };
@@ -32,6 +33,12 @@ struct pg_exchange {
 	char operation[PG_OP_MAX]; /* first keyword, upper case: SELECT INSERT UPDATE DELETE BEGIN COMMIT ... ("OTHER" if none) */
 	char table[PG_TABLE_MAX];  /* first relation after FROM / INTO / UPDATE, lower case, "" if none */
 	char db[PG_DB_MAX];        /* "database" from the startup message, "" if not seen */
+	/*
+	 * The statement with every literal (strings, numbers, dollar-quoted
+	 * bodies) and parameter replaced by '?', comments dropped, blanks
+	 * folded; "..." ends one longer than PG_STMT_MAX - 1 or cut by the capture.
+	 */
+	char statement[PG_STMT_MAX];
 	bool error;                /* ErrorResponse */
 	char sqlstate[6];          /* its SQLSTATE ("42P01"), "" if none */
 	uint64_t req_begin_ts;     /* ts of the feed carrying the statement's first byte */
@@ -59,12 +66,16 @@ struct pg_sql {
 	bool wover;           /* the word did not fit */
 	uint16_t depth;       /* parenthesis depth */
 	uint16_t kw_depth;    /* depth of the FROM/INTO/UPDATE whose name is expected */
+	uint8_t tlen;         /* bytes in text[] */
+	bool tspace;          /* blanks or a comment since the last token */
+	bool tover;           /* the text did not fit, or was cut */
 	char tag[32];
 	char word[PG_TABLE_MAX];
 	char op[PG_OP_MAX];
 	char cand[PG_TABLE_MAX];  /* name being read after FROM/INTO/UPDATE */
 	char table[PG_TABLE_MAX]; /* first one at parenthesis depth 0 */
 	char inner[PG_TABLE_MAX]; /* first one inside parentheses (fallback) */
+	char text[PG_STMT_MAX];   /* the statement, literals replaced (see pg_exchange) */
 };
 
 /* One direction: message framing and the fields of the message being read. */
@@ -88,6 +99,7 @@ struct pg_half {
 struct pg_pending {
 	char operation[PG_OP_MAX];
 	char table[PG_TABLE_MAX];
+	char statement[PG_STMT_MAX];
 	uint64_t begin_ts;
 	uint32_t batch;       /* Query or Sync batch it belongs to (one ReadyForQuery each) */
 };
@@ -96,6 +108,7 @@ struct pg_stmt {
 	char name[64];
 	char operation[PG_OP_MAX];
 	char table[PG_TABLE_MAX];
+	char statement[PG_STMT_MAX];
 	uint32_t used;        /* last use, for replacement (0 = free) */
 };
 
@@ -126,6 +139,7 @@ struct pg_conn {
 	struct pg_sql sql;    /* the frontend's Query/Parse text */
 	char bound_op[PG_OP_MAX];   /* statement of the last Bind (or Parse) */
 	char bound_table[PG_TABLE_MAX];
+	char bound_stmt[PG_STMT_MAX];
 };
 
 void pg_conn_init(struct pg_conn *c, enum pg_role role_hint);
@@ -152,5 +166,8 @@ bool pg_looks_like_frontend(const uint8_t *data, size_t len);
  */
 void pg_sql_summary(const char *sql, size_t len, char *op, size_t opsz, char *table,
 		    size_t tablesz);
+
+/* The first statement of a SQL text as pg_exchange.statement gives it (pure helper). */
+void pg_sql_statement(const char *sql, size_t len, char *out, size_t outsz);
 
 #endif /* SONDE_PROTO_POSTGRES_H */

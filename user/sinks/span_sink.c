@@ -213,6 +213,8 @@ static void build_pg(const struct span_sink *ss, const struct exchange *x, struc
 		span_tag(s, "db.operation", x->operation);
 	if (x->target[0])
 		span_tag(s, "db.sql.table", x->target);
+	if (x->pg.statement && x->pg.statement[0])
+		span_tag(s, "db.statement", x->pg.statement);
 	if (x->error)
 		span_tag(s, "error", x->error_code[0] ? x->error_code : "true");
 }
