@@ -204,6 +204,26 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 	return off;
 }
 
+/* Do these 4 bytes begin an HTTP request line (a common method and its space)? */
+static __always_inline int http_request_start(const __u8 *p)
+{
+	__u32 w;
+
+	__builtin_memcpy(&w, p, 4);
+	switch (w) {
+	case 0x20544547: /* "GET " */
+	case 0x54534f50: /* "POST" */
+	case 0x20545550: /* "PUT " */
+	case 0x454c4544: /* "DELE" */
+	case 0x44414548: /* "HEAD" */
+	case 0x43544150: /* "PATC" */
+	case 0x4954504f: /* "OPTI" */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* A record being written in place into this CPU's ring. */
 struct rec {
 	struct sonde_ring_ctl *ctl;
@@ -633,6 +653,30 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 			rec_commit(&r, toff + sizeof(struct sonde_segs), got);
 			goto announced;
 		}
+	}
+	/*
+	 * An HTTP request whose head goes on past the capture (long cookies,
+	 * many headers before `traceparent`): the head is what sonde reads, so
+	 * the syscall is copied again, up to SONDE_CAPTURE_MAX. Bodies and
+	 * responses do not begin with a method and keep the short copy.
+	 */
+	if (got == cap && cap < e->hdr.len && cap >= 4 && !walk && call != SONDE_CALL_SENDFILE &&
+	    (cs->head_more[dir & 1] || http_request_start(&e->body[MASKED(toff, 127)]))) {
+		/*
+		 * A server that reads heads in small buffers (nginx: 1 KiB,
+		 * then a larger one) gets the rest in the next syscall: that
+		 * one is copied long too, and only that one.
+		 */
+		cs->head_more[dir & 1] = !cs->head_more[dir & 1];
+		cap = e->hdr.len < SONDE_CAPTURE_MAX ? e->hdr.len : SONDE_CAPTURE_MAX;
+		if (a->iovcnt)
+			got = copy_iov(e, toff, a->buf, a->iovcnt, cap, 0);
+		else if (bpf_probe_read_user(&e->body[toff], MASKED(cap, LEN_MASK),
+					     (void *)a->buf) == 0)
+			got = cap;
+		stat_inc(SONDE_STAT_HEADS);
+	} else if (cs->head_more[dir & 1]) {
+		cs->head_more[dir & 1] = 0;
 	}
 	if (cs->left[dir & 1]) /* a walked message goes on in this plain copy */
 		cs->left[dir & 1] = cs->left[dir & 1] > e->hdr.len ? cs->left[dir & 1] - e->hdr.len : 0;

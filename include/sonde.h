@@ -184,7 +184,8 @@ struct sonde_conn_state {
 	__u8 announced;    /* the tuple went out in a record, at announced_ts */
 	__u16 capture;     /* bytes to copy per syscall on this connection; 0: capture_bytes */
 	__u8 walk;         /* enum sonde_walk */
-	__u8 _pad0[7];
+	__u8 head_more[2]; /* by direction: a long request head was copied, its rest may follow */
+	__u8 _pad0[5];
 	__u32 left[2];     /* by enum sonde_dir: bytes of a walked message still to come */
 	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;
@@ -210,6 +211,7 @@ enum sonde_stat {
 	SONDE_STAT_TRUNCATED,    /* data events whose payload was cut to capture_bytes */
 	SONDE_STAT_FORKS,        /* children added to targets by sched_process_fork */
 	SONDE_STAT_WALKED,       /* data events walked message by message (SONDE_F_SEGS) */
+	SONDE_STAT_HEADS,        /* HTTP request heads longer than the capture, copied again */
 	SONDE_STAT__MAX,
 };
 

@@ -283,6 +283,7 @@ static void put_http(struct agent *a, struct conn *c, const struct http_exchange
 		e->error = h->status >= 500 || (h->role == HTTP_ROLE_CLIENT && h->status >= 400);
 		e->http.method = h->method;
 		e->http.host = h->host;
+		e->http.tracestate = h->trace.tracestate;
 		e->http.parse_error = h->error;
 		/* The tracer sees it even so: the request it ends is no longer in flight. */
 		if (a->tracer)

@@ -102,6 +102,7 @@ struct exchange {
 		struct {
 			const char *method; /* as sent */
 			const char *host;
+			const char *tracestate; /* W3C tracestate of the request ("" none) */
 			uint8_t parse_error; /* enum http_error of the request */
 		} http;
 		struct {

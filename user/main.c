@@ -58,7 +58,7 @@ struct sonde {
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
 
-	struct metric_family *build_info, *events, *lost, *walked, *targets, *cpu, *rss;
+	struct metric_family *build_info, *events, *lost, *walked, *heads, *targets, *cpu, *rss;
 	struct metric_family *spans_exported, *spans_dropped; /* while tracing */
 };
 
@@ -118,6 +118,7 @@ static void collect(void *ctx)
 	metric__set(s->events, NULL, (double)st[SONDE_STAT_EVENTS]);
 	metric__set(s->lost, NULL, (double)st[SONDE_STAT_LOST]);
 	metric__set(s->walked, NULL, (double)st[SONDE_STAT_WALKED]);
+	metric__set(s->heads, NULL, (double)st[SONDE_STAT_HEADS]);
 	metric__set(s->targets, NULL, atomic_load(&s->live_targets));
 	f = fopen("/proc/self/stat", "r");
 	if (f) {
@@ -176,6 +177,10 @@ static int register_self_metrics(struct sonde *s)
 				     "Records of syscalls larger than the capture, copied message by "
 				     "message (each message's head, its body skipped)",
 				     NULL, 0);
+	s->heads = metrics__counter(s->m, "sonde_events_long_heads_total",
+				    "HTTP requests whose head went on past the capture, copied again "
+				    "up to 4096 bytes",
+				    NULL, 0);
 	s->targets = metrics__gauge(s->m, "sonde_targets", "Processes observed now", NULL, 0);
 	s->cpu = metrics__counter(s->m, "process_cpu_seconds_total",
 				  "User and system CPU time spent by sonde", NULL, 0);

@@ -34,7 +34,7 @@
 #   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024,
 #                             pgbench, redis_node and pg_node
 #   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
-#                             nginx_saturated_zipkin nginx_rate
+#                             nginx_saturated_zipkin nginx_longhead nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
 #                             pg_node]
@@ -87,7 +87,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_longhead nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -321,6 +321,26 @@ started fresh for each run. $BENCH_RUNS pair(s) of ${BENCH_SECONDS}-second runs,
 EOF
 }
 wl_nginx_saturated_teardown() { :; }
+
+# ------------------------------------------------ workload: nginx_longhead
+
+# Every request carries 2 KiB of headers: its head goes on past the 256 bytes
+# copied by default, so the kernel side copies it again whole (up to 4 KiB),
+# where trace headers may be. What that costs, against nginx_saturated.
+wl_nginx_longhead_setup() { bench_nginx_up && BENCH_SONDE_ARGS=; }
+wl_nginx_longhead_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_longhead_load() {
+	bench_wrk "$1" -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency \
+		-H "X-Pad: $(printf 'p%.0s' $(seq 1 2048))" "$NGINX_URL"
+}
+wl_nginx_longhead_parse() { wrk_parse "$1"; }
+wl_nginx_longhead_served() { nginx_served; }
+wl_nginx_longhead_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_longhead_describe() {
+	echo 'nginx_saturated with a 2 KiB `X-Pad` header on every request (wrk `-H`): each request head is
+longer than the default capture and is copied again up to 4 KiB (`sonde_events_long_heads_total`).'
+}
+wl_nginx_longhead_teardown() { :; }
 
 # ------------------------------------------------------ workload: nginx_rate
 

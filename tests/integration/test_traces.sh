@@ -57,6 +57,16 @@ curl -sf -H "X-B3-Sampled: 0" "http://127.0.0.1:$NGINX_PORT/chain/unsampled" >/d
 	fail "unsampled request"
 curl -sf -H "traceparent: 00-zzzz-$TP_SPAN-01" "http://127.0.0.1:$NGINX_PORT/chain/garbage" \
 	>/dev/null || fail "garbage traceparent request"
+# The context behind 3 KiB of other headers, far past the 256 bytes copied by
+# default: the kernel side copies a request head again, up to 4 KiB.
+LH_TRACE=0af7651916cd43dd8448eb211c80319c LH_SPAN=b7ad6b7169203331
+pad=$(printf 'p%.0s' $(seq 1 90))
+pads=()
+for i in $(seq 1 32); do pads+=(-H "X-Pad-$i: $pad"); done
+curl -sf "${pads[@]}" -H "traceparent: 00-$LH_TRACE-$LH_SPAN-01" -H "tracestate: sonde=lh1,other=x" \
+	"http://127.0.0.1:$NGINX_PORT/chain/longhead" >/dev/null || fail "long head request"
+assert_gt "request heads longer than the capture, copied again" 0 \
+	"$(metric sonde_events_long_heads_total)"
 
 step "/api/traces while sonde runs"
 curl -sf "http://127.0.0.1:$SONDE_PORT/api/traces?limit=5&serviceName=app-b" >"$LIB_TMP/api_list.json" ||
@@ -93,7 +103,7 @@ assert_gt "bodies received" 0 "$nbodies"
 zipkin_validate ListOfSpans "$ZDIR"/*.json >"$LIB_TMP/validate.out" 2>&1 &&
 	pass "all $nbodies bodies validate as ListOfSpans" ||
 	fail "invalid bodies: $(grep -v ': valid' "$LIB_TMP/validate.out" | head -5)"
-"$PYTHON" "$HERE/check_traces.py" chain "$ZDIR" --min-complete 0.99 --skip w3c,b3 >"$LIB_TMP/check.out" 2>&1 &&
+"$PYTHON" "$HERE/check_traces.py" chain "$ZDIR" --min-complete 0.99 --skip w3c,b3,longhead >"$LIB_TMP/check.out" 2>&1 &&
 	pass "chain: $(cat "$LIB_TMP/check.out")" || fail "chain: $(cat "$LIB_TMP/check.out")"
 # Two joins per request: gateway -> A, A -> B.
 assert_gt "server requests joined to their observed client" "$((2 * sent * 99 / 100))" "$links"
@@ -103,6 +113,11 @@ assert_gt "server requests joined to their observed client" "$((2 * sent * 99 / 
 "$PYTHON" "$HERE/check_traces.py" chain "$ZDIR" --only b3 --trace-id "$B3_TRACE" \
 	--parent "$B3_SPAN" >"$LIB_TMP/b3.out" 2>&1 && pass "b3: $(cat "$LIB_TMP/b3.out")" ||
 	fail "b3: $(cat "$LIB_TMP/b3.out")"
+"$PYTHON" "$HERE/check_traces.py" chain "$ZDIR" --only longhead --trace-id "$LH_TRACE" \
+	--parent "$LH_SPAN" >"$LIB_TMP/lh.out" 2>&1 && pass "traceparent after 3 KiB of headers: $(cat "$LIB_TMP/lh.out")" ||
+	fail "long head: $(cat "$LIB_TMP/lh.out")"
+assert_eq "tracestate kept on the span that continued the caller's context" 1 \
+	"$(cat "$ZDIR"/*.json | grep -o '"w3c.tracestate":"sonde=lh1,other=x"' | wc -l)"
 "$PYTHON" "$HERE/check_traces.py" chain "$ZDIR" --only garbage >"$LIB_TMP/garbage.out" 2>&1 &&
 	pass "bad traceparent: a new trace, complete" || fail "garbage: $(cat "$LIB_TMP/garbage.out")"
 missing=0

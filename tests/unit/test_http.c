@@ -1082,6 +1082,11 @@ static void test_bad_chunk_size(void **state)
 	}
 }
 
+/* A tracestate list-member longer than what is kept (HTTP_TRACESTATE_MAX). */
+#define LONG_MEMBER \
+	"0123456789012345678901234567890123456789012345678901234567890123456789" \
+	"0123456789012345678901234567890123456789012345678901234567890123456789"
+
 static void test_trace_headers(void **state)
 {
 	struct run *r = run_new(HTTP_ROLE_SERVER);
@@ -1121,6 +1126,19 @@ static void test_trace_headers(void **state)
 	assert_string_equal(r->x[1].trace.x_b3_traceid, "0123456789abcdef0123456789abcdef");
 	assert_string_equal(r->x[1].trace.x_b3_sampled, "t");
 	assert_string_equal(r->x[1].trace.traceparent, "");
+	assert_string_equal(r->x[1].trace.tracestate, "");
+
+	/* tracestate: headers joined; a list too long loses whole members from the right. */
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS,
+		 "GET /v HTTP/1.1\r\ntracestate: rojo=00f067aa0ba902b7 ,\r\n"
+		 "Tracestate: congo=t61rcWkgMzE\r\n"
+		 "tracestate: a=" LONG_MEMBER ",b=1\r\n"
+		 "tracestate: x=" LONG_MEMBER "\r\n\r\n",
+		 5),
+	    0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, RESP2, 6), 1);
+	assert_string_equal(r->x[2].trace.tracestate, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
 	run_free(r);
 }
 

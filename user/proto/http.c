@@ -193,6 +193,38 @@ static void copy_str(char *dst, size_t dstsz, const char *src, size_t len)
 	dst[len] = '\0';
 }
 
+/*
+ * A tracestate header appended to what earlier ones gave (W3C: several
+ * headers are one list). A list too long loses list-members from its right
+ * end, whole, as the W3C allows; never one cut in the middle.
+ */
+static void add_tracestate(char *dst, size_t dstsz, const char *v, size_t vlen)
+{
+	size_t have = strlen(dst), room;
+
+	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' || v[vlen - 1] == ','))
+		vlen--;
+	if (!vlen)
+		return;
+	if (have + (have ? 1 : 0) >= dstsz - 1)
+		return;
+	room = dstsz - 1 - have - (have ? 1 : 0);
+	if (vlen > room) {
+		const char *comma = NULL;
+
+		for (size_t i = 0; i <= room && i < vlen; i++)
+			if (v[i] == ',')
+				comma = v + i;
+		if (!comma)
+			return;
+		vlen = (size_t)(comma - v);
+	}
+	if (have)
+		dst[have++] = ',';
+	memcpy(dst + have, v, vlen);
+	dst[have + vlen] = '\0';
+}
+
 /* ---- pending requests ---- */
 
 static struct http_pending *pending_find(struct http_conn *c, uint32_t seq)
@@ -625,6 +657,8 @@ static int header(const char *name, size_t nlen, const char *v, size_t vlen, str
 		copy_str(tr->x_b3_parentspanid, sizeof(tr->x_b3_parentspanid), v, vlen);
 	} else if (ieq(name, nlen, "x-b3-sampled")) {
 		copy_str(tr->x_b3_sampled, sizeof(tr->x_b3_sampled), v, vlen);
+	} else if (ieq(name, nlen, "tracestate")) {
+		add_tracestate(tr->tracestate, sizeof(tr->tracestate), v, vlen);
 	}
 	return 0;
 }

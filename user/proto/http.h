@@ -28,6 +28,7 @@
 #define HTTP_HOST_MAX    128
 #define HTTP_TRACEPARENT_MAX 64  /* "00-<32 hex>-<16 hex>-<2 hex>" + NUL = 56 */
 #define HTTP_B3_MAX      80   /* single "b3" header value */
+#define HTTP_TRACESTATE_MAX 128 /* W3C tracestate kept: whole list-members only */
 #define HTTP_HEAD_MAX    4096 /* a message head larger than this is malformed */
 #define HTTP_PIPELINE_MAX 16  /* requests awaiting a response per connection */
 
@@ -68,6 +69,7 @@ struct http_trace_hdrs {
 	char x_b3_spanid[17];
 	char x_b3_parentspanid[17];
 	char x_b3_sampled[2];
+	char tracestate[HTTP_TRACESTATE_MAX]; /* every tracestate header, joined with ',' */
 };
 
 /* One completed request/response pair. */

@@ -174,6 +174,9 @@ static void build_http(const struct span_sink *ss, const struct exchange *x, str
 	span_tag(s, "http.status_code", st);
 	if (x->error)
 		span_tag(s, "error", st);
+	/* Kept with the context it came with: the span that continued the caller's. */
+	if ((x->ctx.flags & TRACE_REMOTE) && x->http.tracestate && x->http.tracestate[0])
+		span_tag(s, "w3c.tracestate", x->http.tracestate);
 }
 
 static void build_redis(const struct span_sink *ss, const struct exchange *x, struct span *s)
