@@ -20,7 +20,7 @@ endif
 INCLUDES := -Iinclude -Iuser -I$(BUILD)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -ljson-c -lpthread -lm
 bpf_cflags = -g -O2 -target bpf -D__TARGET_ARCH_$(1) -Iinclude -Ibpf -Ivmlinux/$(1) -Wall
 BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 
@@ -122,7 +122,7 @@ $(BUILD)/fuzz/fuzz_agent: tests/fuzz/fuzz_agent.c $(CORE_SRCS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
 		-DSONDE_VERSION='"fuzz"' $< $(filter-out $(FUZZ_AGENT_SKIP),$(CORE_SRCS)) -o $@ \
-		-lyaml -lpthread -lm
+		-lyaml -ljson-c -lpthread -lm
 
 $(BUILD)/mock_broker: tests/kafka/mock_broker.c
 	$(call msg,CC,$@)

@@ -22,6 +22,8 @@
 
 /* Set by userspace before load. */
 const volatile __u32 capture_bytes = SONDE_CAPTURE_DEFAULT;
+/* --capture-app-logs: what targets write to fds 1 and 2 (not sockets) is captured. */
+const volatile __u8 app_logs = 0;
 /* Bytes of each CPU's ring - 1 (a power of two - 1); rings' value_size matches. */
 const volatile __u64 ring_mask = (1 << 20) - 1;
 
@@ -135,11 +137,19 @@ static __always_inline struct conn_state *conn_learn(__u32 tgid, __u32 fd, __u32
 	struct sonde_fd_key k = { .tgid = tgid, .fd = fd };
 	struct conn_state cs = {};
 
+	int kind;
+
 	cs.gen = gen;
-	if (sonde_sock_tuple(fd, &cs.tuple) == 0) {
-		cs.watch = 1;
+	kind = sonde_sock_tuple(fd, &cs.tuple);
+	if (kind == 0) {
+		cs.watch = SONDE_WATCH_SOCKET;
 		cs.tuple.role = role;
 		cs.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+	} else if (app_logs && kind == -2 && (fd == 1 || fd == 2)) {
+		/* A journald stream is a socket: not this. */
+		cs.watch = SONDE_WATCH_LOG;
+		cs.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+		__builtin_memset(&cs.tuple, 0, sizeof(cs.tuple));
 	}
 	bpf_map_update_elem(&conns, &k, &cs, BPF_ANY);
 	return bpf_map_lookup_elem(&conns, &k);
@@ -562,6 +572,40 @@ struct io_args {
 	__u32 iovcnt;
 };
 
+/*
+ * A write to the target's stdout or stderr: its first SONDE_CAPTURE_MAX bytes
+ * as a SONDE_EV_LOG record (the agent splits lines). Reads there are not logs.
+ */
+static __noinline int log_exit(long ret, __u8 dir, struct sonde_target *t, struct io_args *a,
+			       struct conn_state *cs)
+{
+	struct event_buf *e;
+	struct rec r;
+	__u32 cap, got = 0;
+
+	if (dir != SONDE_DIR_EGRESS || ret <= 0 || !rec_begin(&r))
+		return 0;
+	e = r.e;
+	e->hdr.type = SONDE_EV_LOG;
+	e->hdr.dir = dir;
+	e->hdr.call = 0;
+	e->hdr.flags = 0;
+	e->hdr.tgid = a->id >> 32;
+	e->hdr.tid = (__u32)a->id;
+	e->hdr.fd = a->fd;
+	e->hdr.service = t->service;
+	e->hdr.conn_id = cs->conn_id;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->hdr.len = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
+	cap = e->hdr.len < SONDE_CAPTURE_MAX ? e->hdr.len : SONDE_CAPTURE_MAX;
+	if (a->iovcnt)
+		got = copy_iov(e, 0, a->buf, a->iovcnt, cap, 1);
+	else if (bpf_probe_read_user(&e->body[0], MASKED(cap, LEN_MASK), (void *)a->buf) == 0)
+		got = cap;
+	rec_commit(&r, 0, got);
+	return 0;
+}
+
 static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_target *t,
 				   struct io_args *a)
 {
@@ -580,6 +624,8 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		cs = conn_learn(tgid, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
 	if (!cs || !cs->watch)
 		return 0;
+	if (app_logs && cs->watch == SONDE_WATCH_LOG)
+		return log_exit(ret, dir, t, a, cs);
 	if (!rec_begin(&r))
 		return 0;
 	e = r.e;

@@ -40,7 +40,8 @@ static __always_inline struct file *sonde_fd_file(__u32 fd)
 
 /*
  * Fill t from the stream socket behind fd. Returns 0 for a TCP (v4/v6) or
- * Unix stream socket, -1 for anything else (file, pipe, UDP, ...).
+ * Unix stream socket, -1 for another socket (UDP, ...), -2 for no socket at
+ * all (file, pipe, tty).
  */
 static __always_inline int sonde_sock_tuple(__u32 fd, struct sonde_conn_tuple *t)
 {
@@ -56,7 +57,7 @@ static __always_inline int sonde_sock_tuple(__u32 fd, struct sonde_conn_tuple *t
 	inode = BPF_CORE_READ(f, f_inode);
 	mode = BPF_CORE_READ(inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
-		return -1;
+		return -2;
 	sock = BPF_CORE_READ(f, private_data);
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM_T)
 		return -1;

@@ -19,6 +19,7 @@
 enum sonde_event_type {
 	SONDE_EV_DATA = 1,  /* bytes read from / written to a socket */
 	SONDE_EV_CLOSE = 2, /* an observed socket fd was closed */
+	SONDE_EV_LOG = 3,   /* bytes a target wrote to its stdout or stderr (--capture-app-logs) */
 };
 
 /* Direction of a data event, as seen from the observed process. */
@@ -177,10 +178,17 @@ _Static_assert(sizeof(struct sonde_ring_ctl) == 128, "sonde_ring_ctl layout");
  * Value of the conns map: what an fd of a target is. Written by the BPF
  * programs; userspace only raises capture (loader__set_capture).
  */
+/* What the kernel side does with an fd's bytes (sonde_conn_state.watch). */
+enum sonde_watch {
+	SONDE_WATCH_NONE = 0,
+	SONDE_WATCH_SOCKET = 1, /* a TCP or Unix stream socket: SONDE_EV_DATA */
+	SONDE_WATCH_LOG = 2,    /* fd 1 or 2 and not a socket (pipe, file, tty): SONDE_EV_LOG */
+};
+
 struct sonde_conn_state {
 	__u64 conn_id;
 	__u32 gen;         /* targets gen when cached: a mismatch means stale */
-	__u8 watch;        /* 1: a TCP or Unix stream socket we follow */
+	__u8 watch;        /* enum sonde_watch */
 	__u8 announced;    /* the tuple went out in a record, at announced_ts */
 	__u16 capture;     /* bytes to copy per syscall on this connection; 0: capture_bytes */
 	__u8 walk;         /* enum sonde_walk */

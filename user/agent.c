@@ -12,6 +12,7 @@
 #include "export/metrics.h"
 #include "proto/http.h"
 #include "proto/kafka.h"
+#include "proto/lines.h"
 #include "proto/postgres.h"
 #include "proto/redis.h"
 #include "proto/route.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct tracer *tracer; /* NULL: tracing off */
 	struct sink sinks[SINKS_MAX];
 	int nsinks;
+	struct line_sink lines; /* put NULL: app lines are not wanted */
 
 	struct metric_family *db_conns;
 	struct metric_family *trace_links, *trace_bad; /* while tracing */
@@ -155,6 +157,11 @@ int agent__add_sink(struct agent *a, struct sink s)
 		return -1;
 	a->sinks[a->nsinks++] = s;
 	return 0;
+}
+
+void agent__set_line_sink(struct agent *a, const struct line_sink *ls)
+{
+	a->lines = *ls;
 }
 
 int agent__enable_tracing(struct agent *a, double sample_rate)
@@ -388,10 +395,95 @@ static void put_kafka(struct agent *a, struct conn *c, const struct kafka_exchan
 }
 
 /* Flush what the parser still holds (a response read until close) and forget c. */
+static void conn_finish(struct agent *a, struct conn *c, uint64_t ts);
+
+/* The record's connection: a new one when the fd was reused and the close was missed. */
+static struct conn *conn_current(struct agent *a, const struct sonde_event *e)
+{
+	struct conn *c = conn_table__get(a->conns, e->tgid, e->fd);
+
+	if (c && c->conn_id != e->conn_id) {
+		conn_finish(a, c, c->last_ts);
+		conn_table__del(a->conns, c);
+		c = NULL;
+	}
+	if (!c) {
+		c = conn_table__add(a->conns, e->tgid, e->fd);
+		if (!c)
+			return NULL;
+		c->conn_id = e->conn_id;
+		c->service = e->service;
+	}
+	return c;
+}
+
+/* The line being given, and what it needs from its write. */
+struct line_ctx {
+	struct agent *a;
+	const struct conn *c;
+	uint32_t tid;
+	uint64_t ts;
+};
+
+static void give_line(void *p, const char *text, size_t len, bool truncated)
+{
+	struct line_ctx *lc = p;
+	struct agent *a = lc->a;
+	struct app_line l = {
+		.service = lc->c->service,
+		.service_name = lc->c->service < (uint32_t)a->nsvc ? a->names[lc->c->service] : "",
+		.tgid = lc->c->tgid,
+		.tid = lc->tid,
+		.fd = lc->c->fd,
+		.ts_ns = lc->ts,
+		.text = text,
+		.len = len,
+		.truncated = truncated,
+	};
+
+	if (a->tracer)
+		l.has_ctx = tracer__thread_ctx(a->tracer, l.tgid, l.tid, l.ts_ns, &l.ctx);
+	a->lines.put(a->lines.ctx, &l);
+}
+
+/* A write to a target's stdout or stderr. */
+static void handle_log(struct agent *a, const struct sonde_event *e, const uint8_t *data)
+{
+	struct conn *c;
+	struct line_ctx lc = { a, NULL, e->tid, e->ts_ns };
+	uint32_t lost = 0;
+
+	if (!a->lines.put || !(c = conn_current(a, e)))
+		return;
+	if (c->proto != CONN_PROTO_LINES) {
+		if (c->proto != CONN_PROTO_UNKNOWN || c->parser)
+			return; /* cannot be: the kernel gives a log fd an id of its own */
+		c->proto = CONN_PROTO_LINES;
+		c->parser = malloc(sizeof(struct line_conn));
+		if (!c->parser) {
+			conn_table__del(a->conns, c);
+			return;
+		}
+		line_conn_init(c->parser);
+	}
+	c->last_ts = e->ts_ns;
+	lc.c = c;
+	line_conn_feed(c->parser, data, e->caplen, e->len, give_line, &lc, &lost);
+	if (lost && a->lines.lost)
+		a->lines.lost(a->lines.ctx, lost);
+}
+
 static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 {
 	struct http_exchange x[EXCHANGES_PER_FEED];
 	int n;
+
+	if (c->proto == CONN_PROTO_LINES && c->parser && a->lines.put) {
+		struct line_ctx lc = { a, c, 0, ts };
+
+		line_conn_close(c->parser, give_line, &lc);
+		return;
+	}
 
 	if (c->proto == CONN_PROTO_HTTP && c->parser) {
 		if (http_conn_truncated(c->parser))
@@ -831,21 +923,10 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 			const struct sonde_conn_tuple *tuple, const struct sonde_segs *segs,
 			const uint8_t *data)
 {
-	struct conn *c = conn_table__get(a->conns, e->tgid, e->fd);
+	struct conn *c = conn_current(a, e);
 
-	if (c && c->conn_id != e->conn_id) {
-		/* The fd was reused and we missed the close. */
-		conn_finish(a, c, c->last_ts);
-		conn_table__del(a->conns, c);
-		c = NULL;
-	}
-	if (!c) {
-		c = conn_table__add(a->conns, e->tgid, e->fd);
-		if (!c)
-			return;
-		c->conn_id = e->conn_id;
-		c->service = e->service;
-	}
+	if (!c)
+		return;
 	if (tuple)
 		c->tuple = *tuple;
 	c->last_ts = e->ts_ns;
@@ -907,6 +988,9 @@ void agent__handle(struct agent *a, const void *rec, size_t size)
 	case SONDE_EV_DATA:
 		/* Records are 8-byte aligned and all three structs are multiples of 8 bytes. */
 		handle_data(a, e, tuple, segs, (const uint8_t *)rec + hlen);
+		break;
+	case SONDE_EV_LOG:
+		handle_log(a, e, (const uint8_t *)rec + hlen);
 		break;
 	case SONDE_EV_CLOSE:
 		c = conn_table__get(a->conns, e->tgid, e->fd);

@@ -46,6 +46,10 @@ void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx);
 struct sink;
 int agent__add_sink(struct agent *a, struct sink s);
 
+/* Where the lines of targets' stdout and stderr go (SONDE_EV_LOG records). */
+struct line_sink;
+void agent__set_line_sink(struct agent *a, const struct line_sink *ls);
+
 /* Give every exchange its trace context (trace.h): needed by span and log sinks. */
 int agent__enable_tracing(struct agent *a, double sample_rate);
 struct tracer_stats;

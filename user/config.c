@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "proto/lines.h"
 #include "sonde.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
@@ -20,6 +21,9 @@ void config_init(struct config *c)
 	c->max_routes = DEFAULT_MAX_ROUTES;
 	c->trace_sample_rate = 1.0;
 	c->trace_store_spans = 20000;
+	c->log_level = LOG_INFO;
+	c->log_max_size = 100ULL << 20;
+	c->log_files = 5;
 }
 
 void config_free(struct config *c)
@@ -55,6 +59,15 @@ void config_usage(FILE *out)
 		"      --zipkin-kafka BROKERS  send spans to Kafka topic \"zipkin\"\n"
 		"      --trace-sample-rate R  share of new traces recorded, 0..1 (default 1)\n"
 		"      --no-tracing         metrics only: no trace context, no spans\n"
+		"      --log-file PATH      JSON log lines (requests served, failed calls) to PATH,\n"
+		"                           or to stdout with \"-\"\n"
+		"      --log-level LEVEL    ERROR, WARN, INFO (default) or DEBUG\n"
+		"      --log-max-size BYTES rotate the log file past this size (default 100M;\n"
+		"                           K, M, G suffixes)\n"
+		"      --log-files N        rotated log files kept, 1..100 (default 5)\n"
+		"      --environment NAME   service.environment of every log line\n"
+		"      --capture-app-logs   re-emit what the observed processes write to their\n"
+		"                           stdout and stderr as JSON lines with trace ids\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -102,7 +115,56 @@ static int parse_target(struct config *c, const char *arg)
 	return 0;
 }
 
-enum { OPT_CAPTURE = 256, OPT_ZIPKIN_URL, OPT_ZIPKIN_KAFKA, OPT_SAMPLE_RATE, OPT_NO_TRACING };
+enum {
+	OPT_CAPTURE = 256,
+	OPT_ZIPKIN_URL,
+	OPT_ZIPKIN_KAFKA,
+	OPT_SAMPLE_RATE,
+	OPT_NO_TRACING,
+	OPT_LOG_FILE,
+	OPT_LOG_LEVEL,
+	OPT_LOG_MAX_SIZE,
+	OPT_LOG_FILES,
+	OPT_ENVIRONMENT,
+	OPT_APP_LOGS,
+};
+
+/* BYTES with an optional K, M or G suffix (powers of 1024), at least 4 KiB. */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1ULL << 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1ULL << 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1ULL << 30, end++;
+	if (*end || v > (1ULL << 50) / mul || v * mul < 4096)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+/* An environment name: printable ASCII, no quotes or spaces, 1..63 bytes. */
+static bool env_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!n || n >= sizeof(((struct config *)0)->environment))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\')
+			return false;
+	return true;
+}
 
 /* A rate in [0, 1], all of the string. */
 static int parse_rate(const char *s, double *out)
@@ -129,6 +191,12 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "zipkin-kafka", required_argument, NULL, OPT_ZIPKIN_KAFKA },
 		{ "trace-sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
 		{ "no-tracing", no_argument, NULL, OPT_NO_TRACING },
+		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "log-max-size", required_argument, NULL, OPT_LOG_MAX_SIZE },
+		{ "log-files", required_argument, NULL, OPT_LOG_FILES },
+		{ "environment", required_argument, NULL, OPT_ENVIRONMENT },
+		{ "capture-app-logs", no_argument, NULL, OPT_APP_LOGS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -200,6 +268,49 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		case OPT_NO_TRACING:
 			c->no_tracing = true;
 			c->cli_tracing = true;
+			break;
+		case OPT_LOG_FILE:
+			if (!*optarg || strlen(optarg) >= sizeof(c->log_file)) {
+				fprintf(err, "sonde: bad --log-file '%s'\n", optarg);
+				goto usage;
+			}
+			snprintf(c->log_file, sizeof(c->log_file), "%s", optarg);
+			c->cli_log_file = true;
+			break;
+		case OPT_LOG_LEVEL:
+			if ((c->log_level = log_level_parse(optarg)) < 0) {
+				fprintf(err, "sonde: bad --log-level '%s' (ERROR, WARN, INFO, DEBUG)\n",
+					optarg);
+				goto usage;
+			}
+			c->cli_log_level = true;
+			break;
+		case OPT_LOG_MAX_SIZE:
+			if (parse_size(optarg, &c->log_max_size)) {
+				fprintf(err, "sonde: bad --log-max-size '%s' (BYTES[K|M|G], >= 4K)\n",
+					optarg);
+				goto usage;
+			}
+			c->cli_log_max_size = true;
+			break;
+		case OPT_LOG_FILES:
+			if (parse_uint(optarg, 100, &v) || v == 0) {
+				fprintf(err, "sonde: bad --log-files '%s' (1..100)\n", optarg);
+				goto usage;
+			}
+			c->log_files = (unsigned)v;
+			c->cli_log_files = true;
+			break;
+		case OPT_ENVIRONMENT:
+			if (!env_ok(optarg)) {
+				fprintf(err, "sonde: bad --environment '%s'\n", optarg);
+				goto usage;
+			}
+			snprintf(c->environment, sizeof(c->environment), "%s", optarg);
+			c->cli_environment = true;
+			break;
+		case OPT_APP_LOGS:
+			c->capture_app_logs = true;
 			break;
 		case 'v':
 			c->verbose++;
@@ -344,6 +455,57 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				c->ncaches++;
 				if (!c->caches[i].name || !c->caches[i].pattern)
 					YERR(cn, "out of memory");
+			}
+		} else if (!strcmp(k, "environment")) {
+			const char *val = scalar(&d, vn);
+
+			if (!env_ok(val))
+				YERR(vn, "environment: want a name (no spaces or quotes, < 64 bytes)");
+			if (!c->cli_environment)
+				snprintf(c->environment, sizeof(c->environment), "%s", val);
+		} else if (!strcmp(k, "logs")) {
+			if (vn->type != YAML_MAPPING_NODE)
+				YERR(vn, "logs: want a mapping (file, level, max_size, files, "
+					 "capture_app_logs)");
+			for (yaml_node_pair_t *lp = vn->data.mapping.pairs.start;
+			     lp < vn->data.mapping.pairs.top; lp++) {
+				yaml_node_t *lk = yaml_document_get_node(&d, lp->key);
+				yaml_node_t *lv = yaml_document_get_node(&d, lp->value);
+				const char *key = scalar(&d, lk), *val = scalar(&d, lv);
+				unsigned long long size;
+				unsigned long n;
+				int level;
+
+				if (!key)
+					YERR(lk, "logs: keys must be plain strings");
+				if (!strcmp(key, "file")) {
+					if (!val || !*val || strlen(val) >= sizeof(c->log_file))
+						YERR(lv, "logs.file: want a path, or \"-\" for stdout");
+					if (!c->cli_log_file)
+						snprintf(c->log_file, sizeof(c->log_file), "%s", val);
+				} else if (!strcmp(key, "level")) {
+					if (!val || (level = log_level_parse(val)) < 0)
+						YERR(lv, "logs.level: want ERROR, WARN, INFO or DEBUG");
+					if (!c->cli_log_level)
+						c->log_level = level;
+				} else if (!strcmp(key, "max_size")) {
+					if (parse_size(val, &size))
+						YERR(lv, "logs.max_size: want BYTES[K|M|G], at least 4K");
+					if (!c->cli_log_max_size)
+						c->log_max_size = size;
+				} else if (!strcmp(key, "capture_app_logs")) {
+					if (!val || (strcmp(val, "true") && strcmp(val, "false")))
+						YERR(lv, "logs.capture_app_logs: want true or false");
+					if (!strcmp(val, "true"))
+						c->capture_app_logs = true;
+				} else if (!strcmp(key, "files")) {
+					if (parse_uint(val, 100, &n) || n == 0)
+						YERR(lv, "logs.files: want 1..100");
+					if (!c->cli_log_files)
+						c->log_files = (unsigned)n;
+				} else {
+					YERR(lk, "unknown setting 'logs.%s'", key);
+				}
 			}
 		} else if (!strcmp(k, "tracing")) {
 			if (vn->type != YAML_MAPPING_NODE)

@@ -39,6 +39,15 @@ struct config {
 	unsigned trace_store_spans; /* recent spans kept for /api/traces (20000) */
 	bool cli_tracing, cli_sample, cli_zipkin_url, cli_zipkin_kafka; /* set on the command line */
 
+	/* Logs (docs/logs.md). */
+	char log_file[512];        /* --log-file PATH: JSON lines there ("-": stdout; "" none) */
+	int log_level;             /* --log-level: enum log_level, lines below it are not written */
+	unsigned long long log_max_size; /* --log-max-size BYTES: rotate past it (100 MiB) */
+	unsigned log_files;        /* --log-files N: rotated files kept (5) */
+	char environment[64];      /* --environment NAME, or environment: in the file ("" none) */
+	bool capture_app_logs;     /* --capture-app-logs: targets' stdout/stderr lines re-emitted */
+	bool cli_log_file, cli_log_level, cli_log_max_size, cli_log_files, cli_environment;
+
 	/* From the YAML file. */
 	struct route_patterns routes; /* routes: ["/api/products/{id}", ...] */
 	int max_routes;               /* max_routes_per_service: N (default 200) */

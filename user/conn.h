@@ -20,6 +20,7 @@ enum conn_proto {
 	CONN_PROTO_PG,
 	CONN_PROTO_KAFKA,
 	CONN_PROTO_NONE,        /* not a protocol we parse, or broken: ignored */
+	CONN_PROTO_LINES,       /* a target's stdout or stderr (--capture-app-logs) */
 };
 
 /*
@@ -61,7 +62,7 @@ struct conn {
 	uint32_t dropped;       /* the parser's forgotten requests counted so far */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */
 	struct sonde_conn_tuple tuple;
-	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn or kafka_conn */
+	void *parser;           /* owned: struct http_conn, redis_conn, pg_conn, kafka_conn or line_conn */
 	struct conn_stash *stash; /* owned, while UNKNOWN and records are held back; else NULL */
 	void *trace;            /* owned: struct trace_conn (trace.c) while tracing, else NULL */
 	struct conn *next;      /* hash chain */

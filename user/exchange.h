@@ -124,6 +124,29 @@ struct exchange {
 };
 
 /*
+ * A line an observed process wrote to its stdout or stderr (--capture-app-logs),
+ * with the context of the request its thread was serving when it wrote it.
+ */
+struct app_line {
+	uint32_t service;
+	const char *service_name;
+	uint32_t tgid, tid, fd; /* fd: 1 stdout, 2 stderr */
+	uint64_t ts_ns;         /* CLOCK_MONOTONIC of the write that ended the line */
+	const char *text;       /* not NUL-terminated, no '\n' */
+	size_t len;
+	bool truncated;
+	bool has_ctx;           /* the thread served exactly one request: its span */
+	struct trace_ctx ctx;
+};
+
+struct line_sink {
+	void (*put)(void *ctx, const struct app_line *l);
+	/* Writes whose bytes were not all captured: the lines in them are lost. */
+	void (*lost)(void *ctx, uint32_t n);
+	void *ctx;
+};
+
+/*
  * A sink: put receives the exchanges of one feed (n >= 1), in order. Called
  * from the capture thread only.
  */

@@ -199,7 +199,7 @@ static int rings_map(struct loader *l)
 	return 0;
 }
 
-struct loader *loader__open(unsigned capture_bytes, int verbose,
+struct loader *loader__open(unsigned capture_bytes, bool app_logs, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz)
 {
@@ -220,6 +220,7 @@ struct loader *loader__open(unsigned capture_bytes, int verbose,
 		goto fail;
 	}
 	l->skel->rodata->capture_bytes = capture_bytes;
+	l->skel->rodata->app_logs = app_logs;
 	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
 	l->ring_mask = ring_bytes(l->ncpus) - 1;
 	l->skel->rodata->ring_mask = l->ring_mask;

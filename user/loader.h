@@ -21,10 +21,12 @@ struct loader;
 int loader_check_env(char *err, size_t errsz);
 
 /*
- * Open, configure, load and attach. on_event is called for each ring record
- * from loader__poll. NULL with a one-line reason in err on failure.
+ * Open, configure, load and attach. app_logs: targets' writes to their
+ * stdout and stderr are captured too (SONDE_EV_LOG). on_event is called for
+ * each ring record from loader__poll. NULL with a one-line reason in err on
+ * failure.
  */
-struct loader *loader__open(unsigned capture_bytes, int verbose,
+struct loader *loader__open(unsigned capture_bytes, bool app_logs, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz);
 void loader__close(struct loader *l); /* accepts NULL */

@@ -21,10 +21,12 @@
 #include "agent.h"
 #include "config.h"
 #include "export/httpd.h"
+#include "export/log_file.h"
 #include "export/metrics.h"
 #include "export/zipkin_http.h"
 #include "export/zipkin_kafka.h"
 #include "loader.h"
+#include "sinks/log_sink.h"
 #include "sinks/span_sink.h"
 #include "trace_store.h"
 #include "traces_cli.h"
@@ -54,13 +56,26 @@ struct sonde {
 	struct trace_store *store; /* recent traces for /api/traces */
 	struct zipkin_http *zipkin; /* NULL: no --zipkin-url */
 	struct zipkin_kafka *zkafka; /* NULL: no --zipkin-kafka */
+	struct log_sink *logs;     /* NULL: no --log-file */
+	struct log_file *log_file;
 	pid_t child;               /* -- COMMAND, or 0 */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
 
 	struct metric_family *build_info, *events, *lost, *walked, *heads, *targets, *cpu, *rss;
 	struct metric_family *spans_exported, *spans_dropped; /* while tracing */
+	struct metric_family *log_lines, *log_dropped;        /* while logging */
 };
+
+/* The log file being written, for SIGHUP (logrotate): reopened before the next write. */
+static struct log_file *volatile hup_log_file;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	if (hup_log_file)
+		log_file__reopen(hup_log_file);
+}
 
 static uint64_t now_ns(void)
 {
@@ -153,6 +168,23 @@ static void collect(void *ctx)
 			metric__set(s->spans_dropped, stopped, (double)q[i].dropped_stopped);
 		}
 	}
+	if (s->log_file) {
+		struct log_file_stats ls;
+		struct log_sink_counts lc;
+		const char *access[] = { "access" }, *app[] = { "app" };
+		const char *full[] = { "queue_full" }, *failed[] = { "write_failed" },
+			   *lost[] = { "not_captured" };
+
+		log_file__stats(s->log_file, &ls);
+		log_sink__counts(s->logs, &lc);
+		metric__set(s->log_lines, access, (double)lc.access);
+		metric__set(s->log_dropped, full, (double)ls.dropped_full);
+		metric__set(s->log_dropped, failed, (double)ls.dropped_write);
+		if (s->cfg.capture_app_logs) {
+			metric__set(s->log_lines, app, (double)lc.app);
+			metric__set(s->log_dropped, lost, (double)lc.app_lost);
+		}
+	}
 	f = fopen("/proc/self/statm", "r");
 	if (f) {
 		if (fscanf(f, "%*d %ld", &rss_pages) == 1)
@@ -226,6 +258,46 @@ static int start_tracing(struct sonde *s)
 			return -errno;
 		span_sink__add_out(s->spans, zipkin_kafka__put, s->zkafka);
 	}
+	return 0;
+}
+
+/* JSON log lines: the log sink and the file (or stdout) it writes to. */
+static int start_logs(struct sonde *s)
+{
+	static const char *const source[] = { "source" };
+	static const char *const reason[] = { "reason" };
+	struct log_file_opts o = { 0 };
+
+	if (!s->cfg.log_file[0] && !s->cfg.capture_app_logs)
+		return 0;
+	s->log_lines = metrics__counter(s->m, "sonde_log_lines_total",
+					"JSON log lines made, by source: access (requests served "
+					"and failed calls), app (lines the observed processes wrote)",
+					source, 1);
+	s->log_dropped = metrics__counter(s->m, "sonde_log_lines_dropped_total",
+					  "Log lines not written: queue_full (the writer is slower "
+					  "than lines come), write_failed (the file could not take them), "
+					  "not_captured (writes to stdout/stderr longer than 4096 bytes: "
+					  "one per write)",
+					  reason, 1);
+	/* --capture-app-logs alone: the lines go to stdout. */
+	o.path = s->cfg.log_file[0] ? s->cfg.log_file : "-";
+	o.max_size = s->cfg.log_max_size;
+	o.files = s->cfg.log_files;
+	s->log_file = log_file__start(&o);
+	if (!s->log_file)
+		return -errno;
+	s->logs = log_sink__new(&s->cfg);
+	if (!s->log_lines || !s->log_dropped || !s->logs ||
+	    log_sink__add_out(s->logs, log_file__out, s->log_file) ||
+	    agent__add_sink(s->agent, (struct sink){ log_sink__put, s->logs }))
+		return -ENOMEM;
+	if (s->cfg.capture_app_logs) {
+		struct line_sink lines = { log_sink__app_line, log_sink__app_lost, s->logs };
+
+		agent__set_line_sink(s->agent, &lines);
+	}
+	hup_log_file = s->log_file;
 	return 0;
 }
 
@@ -322,6 +394,8 @@ static int run(struct sonde *s)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
 	}
+	/* What the rings still hold (the last millisecond is held back): log lines, spans. */
+	loader__poll(s->loader, 0);
 	if (s->child > 0) {
 		kill(s->child, SIGTERM);
 		waitpid(s->child, &status, 0);
@@ -366,6 +440,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 
 	s.m = metrics__new();
 	s.agent = s.m ? agent__new(s.m, &s.cfg) : NULL;
@@ -377,7 +453,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sonde: cannot start tracing: %s\n", strerror(-e));
 		goto out;
 	}
-	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.verbose, on_event, s.agent, err,
+	if ((e = start_logs(&s))) {
+		fprintf(stderr, "sonde: cannot write logs to %s: %s\n", s.cfg.log_file,
+			strerror(-e));
+		goto out;
+	}
+	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.capture_app_logs, s.cfg.verbose, on_event, s.agent, err,
 				sizeof(err));
 	if (!s.loader) {
 		fprintf(stderr, "sonde: %s\n", err);
@@ -424,7 +505,10 @@ out:
 	loader__close(s.loader);
 	zipkin_http__stop(s.zipkin); /* flushes what is queued, for at most 2 s */
 	zipkin_kafka__stop(s.zkafka);
+	hup_log_file = NULL;
+	log_file__free(s.log_file); /* writes what is queued */
 	agent__free(s.agent);
+	log_sink__free(s.logs);
 	span_sink__free(s.spans);
 	trace_store__free(s.store);
 	metrics__free(s.m);

@@ -440,6 +440,18 @@ static void child_or_root(struct tracer *t, const struct trace_ctx *parent, stru
 	}
 }
 
+bool tracer__thread_ctx(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
+			struct trace_ctx *out)
+{
+	bool ambiguous;
+	struct pentry *e = tid ? parent_at(t, tgid, tid, ts, NULL, NULL, &ambiguous) : NULL;
+
+	if (!e || all_zero(e->ctx.trace_id, 16))
+		return false;
+	*out = e->ctx;
+	return true;
+}
+
 /* Decide the parent of a call thread tid of tgid makes at ts, now. */
 static void decide_parent(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
 			  const char *method, const char *target, struct trace_ctx *parent)

@@ -72,6 +72,14 @@ void tracer__drop_tgid(struct tracer *t, uint32_t tgid);
 void tracer__stats(const struct tracer *t, struct tracer_stats *s);
 
 /*
+ * The context of the request thread tid of tgid was serving at ts, when it
+ * served exactly one (the rule of client calls, docs/tracing.md); false when
+ * it served none or several.
+ */
+bool tracer__thread_ctx(struct tracer *t, uint32_t tgid, uint32_t tid, uint64_t ts,
+			struct trace_ctx *out);
+
+/*
  * Parse trace headers (pure; exposed for tests and the fuzzer). Returns true
  * and fills trace_id, parent span id and sampled when a valid context is
  * present; *present tells whether any trace header was there at all, and

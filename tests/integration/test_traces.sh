@@ -33,6 +33,7 @@ UPSTREAM_PORT=$A_PORT NGINX_MIN_WORKERS=1 start_nginx "$HERE/nginx_gateway.conf.
 start_zipkin_receiver
 
 start_sonde --pid "$NGINX_PID=gateway" --pid "$A_PID=app-a" --pid "$B_PID=app-b" \
+	--log-file "$LIB_TMP/access.log" \
 	--zipkin-url "http://127.0.0.1:$Z_PORT/api/v2/spans"
 # A real Prometheus scraping sonde, with exemplar storage: it asks for OpenMetrics.
 PROM_ARGS=--enable-feature=exemplar-storage start_prometheus "127.0.0.1:$SONDE_PORT"
@@ -125,4 +126,6 @@ while read -r id; do grep -q "\"traceId\":\"$id\"" "$ZDIR"/*.json || missing=$((
 	<"$LIB_TMP/exemplar_ids.txt"
 assert_eq "every exemplar's trace id is in the exported spans" 0 "$missing"
 assert_eq "X-B3-Sampled: 0: no span" 0 "$(cat "$ZDIR"/*.json | grep -c '/chain/unsampled')"
+"$PYTHON" "$HERE/check_logs.py" spans "$ZDIR" "$LIB_TMP/access.log" --min 0.99 >"$LIB_TMP/logs.out" 2>&1 &&
+	pass "access log lines: $(cat "$LIB_TMP/logs.out")" || fail "access log lines: $(cat "$LIB_TMP/logs.out")"
 finish

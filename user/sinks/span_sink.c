@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include "config.h"
 #include "proto/kafka.h"
 #include "proto/route.h"
+#include "sinks/names.h"
 #include "sinks/span_sink.h"
 
 #define OUTS_MAX 4
@@ -96,17 +96,6 @@ static void name2(char *dst, size_t dstsz, const char *a, const char *b)
 	dst[n + m] = '\0';
 }
 
-/* The request-target without its query string (which may carry secrets). */
-static void path_of(char *dst, size_t dstsz, const char *target)
-{
-	size_t n = strcspn(target, "?#");
-
-	if (n >= dstsz)
-		n = dstsz - 1;
-	memcpy(dst, target, n);
-	dst[n] = '\0';
-}
-
 static void endpoint(struct span_endpoint *ep, const char *service, const struct sonde_conn_tuple *t,
 		     bool local)
 {
@@ -118,24 +107,6 @@ static void endpoint(struct span_endpoint *ep, const char *service, const struct
 	ep->family = t->family == SONDE_AF_INET ? 4 : 6;
 	memcpy(ep->addr, local ? t->laddr : t->raddr, 16);
 	ep->port = local ? t->lport : t->rport;
-}
-
-/* The cache region of a Redis key: a configured pattern's name, else the prefix before ':'. */
-static void region_of(const struct span_sink *ss, const char *key, char *out, size_t outsz)
-{
-	const char *colon;
-
-	out[0] = '\0';
-	for (int i = 0; ss->cfg && i < ss->cfg->ncaches; i++)
-		if (!fnmatch(ss->cfg->caches[i].pattern, key, 0)) {
-			span_copy(out, outsz, ss->cfg->caches[i].name);
-			return;
-		}
-	colon = strchr(key, ':');
-	if (colon && colon != key && (size_t)(colon - key) < outsz) {
-		memcpy(out, key, colon - key);
-		out[colon - key] = '\0';
-	}
 }
 
 static void base(const struct span_sink *ss, const struct exchange *x, struct span *s,
@@ -164,7 +135,7 @@ static void build_http(const struct span_sink *ss, const struct exchange *x, str
 
 	base(ss, x, s, x->kind == EXCHANGE_SERVER ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT);
 	route_normalize(ss->cfg ? &ss->cfg->routes : NULL, x->target, route, sizeof(route));
-	path_of(path, sizeof(path), x->target);
+	sink_path_of(path, sizeof(path), x->target);
 	lower(method, sizeof(method), x->operation);
 	name2(s->name, sizeof(s->name), method, route);
 	fmt_status(st, x->status);
@@ -190,7 +161,7 @@ static void build_redis(const struct span_sink *ss, const struct exchange *x, st
 	span_tag(s, "db.system", "redis");
 	span_tag(s, "db.operation", x->operation);
 	if (x->target[0]) {
-		region_of(ss, x->target, region, sizeof(region));
+		sink_region_of(ss->cfg, x->target, region, sizeof(region));
 		if (region[0])
 			span_tag(s, "cache", region);
 	}
