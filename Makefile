@@ -20,7 +20,7 @@ endif
 INCLUDES := -Iinclude -Iuser -I$(BUILD)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -ljson-c -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -ljson-c -lsnappy -lpthread -lm
 bpf_cflags = -g -O2 -target bpf -D__TARGET_ARCH_$(1) -Iinclude -Ibpf -Ivmlinux/$(1) -Wall
 BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 
@@ -115,7 +115,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 
 # The agent's record path: the agent, its parsers and the metrics registry (no httpd and
 # no exporters: they need network libraries, and are not what is fuzzed).
-FUZZ_AGENT_SKIP := user/export/httpd.c user/export/zipkin_http.c user/export/zipkin_kafka.c \
+FUZZ_AGENT_SKIP := user/export/httpd.c user/export/zipkin_http.c user/export/zipkin_kafka.c user/export/loki.c \
 	user/traces_cli.c
 $(BUILD)/fuzz/fuzz_agent: tests/fuzz/fuzz_agent.c $(CORE_SRCS)
 	$(call msg,FUZZ,$@)

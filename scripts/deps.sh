@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh build|test|demo|bench
 set -eu
 build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libyaml-dev \
-	libcurl4-openssl-dev librdkafka-dev libjson-c-dev"
+	libcurl4-openssl-dev librdkafka-dev libjson-c-dev libsnappy-dev"
 test="$build libcmocka-dev libclang-rt-14-dev nginx-light curl wrk prometheus python3 python3-flask procps iproute2 \
 	redis-server redis-tools postgresql python3-psycopg2 python3-asyncpg python3-redis librdkafka-dev kcat python3-confluent-kafka \
 	nodejs"
@@ -27,7 +27,7 @@ npm_clients() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp tests/integration/node/package.json tests/integration/node/package-lock.json "$dir/"
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	(cd "$dir" && npm ci --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
 missing=""

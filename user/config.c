@@ -68,6 +68,8 @@ void config_usage(FILE *out)
 		"      --environment NAME   service.environment of every log line\n"
 		"      --capture-app-logs   re-emit what the observed processes write to their\n"
 		"                           stdout and stderr as JSON lines with trace ids\n"
+		"      --loki-url URL       push the log lines to Loki\n"
+		"                           (e.g. http://127.0.0.1:3100/loki/api/v1/push)\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -127,7 +129,13 @@ enum {
 	OPT_LOG_FILES,
 	OPT_ENVIRONMENT,
 	OPT_APP_LOGS,
+	OPT_LOKI_URL,
 };
+
+static bool url_ok(const char *s, size_t max)
+{
+	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8)) && strlen(s) < max;
+}
 
 /* BYTES with an optional K, M or G suffix (powers of 1024), at least 4 KiB. */
 static int parse_size(const char *s, unsigned long long *out)
@@ -197,6 +205,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "log-files", required_argument, NULL, OPT_LOG_FILES },
 		{ "environment", required_argument, NULL, OPT_ENVIRONMENT },
 		{ "capture-app-logs", no_argument, NULL, OPT_APP_LOGS },
+		{ "loki-url", required_argument, NULL, OPT_LOKI_URL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -312,6 +321,15 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		case OPT_APP_LOGS:
 			c->capture_app_logs = true;
 			break;
+		case OPT_LOKI_URL:
+			if (!url_ok(optarg, sizeof(c->loki_url))) {
+				fprintf(err, "sonde: bad --loki-url '%s' (want http://.../loki/api/v1/push)\n",
+					optarg);
+				goto usage;
+			}
+			snprintf(c->loki_url, sizeof(c->loki_url), "%s", optarg);
+			c->cli_loki_url = true;
+			break;
 		case 'v':
 			c->verbose++;
 			break;
@@ -365,10 +383,6 @@ static const char *scalar(yaml_document_t *d, yaml_node_t *n)
 	} while (0)
 
 /* An http:// or https:// URL that fits. */
-static bool url_ok(const char *s, size_t max)
-{
-	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8)) && strlen(s) < max;
-}
 
 int config_load_yaml(struct config *c, const char *yaml, size_t len, const char *name,
 		     char *errbuf, size_t errsz)
@@ -466,7 +480,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 		} else if (!strcmp(k, "logs")) {
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "logs: want a mapping (file, level, max_size, files, "
-					 "capture_app_logs)");
+					 "capture_app_logs, loki_url)");
 			for (yaml_node_pair_t *lp = vn->data.mapping.pairs.start;
 			     lp < vn->data.mapping.pairs.top; lp++) {
 				yaml_node_t *lk = yaml_document_get_node(&d, lp->key);
@@ -493,6 +507,11 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 						YERR(lv, "logs.max_size: want BYTES[K|M|G], at least 4K");
 					if (!c->cli_log_max_size)
 						c->log_max_size = size;
+				} else if (!strcmp(key, "loki_url")) {
+					if (!url_ok(val, sizeof(c->loki_url)))
+						YERR(lv, "logs.loki_url: want http://...");
+					if (!c->cli_loki_url)
+						snprintf(c->loki_url, sizeof(c->loki_url), "%s", val);
 				} else if (!strcmp(key, "capture_app_logs")) {
 					if (!val || (strcmp(val, "true") && strcmp(val, "false")))
 						YERR(lv, "logs.capture_app_logs: want true or false");

@@ -46,6 +46,8 @@ struct config {
 	unsigned log_files;        /* --log-files N: rotated files kept (5) */
 	char environment[64];      /* --environment NAME, or environment: in the file ("" none) */
 	bool capture_app_logs;     /* --capture-app-logs: targets' stdout/stderr lines re-emitted */
+	char loki_url[512];        /* --loki-url URL: push the lines to Loki ("" none) */
+	bool cli_loki_url;
 	bool cli_log_file, cli_log_level, cli_log_max_size, cli_log_files, cli_environment;
 
 	/* From the YAML file. */

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "export/httpd.h"
 #include "export/log_file.h"
+#include "export/loki.h"
 #include "export/metrics.h"
 #include "export/zipkin_http.h"
 #include "export/zipkin_kafka.h"
@@ -58,13 +59,14 @@ struct sonde {
 	struct zipkin_kafka *zkafka; /* NULL: no --zipkin-kafka */
 	struct log_sink *logs;     /* NULL: no --log-file */
 	struct log_file *log_file;
+	struct loki *loki;         /* NULL: no --loki-url */
 	pid_t child;               /* -- COMMAND, or 0 */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
 
 	struct metric_family *build_info, *events, *lost, *walked, *heads, *targets, *cpu, *rss;
 	struct metric_family *spans_exported, *spans_dropped; /* while tracing */
-	struct metric_family *log_lines, *log_dropped;        /* while logging */
+	struct metric_family *log_lines, *log_dropped, *log_exported; /* while logging */
 };
 
 /* The log file being written, for SIGHUP (logrotate): reopened before the next write. */
@@ -168,21 +170,35 @@ static void collect(void *ctx)
 			metric__set(s->spans_dropped, stopped, (double)q[i].dropped_stopped);
 		}
 	}
-	if (s->log_file) {
-		struct log_file_stats ls;
+	if (s->logs) {
+		struct log_file_stats ls = { 0 };
 		struct log_sink_counts lc;
 		const char *access[] = { "access" }, *app[] = { "app" };
-		const char *full[] = { "queue_full" }, *failed[] = { "write_failed" },
-			   *lost[] = { "not_captured" };
+		const char *full[] = { "file", "queue_full" }, *failed[] = { "file", "write_failed" },
+			   *lost[] = { "capture", "not_captured" };
 
-		log_file__stats(s->log_file, &ls);
 		log_sink__counts(s->logs, &lc);
 		metric__set(s->log_lines, access, (double)lc.access);
-		metric__set(s->log_dropped, full, (double)ls.dropped_full);
-		metric__set(s->log_dropped, failed, (double)ls.dropped_write);
+		if (s->log_file) {
+			log_file__stats(s->log_file, &ls);
+			metric__set(s->log_dropped, full, (double)ls.dropped_full);
+			metric__set(s->log_dropped, failed, (double)ls.dropped_write);
+		}
 		if (s->cfg.capture_app_logs) {
 			metric__set(s->log_lines, app, (double)lc.app);
 			metric__set(s->log_dropped, lost, (double)lc.app_lost);
+		}
+		if (s->loki) {
+			struct loki_stats st;
+			const char *loki[] = { "loki" };
+			const char *lfull[] = { "loki", "queue_full" }, *lsend[] = { "loki", "send_failed" },
+				   *lstop[] = { "loki", "stopped" };
+
+			loki__stats(s->loki, &st);
+			metric__set(s->log_exported, loki, (double)st.exported);
+			metric__set(s->log_dropped, lfull, (double)st.dropped_full);
+			metric__set(s->log_dropped, lsend, (double)st.dropped_send);
+			metric__set(s->log_dropped, lstop, (double)st.dropped_stop);
 		}
 	}
 	f = fopen("/proc/self/statm", "r");
@@ -265,31 +281,42 @@ static int start_tracing(struct sonde *s)
 static int start_logs(struct sonde *s)
 {
 	static const char *const source[] = { "source" };
-	static const char *const reason[] = { "reason" };
+	static const char *const reason[] = { "output", "reason" };
+	static const char *const exporter[] = { "exporter" };
 	struct log_file_opts o = { 0 };
 
-	if (!s->cfg.log_file[0] && !s->cfg.capture_app_logs)
+	if (!s->cfg.log_file[0] && !s->cfg.capture_app_logs && !s->cfg.loki_url[0])
 		return 0;
 	s->log_lines = metrics__counter(s->m, "sonde_log_lines_total",
 					"JSON log lines made, by source: access (requests served "
 					"and failed calls), app (lines the observed processes wrote)",
 					source, 1);
 	s->log_dropped = metrics__counter(s->m, "sonde_log_lines_dropped_total",
-					  "Log lines not written: queue_full (the writer is slower "
-					  "than lines come), write_failed (the file could not take them), "
-					  "not_captured (writes to stdout/stderr longer than 4096 bytes: "
-					  "one per write)",
-					  reason, 1);
-	/* --capture-app-logs alone: the lines go to stdout. */
-	o.path = s->cfg.log_file[0] ? s->cfg.log_file : "-";
-	o.max_size = s->cfg.log_max_size;
-	o.files = s->cfg.log_files;
-	s->log_file = log_file__start(&o);
-	if (!s->log_file)
-		return -errno;
+					  "Log lines not written or exported, by output (file, loki, "
+					  "capture) and reason: queue_full (the output is slower than "
+					  "lines come), write_failed, send_failed, stopped, not_captured "
+					  "(writes to stdout/stderr longer than 4096 bytes: one per write)",
+					  reason, 2);
+	s->log_exported = metrics__counter(s->m, "sonde_log_lines_exported_total",
+					   "Log lines the exporter's receiver accepted", exporter, 1);
+	/* --capture-app-logs with no other output: the lines go to stdout. */
+	if (s->cfg.log_file[0] || !s->cfg.loki_url[0]) {
+		o.path = s->cfg.log_file[0] ? s->cfg.log_file : "-";
+		o.max_size = s->cfg.log_max_size;
+		o.files = s->cfg.log_files;
+		s->log_file = log_file__start(&o);
+		if (!s->log_file)
+			return -errno;
+	}
 	s->logs = log_sink__new(&s->cfg);
-	if (!s->log_lines || !s->log_dropped || !s->logs ||
-	    log_sink__add_out(s->logs, log_file__out, s->log_file) ||
+	if (s->cfg.loki_url[0]) {
+		s->loki = loki__start(s->cfg.loki_url, 0);
+		if (!s->loki)
+			return -errno;
+	}
+	if (!s->log_lines || !s->log_dropped || !s->log_exported || !s->logs ||
+	    (s->loki && log_sink__add_out(s->logs, loki__out, s->loki)) ||
+	    (s->log_file && log_sink__add_out(s->logs, log_file__out, s->log_file)) ||
 	    agent__add_sink(s->agent, (struct sink){ log_sink__put, s->logs }))
 		return -ENOMEM;
 	if (s->cfg.capture_app_logs) {
@@ -507,6 +534,7 @@ out:
 	zipkin_kafka__stop(s.zkafka);
 	hup_log_file = NULL;
 	log_file__free(s.log_file); /* writes what is queued */
+	loki__free(s.loki);         /* sends what is queued, for at most 2 s */
 	agent__free(s.agent);
 	log_sink__free(s.logs);
 	span_sink__free(s.spans);

@@ -74,6 +74,56 @@ wait_until 5 grep -q '"/api/products/8"' "$LOGS/sonde.log" 2>/dev/null &&
 assert_true "sonde still runs after SIGHUP" lib_alive "$SONDE_PID"
 stop_sonde
 
+step "Loki: the lines pushed as logproto.PushRequest, decoded by protobufjs with Loki's definitions"
+need_node_modules winston-loki
+LOKI_DIR=$LIB_TMP/loki
+mkdir -p "$LOKI_DIR"
+LOKI_PORT=$(free_port)
+"$PYTHON" "$HERE/zipkin_receiver.py" "$LOKI_PORT" "$LOKI_DIR" --path /loki/api/v1/push \
+	--content-type application/x-protobuf --suffix .pb >"$LIB_TMP/loki.log" 2>&1 &
+track_pid loki $!
+wait_until 10 grep -q ready "$LIB_TMP/loki.log" || die "loki receiver did not start"
+rm -f "$LOGS"/*
+SONDE_PORT=
+start_sonde --pid "$NGINX_PID=gateway" --environment test --log-file "$LOGS/both.log" \
+	--loki-url "http://127.0.0.1:$LOKI_PORT/loki/api/v1/push"
+for ((i = 0; i < 500; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
+	send_requests keep 4 200 >/dev/null
+curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/nope"
+wait_metric 'sonde_log_lines_exported_total{exporter="loki"}' 501 10 >/dev/null
+stop_sonde
+node "$LIB_DIR/node/loki_decode.js" "$LOKI_DIR"/*.pb >"$LIB_TMP/loki.entries" 2>"$LIB_TMP/loki.err" &&
+	pass "$(ls "$LOKI_DIR" | wc -l) push bodies decode and verify as logproto.PushRequest" ||
+	fail "loki bodies: $(head -3 "$LIB_TMP/loki.err")"
+"$PYTHON" - "$LIB_TMP/loki.entries" "$LOGS/both.log" >"$LIB_TMP/loki.out" 2>&1 <<'PY' && pass "$(cat "$LIB_TMP/loki.out")" || fail "$(cat "$LIB_TMP/loki.out")"
+import json, sys
+entries = [json.loads(l) for l in open(sys.argv[1])]
+file_lines = [l.rstrip("\n") for l in open(sys.argv[2])]
+labels = {e["labels"] for e in entries}
+ok = labels == {'{service="gateway", environment="test", level="INFO"}',
+                '{service="gateway", environment="test", level="WARN"}'}
+lines = [json.loads(e["line"]) for e in entries]
+ok = ok and all(len(l["trace.id"]) == 32 for l in lines)
+ok = ok and sorted(e["line"] for e in entries) == sorted(file_lines)
+import time
+ts_ok = all(abs(int(e["ts_ns"]) / 1e9 - time.time()) < 600 for e in entries)
+print("entries %d, the same lines as the file %d; stream labels %s" % (len(entries), len(file_lines), sorted(labels)))
+sys.exit(0 if ok and ts_ok and len(entries) == 501 else 1)
+PY
+
+step "Loki down: capture goes on, lines dropped and counted, /metrics answers"
+SONDE_PORT=
+start_sonde --pid "$NGINX_PID=gateway" --loki-url "http://127.0.0.1:$(free_port)/loki/api/v1/push"
+run_wrk "$LIB_TMP/wrk2.out" -t1 -c4 -d3s "http://127.0.0.1:$NGINX_PORT/api/orders"
+wait_until 10 bash -c "[ \"\$(curl -s http://127.0.0.1:$SONDE_PORT/metrics | grep -c 'output=\"loki\",reason=\"send_failed\"} [1-9]')\" -gt 0 ]" &&
+	pass "lines given up after retries are counted" || fail "no send_failed count"
+t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$SONDE_PORT/metrics")
+assert_true "/metrics answers within 100 ms while Loki is down ($t s)" awk -v t="$t" 'BEGIN { exit !(t < 0.1) }'
+assert_gt "requests still counted" 1000 "$(metric_sum 'http_server_requests_seconds_count{service="gateway",uri="/api/orders"}')"
+rss=$(metric process_resident_memory_bytes)
+assert_true "RSS bounded ($rss bytes)" awk -v r="$rss" 'BEGIN { exit !(r < 256 * 1048576) }'
+stop_sonde
+
 step "--log-level WARN: only 4xx, 5xx and failed calls"
 rm -f "$LOGS"/*
 SONDE_PORT=

@@ -2,6 +2,10 @@
 """A Zipkin-like receiver for the exporter's integration tests (not part of sonde).
 
     zipkin_receiver.py PORT DIR [--delay SECONDS] [--status CODE]
+                       [--path PATH --content-type TYPE --suffix .EXT]
+
+The same receiver stands in for Loki (--path /loki/api/v1/push
+--content-type application/x-protobuf --suffix .pb) and OTLP collectors.
 
 DIR "-": bodies are read and answered, not kept.
 
@@ -32,11 +36,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's libcurl expects
 
     def do_POST(self):
-        if self.path.split("?", 1)[0] != PATH:
+        if self.path.split("?", 1)[0] != self.server.path:
             self.answer(404)
             return
         ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if ctype != "application/json":
+        if ctype != self.server.ctype:
             self.answer(415)  # the exporter must say what it sends
             return
         length = self.headers.get("Content-Length")
@@ -64,8 +68,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Receiver(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port, out_dir, delay, status):
+    def __init__(self, port, out_dir, delay, status, path=PATH, ctype="application/json",
+                 suffix=".json"):
         super().__init__(("127.0.0.1", port), Handler)
+        self.path, self.ctype, self.suffix = path, ctype, suffix
         self.out_dir = out_dir
         self.delay = delay
         self.status = status
@@ -77,7 +83,7 @@ class Receiver(http.server.ThreadingHTTPServer):
             return
         with self.lock:
             n = next(self.seq)
-        final = os.path.join(self.out_dir, "body-%04d.json" % n)
+        final = os.path.join(self.out_dir, "body-%04d%s" % (n, self.suffix))
         tmp = final + ".tmp"
         with open(tmp, "wb") as f:
             f.write(body)
@@ -90,9 +96,13 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
     ap.add_argument("--status", type=int, default=202, help="the answer's status code")
+    ap.add_argument("--path", default=PATH, help="the path POSTs go to")
+    ap.add_argument("--content-type", default="application/json", help="the only one taken")
+    ap.add_argument("--suffix", default=".json", help="of the saved bodies")
     a = ap.parse_args()
-    os.makedirs(a.dir, exist_ok=True)
-    srv = Receiver(a.port, a.dir, a.delay, a.status)
+    if a.dir != "-":
+        os.makedirs(a.dir, exist_ok=True)
+    srv = Receiver(a.port, a.dir, a.delay, a.status, a.path, a.content_type, a.suffix)
     print("ready", flush=True)
     try:
         srv.serve_forever()
