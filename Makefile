@@ -115,7 +115,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 
 # The agent's record path: the agent, its parsers and the metrics registry (no httpd and
 # no exporters: they need network libraries, and are not what is fuzzed).
-FUZZ_AGENT_SKIP := user/export/httpd.c user/export/zipkin_http.c user/export/zipkin_kafka.c user/export/loki.c \
+FUZZ_AGENT_SKIP := user/export/httpd.c user/export/zipkin_http.c user/export/zipkin_kafka.c user/export/log_http.c \
 	user/traces_cli.c
 $(BUILD)/fuzz/fuzz_agent: tests/fuzz/fuzz_agent.c $(CORE_SRCS)
 	$(call msg,FUZZ,$@)

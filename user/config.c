@@ -70,6 +70,8 @@ void config_usage(FILE *out)
 		"                           stdout and stderr as JSON lines with trace ids\n"
 		"      --loki-url URL       push the log lines to Loki\n"
 		"                           (e.g. http://127.0.0.1:3100/loki/api/v1/push)\n"
+		"      --otlp-url URL       send spans and log lines as OTLP/HTTP JSON to\n"
+		"                           URL/v1/traces and URL/v1/logs (e.g. http://127.0.0.1:4318)\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -130,6 +132,7 @@ enum {
 	OPT_ENVIRONMENT,
 	OPT_APP_LOGS,
 	OPT_LOKI_URL,
+	OPT_OTLP_URL,
 };
 
 static bool url_ok(const char *s, size_t max)
@@ -206,6 +209,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "environment", required_argument, NULL, OPT_ENVIRONMENT },
 		{ "capture-app-logs", no_argument, NULL, OPT_APP_LOGS },
 		{ "loki-url", required_argument, NULL, OPT_LOKI_URL },
+		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -329,6 +333,14 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			}
 			snprintf(c->loki_url, sizeof(c->loki_url), "%s", optarg);
 			c->cli_loki_url = true;
+			break;
+		case OPT_OTLP_URL:
+			if (!url_ok(optarg, sizeof(c->otlp_url) - 16)) {
+				fprintf(err, "sonde: bad --otlp-url '%s' (want http://HOST:4318)\n", optarg);
+				goto usage;
+			}
+			snprintf(c->otlp_url, sizeof(c->otlp_url), "%s", optarg);
+			c->cli_otlp_url = true;
 			break;
 		case 'v':
 			c->verbose++;
@@ -477,6 +489,13 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				YERR(vn, "environment: want a name (no spaces or quotes, < 64 bytes)");
 			if (!c->cli_environment)
 				snprintf(c->environment, sizeof(c->environment), "%s", val);
+		} else if (!strcmp(k, "otlp_url")) {
+			const char *val = scalar(&d, vn);
+
+			if (!url_ok(val, sizeof(c->otlp_url) - 16))
+				YERR(vn, "otlp_url: want http://HOST:4318");
+			if (!c->cli_otlp_url)
+				snprintf(c->otlp_url, sizeof(c->otlp_url), "%s", val);
 		} else if (!strcmp(k, "logs")) {
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "logs: want a mapping (file, level, max_size, files, "

@@ -47,7 +47,8 @@ struct config {
 	char environment[64];      /* --environment NAME, or environment: in the file ("" none) */
 	bool capture_app_logs;     /* --capture-app-logs: targets' stdout/stderr lines re-emitted */
 	char loki_url[512];        /* --loki-url URL: push the lines to Loki ("" none) */
-	bool cli_loki_url;
+	char otlp_url[512];        /* --otlp-url URL: OTLP/HTTP JSON to URL/v1/traces, URL/v1/logs */
+	bool cli_loki_url, cli_otlp_url;
 	bool cli_log_file, cli_log_level, cli_log_max_size, cli_log_files, cli_environment;
 
 	/* From the YAML file. */

@@ -22,7 +22,8 @@
 #include "config.h"
 #include "export/httpd.h"
 #include "export/log_file.h"
-#include "export/loki.h"
+#include "export/log_http.h"
+#include "export/otlp.h"
 #include "export/metrics.h"
 #include "export/zipkin_http.h"
 #include "export/zipkin_kafka.h"
@@ -57,9 +58,11 @@ struct sonde {
 	struct trace_store *store; /* recent traces for /api/traces */
 	struct zipkin_http *zipkin; /* NULL: no --zipkin-url */
 	struct zipkin_kafka *zkafka; /* NULL: no --zipkin-kafka */
+	struct zipkin_http *otlp;  /* NULL: no --otlp-url (spans to URL/v1/traces) */
+	struct log_http *otlp_logs; /* log lines to URL/v1/logs */
 	struct log_sink *logs;     /* NULL: no --log-file */
 	struct log_file *log_file;
-	struct loki *loki;         /* NULL: no --loki-url */
+	struct log_http *loki;         /* NULL: no --loki-url */
 	pid_t child;               /* -- COMMAND, or 0 */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
@@ -121,6 +124,23 @@ static bool ready(void *ctx, char *reason, size_t reasonsz)
 	return true;
 }
 
+/* A log exporter's counts, as exporter (or output) NAME. */
+static void log_http_metrics(struct sonde *s, struct log_http *lh, const char *name)
+{
+	struct log_http_stats st;
+	const char *e[] = { name };
+	const char *full[] = { name, "queue_full" }, *send[] = { name, "send_failed" },
+		   *stop[] = { name, "stopped" };
+
+	if (!lh)
+		return;
+	log_http__stats(lh, &st);
+	metric__set(s->log_exported, e, (double)st.exported);
+	metric__set(s->log_dropped, full, (double)st.dropped_full);
+	metric__set(s->log_dropped, send, (double)st.dropped_send);
+	metric__set(s->log_dropped, stop, (double)st.dropped_stop);
+}
+
 /* Self metrics, refreshed at each scrape (runs on the httpd thread). */
 static void collect(void *ctx)
 {
@@ -149,20 +169,23 @@ static void collect(void *ctx)
 		fclose(f);
 	}
 	if (s->spans_exported) {
-		struct span_queue_stats q[2] = { { 0 } };
-		const char *names[2] = { "zipkin_http", "zipkin_kafka" };
+		struct span_queue_stats q[3] = { { 0 } };
+		const char *names[3] = { "zipkin_http", "zipkin_kafka", "otlp" };
+		const bool on[3] = { s->zipkin != NULL, s->zkafka != NULL, s->otlp != NULL };
 
 		if (s->zipkin)
 			zipkin_http__stats(s->zipkin, &q[0]);
 		if (s->zkafka)
 			zipkin_kafka__stats(s->zkafka, &q[1]);
-		for (int i = 0; i < 2; i++) {
+		if (s->otlp)
+			zipkin_http__stats(s->otlp, &q[2]);
+		for (int i = 0; i < 3; i++) {
 			const char *e[] = { names[i] };
 			const char *full[] = { names[i], "queue_full" },
 				   *failed[] = { names[i], "send_failed" },
 				   *stopped[] = { names[i], "stopped" };
 
-			if (!(i ? s->zkafka != NULL : s->zipkin != NULL))
+			if (!on[i])
 				continue;
 			metric__set(s->spans_exported, e, (double)q[i].exported);
 			metric__set(s->spans_dropped, full, (double)q[i].dropped_queue_full);
@@ -188,18 +211,8 @@ static void collect(void *ctx)
 			metric__set(s->log_lines, app, (double)lc.app);
 			metric__set(s->log_dropped, lost, (double)lc.app_lost);
 		}
-		if (s->loki) {
-			struct loki_stats st;
-			const char *loki[] = { "loki" };
-			const char *lfull[] = { "loki", "queue_full" }, *lsend[] = { "loki", "send_failed" },
-				   *lstop[] = { "loki", "stopped" };
-
-			loki__stats(s->loki, &st);
-			metric__set(s->log_exported, loki, (double)st.exported);
-			metric__set(s->log_dropped, lfull, (double)st.dropped_full);
-			metric__set(s->log_dropped, lsend, (double)st.dropped_send);
-			metric__set(s->log_dropped, lstop, (double)st.dropped_stop);
-		}
+		log_http_metrics(s, s->otlp_logs, "otlp");
+		log_http_metrics(s, s->loki, "loki");
 	}
 	f = fopen("/proc/self/statm", "r");
 	if (f) {
@@ -240,6 +253,16 @@ static int register_self_metrics(struct sonde *s)
 	return metrics__add_collector(s->m, collect, s);
 }
 
+/* URL/v1/WHAT, as OTEL_EXPORTER_OTLP_ENDPOINT is joined to its signal paths. */
+static void otlp_endpoint(char *out, size_t outsz, const char *base, const char *what)
+{
+	size_t n = strlen(base);
+
+	while (n && base[n - 1] == '/')
+		n--;
+	snprintf(out, outsz, "%.*s/v1/%s", (int)n, base, what);
+}
+
 /* Spans: the tracer, the span sink, and where spans go. */
 static int start_tracing(struct sonde *s)
 {
@@ -274,6 +297,17 @@ static int start_tracing(struct sonde *s)
 			return -errno;
 		span_sink__add_out(s->spans, zipkin_kafka__put, s->zkafka);
 	}
+	if (s->cfg.otlp_url[0]) {
+		struct zipkin_http_opts o = { .encode = otlp_traces_json, .what = "otlp" };
+		char url[sizeof(s->cfg.otlp_url) + 16];
+
+		o.queue.name = "sonde-otlp";
+		otlp_endpoint(url, sizeof(url), s->cfg.otlp_url, "traces");
+		s->otlp = zipkin_http__start(url, &o);
+		if (!s->otlp)
+			return -errno;
+		span_sink__add_out(s->spans, zipkin_http__put, s->otlp);
+	}
 	return 0;
 }
 
@@ -285,7 +319,8 @@ static int start_logs(struct sonde *s)
 	static const char *const exporter[] = { "exporter" };
 	struct log_file_opts o = { 0 };
 
-	if (!s->cfg.log_file[0] && !s->cfg.capture_app_logs && !s->cfg.loki_url[0])
+	if (!s->cfg.log_file[0] && !s->cfg.capture_app_logs && !s->cfg.loki_url[0] &&
+	    !s->cfg.otlp_url[0])
 		return 0;
 	s->log_lines = metrics__counter(s->m, "sonde_log_lines_total",
 					"JSON log lines made, by source: access (requests served "
@@ -300,7 +335,7 @@ static int start_logs(struct sonde *s)
 	s->log_exported = metrics__counter(s->m, "sonde_log_lines_exported_total",
 					   "Log lines the exporter's receiver accepted", exporter, 1);
 	/* --capture-app-logs with no other output: the lines go to stdout. */
-	if (s->cfg.log_file[0] || !s->cfg.loki_url[0]) {
+	if (s->cfg.log_file[0] || (!s->cfg.loki_url[0] && !s->cfg.otlp_url[0])) {
 		o.path = s->cfg.log_file[0] ? s->cfg.log_file : "-";
 		o.max_size = s->cfg.log_max_size;
 		o.files = s->cfg.log_files;
@@ -310,12 +345,21 @@ static int start_logs(struct sonde *s)
 	}
 	s->logs = log_sink__new(&s->cfg);
 	if (s->cfg.loki_url[0]) {
-		s->loki = loki__start(s->cfg.loki_url, 0);
+		s->loki = log_http__start(s->cfg.loki_url, LOG_HTTP_LOKI, 0);
 		if (!s->loki)
 			return -errno;
 	}
+	if (s->cfg.otlp_url[0]) {
+		char url[sizeof(s->cfg.otlp_url) + 16];
+
+		otlp_endpoint(url, sizeof(url), s->cfg.otlp_url, "logs");
+		s->otlp_logs = log_http__start(url, LOG_HTTP_OTLP, 0);
+		if (!s->otlp_logs)
+			return -errno;
+	}
 	if (!s->log_lines || !s->log_dropped || !s->log_exported || !s->logs ||
-	    (s->loki && log_sink__add_out(s->logs, loki__out, s->loki)) ||
+	    (s->loki && log_sink__add_out(s->logs, log_http__out, s->loki)) ||
+	    (s->otlp_logs && log_sink__add_out(s->logs, log_http__out, s->otlp_logs)) ||
 	    (s->log_file && log_sink__add_out(s->logs, log_file__out, s->log_file)) ||
 	    agent__add_sink(s->agent, (struct sink){ log_sink__put, s->logs }))
 		return -ENOMEM;
@@ -532,9 +576,11 @@ out:
 	loader__close(s.loader);
 	zipkin_http__stop(s.zipkin); /* flushes what is queued, for at most 2 s */
 	zipkin_kafka__stop(s.zkafka);
+	zipkin_http__stop(s.otlp);
 	hup_log_file = NULL;
 	log_file__free(s.log_file); /* writes what is queued */
-	loki__free(s.loki);         /* sends what is queued, for at most 2 s */
+	log_http__free(s.loki);     /* sends what is queued, for at most 2 s */
+	log_http__free(s.otlp_logs);
 	agent__free(s.agent);
 	log_sink__free(s.logs);
 	span_sink__free(s.spans);

@@ -44,6 +44,7 @@ struct span {
 	uint64_t parent_id;   /* 0: a root */
 	uint8_t kind;         /* enum span_kind */
 	bool shared;          /* a SERVER span that shares its id with the caller's CLIENT span */
+	uint32_t pid;         /* the observed process (OTLP's resource process.pid) */
 	char name[SPAN_NAME_MAX];
 	uint64_t timestamp_us; /* wall clock, µs since the epoch */
 	uint64_t duration_us;  /* >= 1 */

@@ -34,7 +34,8 @@
 #   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024,
 #                             pgbench, redis_node and pg_node
 #   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
-#                             nginx_saturated_zipkin nginx_longhead nginx_rate
+#                             nginx_saturated_zipkin nginx_saturated_logs
+#                             nginx_longhead nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
 #                             pg_node]
@@ -87,7 +88,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_longhead nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -321,6 +322,23 @@ started fresh for each run. $BENCH_RUNS pair(s) of ${BENCH_SECONDS}-second runs,
 EOF
 }
 wl_nginx_saturated_teardown() { :; }
+
+# ------------------------------------------------ workload: nginx_saturated_logs
+
+# Every request served is a JSON log line (docs/logs.md), written to a file.
+wl_nginx_saturated_logs_setup() {
+	bench_nginx_up && BENCH_SONDE_ARGS="--log-file $LIB_TMP/access.log --log-max-size 64M --log-files 2"
+}
+wl_nginx_saturated_logs_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_saturated_logs_load() { wl_nginx_saturated_load "$@"; }
+wl_nginx_saturated_logs_parse() { wrk_parse "$1"; }
+wl_nginx_saturated_logs_served() { nginx_served; }
+wl_nginx_saturated_logs_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_saturated_logs_describe() {
+	echo 'nginx_saturated with an access line per request: `--log-file FILE --log-max-size 64M
+--log-files 2` (rotation included). Compare with nginx_saturated (tracing on, no logs) in the same run.'
+}
+wl_nginx_saturated_logs_teardown() { rm -f "$LIB_TMP"/access.log*; }
 
 # ------------------------------------------------ workload: nginx_longhead
 

@@ -36,7 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's libcurl expects
 
     def do_POST(self):
-        if self.path.split("?", 1)[0] != self.server.path:
+        path = self.path.split("?", 1)[0]
+        if path not in self.server.paths:
             self.answer(404)
             return
         ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
@@ -48,7 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(411)  # libcurl always sends Content-Length for a POST body
             return
         body = self.rfile.read(int(length))
-        self.server.save(body)
+        self.server.save(body, path)
         if self.server.delay:
             time.sleep(self.server.delay)
         self.answer(self.server.status)
@@ -68,22 +69,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Receiver(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port, out_dir, delay, status, path=PATH, ctype="application/json",
+    def __init__(self, port, out_dir, delay, status, paths=(PATH,), ctype="application/json",
                  suffix=".json"):
         super().__init__(("127.0.0.1", port), Handler)
-        self.path, self.ctype, self.suffix = path, ctype, suffix
+        self.paths, self.ctype, self.suffix = tuple(paths), ctype, suffix
         self.out_dir = out_dir
         self.delay = delay
         self.status = status
         self.seq = itertools.count(1)
         self.lock = threading.Lock()
 
-    def save(self, body):
+    def save(self, body, path):
         if self.out_dir == "-":  # keep nothing (make bench)
             return
         with self.lock:
             n = next(self.seq)
-        final = os.path.join(self.out_dir, "body-%04d%s" % (n, self.suffix))
+        # With several paths, the last part of the path names the body's kind.
+        kind = "-" + path.rstrip("/").rsplit("/", 1)[-1] if len(self.paths) > 1 else ""
+        final = os.path.join(self.out_dir, "body-%04d%s%s" % (n, kind, self.suffix))
         tmp = final + ".tmp"
         with open(tmp, "wb") as f:
             f.write(body)
@@ -96,13 +99,13 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
     ap.add_argument("--status", type=int, default=202, help="the answer's status code")
-    ap.add_argument("--path", default=PATH, help="the path POSTs go to")
+    ap.add_argument("--path", action="append", help="a path POSTs go to (repeatable)")
     ap.add_argument("--content-type", default="application/json", help="the only one taken")
     ap.add_argument("--suffix", default=".json", help="of the saved bodies")
     a = ap.parse_args()
     if a.dir != "-":
         os.makedirs(a.dir, exist_ok=True)
-    srv = Receiver(a.port, a.dir, a.delay, a.status, a.path, a.content_type, a.suffix)
+    srv = Receiver(a.port, a.dir, a.delay, a.status, a.path or [PATH], a.content_type, a.suffix)
     print("ready", flush=True)
     try:
         srv.serve_forever()

@@ -37,6 +37,8 @@ struct zipkin_http {
 	struct zbuf body; /* reused: grows to the largest batch, bounded by batch_max */
 	char *url;
 	bool failing; /* the last request failed: log state changes, not every retry */
+	int (*encode)(struct zbuf *b, const struct span *s, size_t n);
+	const char *what;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -115,7 +117,7 @@ static void report(struct zipkin_http *z, CURLcode rc, long status, enum span_se
 {
 	if (res == SPAN_SEND_OK) {
 		if (z->failing)
-			fprintf(stderr, "sonde: zipkin: %s: exporting again\n", z->url);
+			fprintf(stderr, "sonde: %s: %s: exporting again\n", z->what, z->url);
 		z->failing = false;
 		return;
 	}
@@ -123,10 +125,10 @@ static void report(struct zipkin_http *z, CURLcode rc, long status, enum span_se
 		return;
 	z->failing = true;
 	if (rc != CURLE_OK)
-		fprintf(stderr, "sonde: zipkin: %s: %s (retrying)\n", z->url,
+		fprintf(stderr, "sonde: %s: %s: %s (retrying)\n", z->what, z->url,
 			z->errbuf[0] ? z->errbuf : curl_easy_strerror(rc));
 	else
-		fprintf(stderr, "sonde: zipkin: %s: HTTP %ld (%s)\n", z->url, status,
+		fprintf(stderr, "sonde: %s: %s: HTTP %ld (%s)\n", z->what, z->url, status,
 			res == SPAN_SEND_DROP ? "spans dropped, not retried" : "retrying");
 }
 
@@ -140,8 +142,8 @@ static enum span_send_res zipkin_send(void *ctx, struct span_queue *q, const str
 
 	z->body.len = 0;
 	z->body.oom = false;
-	if (zipkin_list_json(&z->body, s, n) < 0 || z->body.oom) {
-		fprintf(stderr, "sonde: zipkin: out of memory encoding %zu spans\n", n);
+	if (z->encode(&z->body, s, n) < 0 || z->body.oom) {
+		fprintf(stderr, "sonde: %s: out of memory encoding %zu spans\n", z->what, n);
 		return SPAN_SEND_DROP;
 	}
 	curl_easy_setopt(z->easy, CURLOPT_POSTFIELDS, z->body.p);
@@ -156,13 +158,15 @@ static enum span_send_res zipkin_send(void *ctx, struct span_queue *q, const str
 	return res;
 }
 
-static int curl_setup(struct zipkin_http *z, unsigned int timeout_ms)
+static int curl_setup(struct zipkin_http *z, unsigned int timeout_ms, const char *ctype)
 {
 	struct curl_slist *h;
+	char ct[128];
 
 	z->multi = curl_multi_init();
 	z->easy = curl_easy_init();
-	h = curl_slist_append(NULL, "Content-Type: application/json");
+	snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+	h = curl_slist_append(NULL, ct);
 	/* No "Expect: 100-continue": it would cost a round trip, or a 1 s wait
 	 * on receivers that ignore it, for every body over 1 KiB. */
 	if (h)
@@ -207,6 +211,12 @@ struct zipkin_http *zipkin_http__start(const char *url, const struct zipkin_http
 		opts.timeout_ms = DEF_TIMEOUT_MS;
 	if (!opts.queue.name)
 		opts.queue.name = THREAD_NAME;
+	if (!opts.encode)
+		opts.encode = zipkin_list_json;
+	if (!opts.content_type)
+		opts.content_type = "application/json";
+	if (!opts.what)
+		opts.what = "zipkin";
 	pthread_once(&curl_once, curl_global);
 	if (curl_init_rc != CURLE_OK) {
 		errno = ENOMEM;
@@ -220,7 +230,9 @@ struct zipkin_http *zipkin_http__start(const char *url, const struct zipkin_http
 	if (!z)
 		return NULL;
 	z->url = strdup(url);
-	err = z->url ? curl_setup(z, opts.timeout_ms) : -ENOMEM;
+	z->encode = opts.encode;
+	z->what = opts.what;
+	err = z->url ? curl_setup(z, opts.timeout_ms, opts.content_type) : -ENOMEM;
 	if (err)
 		goto err_free;
 	z->q = span_queue__start(&opts.queue, zipkin_send, z);
@@ -245,7 +257,7 @@ void zipkin_http__stop(struct zipkin_http *z)
 	span_queue__stop(z->q); /* joins the sender: the curl handles are ours again */
 	span_queue__stats(z->q, &st);
 	if (st.dropped_stopped)
-		fprintf(stderr, "sonde: zipkin: %s: stopped with %llu spans unsent\n", z->url,
+		fprintf(stderr, "sonde: %s: %s: stopped with %llu spans unsent\n", z->what, z->url,
 			(unsigned long long)st.dropped_stopped);
 	span_queue__free(z->q);
 	zipkin_free(z);

@@ -20,10 +20,20 @@
 
 struct zipkin_http;
 
-/* Zero fields take the defaults; queue.name defaults to "sonde-zipkin". */
+struct zbuf;
+
+/*
+ * Zero fields take the defaults; queue.name defaults to "sonde-zipkin". The
+ * same exporter sends other span formats over HTTP (OTLP/JSON): encode a
+ * batch into a body (0, or < 0 when it cannot), its content type, and the
+ * name that its messages on stderr begin with.
+ */
 struct zipkin_http_opts {
 	struct span_queue_opts queue;
 	unsigned int timeout_ms; /* one request, connecting included; 5000 */
+	int (*encode)(struct zbuf *b, const struct span *s, size_t n); /* zipkin_list_json */
+	const char *content_type; /* "application/json" */
+	const char *what;         /* "zipkin" */
 };
 
 /*

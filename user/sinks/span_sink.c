@@ -119,6 +119,7 @@ static void base(const struct span_sink *ss, const struct exchange *x, struct sp
 	s->id = x->ctx.span_id;
 	s->parent_id = x->ctx.parent_id;
 	s->kind = kind;
+	s->pid = x->tgid;
 	s->timestamp_us = start / 1000;
 	s->duration_us = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1000 : 0;
 	if (!s->duration_us)

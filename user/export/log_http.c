@@ -13,7 +13,8 @@
 #include <snappy-c.h>
 
 #include "export/log_json.h"
-#include "export/loki.h"
+#include "export/otlp.h"
+#include "export/log_http.h"
 
 #define BATCH_BYTES (1u << 20) /* a push carries at most this much of lines */
 #define FLUSH_MS 1000
@@ -23,8 +24,9 @@
 #define TIMEOUT_MS 5000
 #define ENTRIES_MAX 16384 /* lines per push */
 
-struct loki {
+struct log_http {
 	char *url;
+	enum log_http_format format;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t thread;
@@ -32,7 +34,7 @@ struct loki {
 	uint64_t stop_by;   /* monotonic ms: the sender gives up then */
 	char *ring;
 	size_t cap, head, tail;
-	struct loki_stats st;
+	struct log_http_stats st;
 
 	struct zbuf enc;    /* capture thread: the line being queued */
 	/* Sender thread only. */
@@ -153,20 +155,25 @@ void loki_labels(const struct log_record *r, char *out, size_t outsz)
 /* A record in the ring: u32 size (all of it), u64 ts, u16 labels length, labels, line. */
 #define REC_HDR 14
 
-void loki__out(void *ctx, const struct log_record *r)
+void log_http__out(void *ctx, const struct log_record *r)
 {
-	struct loki *l = ctx;
+	struct log_http *l = ctx;
 	char labels[320];
 	size_t ll, n, off, first;
 	char hdr[REC_HDR];
 	uint32_t size;
 
 	zbuf_reset(&l->enc);
-	log_json_line(&l->enc, r);
+	if (l->format == LOG_HTTP_OTLP) {
+		otlp_log_record_json(&l->enc, r, labels, sizeof(labels));
+	} else {
+		log_json_line(&l->enc, r);
+		if (l->enc.len)
+			l->enc.len--; /* its '\n': Loki's entries are lines already */
+		loki_labels(r, labels, sizeof(labels));
+	}
 	if (l->enc.oom || !l->enc.len)
 		return;
-	l->enc.len--; /* its '\n': Loki's entries are lines already */
-	loki_labels(r, labels, sizeof(labels));
 	ll = strlen(labels) + 1; /* with its NUL: the sender uses it in place */
 	n = REC_HDR + ll + l->enc.len;
 	size = (uint32_t)n;
@@ -207,20 +214,65 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ctx)
 /* Abort a request in flight once stop's budget is spent. */
 static int progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-	struct loki *l = ctx;
+	struct log_http *l = ctx;
 
 	(void)a, (void)b, (void)c, (void)d;
 	return __atomic_load_n(&l->stop_by, __ATOMIC_RELAXED) &&
 	       mono_ms() >= __atomic_load_n(&l->stop_by, __ATOMIC_RELAXED);
 }
 
-/* POST the batch; true when Loki took it, false when it is to be dropped. */
-static bool post(struct loki *l, size_t nentries)
+/* OTLP: an ExportLogsServiceRequest, one resource per key, records in order. */
+static void otlp_request(struct log_http *l, size_t n)
+{
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	bool first_res = true;
+
+	if (!done) {
+		l->body.oom = true;
+		return;
+	}
+	zbuf_puts(&l->body, "{\"resourceLogs\":[");
+	for (size_t i = 0; i < n; i++) {
+		bool first = true;
+
+		if (done[i])
+			continue;
+		if (!first_res)
+			zbuf_put(&l->body, ",", 1);
+		first_res = false;
+		zbuf_puts(&l->body, "{\"resource\":");
+		otlp_resource_json(&l->body, l->entries[i].labels);
+		zbuf_puts(&l->body, ",\"scopeLogs\":[{\"scope\":{\"name\":\"sonde\"},\"logRecords\":[");
+		for (size_t k = i; k < n; k++) {
+			if (done[k] || strcmp(l->entries[k].labels, l->entries[i].labels))
+				continue;
+			done[k] = true;
+			if (!first)
+				zbuf_put(&l->body, ",", 1);
+			first = false;
+			zbuf_put(&l->body, l->entries[k].line, l->entries[k].len);
+		}
+		zbuf_puts(&l->body, "]}]}");
+	}
+	zbuf_puts(&l->body, "]}");
+	free(done);
+}
+
+/* POST the batch; true when the receiver took it, false when it is to be dropped. */
+static bool post(struct log_http *l, size_t nentries)
 {
 	size_t clen;
 	long status = 0;
 
 	zbuf_reset(&l->body);
+	if (l->format == LOG_HTTP_OTLP) {
+		otlp_request(l, nentries);
+		if (l->body.oom)
+			return false;
+		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, l->body.p);
+		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->body.len);
+		goto send;
+	}
 	loki_push_request(&l->body, l->entries, nentries);
 	if (l->body.oom)
 		return false;
@@ -237,6 +289,7 @@ static bool post(struct loki *l, size_t nentries)
 		return false;
 	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, l->snap);
 	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)clen);
+send:
 	for (int attempt = 0; attempt <= RETRIES; attempt++) {
 		CURLcode rc = curl_easy_perform(l->easy);
 
@@ -245,12 +298,12 @@ static bool post(struct loki *l, size_t nentries)
 			curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200 && status < 300) {
 			if (l->failing)
-				fprintf(stderr, "sonde: loki: %s: exporting again\n", l->url);
+				fprintf(stderr, "sonde: %s: %s: exporting again\n", l->format == LOG_HTTP_OTLP ? "otlp" : "loki", l->url);
 			l->failing = false;
 			return true;
 		}
 		if (!l->failing)
-			fprintf(stderr, "sonde: loki: %s: %s%s\n", l->url,
+			fprintf(stderr, "sonde: %s: %s: %s%s\n", l->format == LOG_HTTP_OTLP ? "otlp" : "loki", l->url,
 				rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error",
 				rc == CURLE_OK && status < 500 && status != 408 && status != 429
 					? " (lines dropped, not retried)"
@@ -268,7 +321,7 @@ static bool post(struct loki *l, size_t nentries)
 
 static void *sender(void *arg)
 {
-	struct loki *l = arg;
+	struct log_http *l = arg;
 	uint64_t last = mono_ms();
 
 	pthread_mutex_lock(&l->mu);
@@ -352,9 +405,10 @@ static void *sender(void *arg)
 	return NULL;
 }
 
-struct loki *loki__start(const char *url, size_t queue_bytes)
+struct log_http *log_http__start(const char *url, enum log_http_format format,
+				 size_t queue_bytes)
 {
-	struct loki *l;
+	struct log_http *l;
 	int err;
 
 	if (!url || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))) {
@@ -364,6 +418,7 @@ struct loki *loki__start(const char *url, size_t queue_bytes)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	l->format = format;
 	l->cap = queue_bytes ? queue_bytes : 8u << 20;
 	if (l->cap < 2 * BATCH_BYTES)
 		l->cap = 2 * BATCH_BYTES;
@@ -373,7 +428,9 @@ struct loki *loki__start(const char *url, size_t queue_bytes)
 	l->entries = calloc(ENTRIES_MAX, sizeof(*l->entries));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	l->easy = curl_easy_init();
-	l->headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	l->headers = curl_slist_append(NULL, format == LOG_HTTP_OTLP
+						       ? "Content-Type: application/json"
+						       : "Content-Type: application/x-protobuf");
 	if (l->headers)
 		l->headers = curl_slist_append(l->headers, "Expect:");
 	if (!l->url || !l->ring || !l->batch || !l->entries || !l->easy || !l->headers) {
@@ -413,14 +470,14 @@ fail:
 	return NULL;
 }
 
-void loki__stats(struct loki *l, struct loki_stats *s)
+void log_http__stats(struct log_http *l, struct log_http_stats *s)
 {
 	pthread_mutex_lock(&l->mu);
 	*s = l->st;
 	pthread_mutex_unlock(&l->mu);
 }
 
-void loki__free(struct loki *l)
+void log_http__free(struct log_http *l)
 {
 	if (!l)
 		return;
