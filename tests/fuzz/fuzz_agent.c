@@ -6,7 +6,9 @@
  * input is a sequence of records, each a 2-byte little-endian size and that
  * many bytes, copied to a buffer of exactly that size (8-byte aligned, as in
  * the rings) so that ASan sees any read past a record. The metrics are
- * rendered at the end, and every connection expired.
+ * rendered at the end, and every connection expired. Log records (access
+ * lines, application lines of SONDE_EV_LOG records) are encoded as JSON
+ * lines and as OTLP log records.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +17,11 @@
 #include "agent.h"
 #include "config.h"
 #include "export/metrics.h"
+#include "exchange.h"
+#include "export/log_json.h"
+#include "export/otlp.h"
 #include "export/zipkin.h"
+#include "sinks/log_sink.h"
 #include "sinks/span_sink.h"
 #include "trace_store.h"
 
@@ -25,8 +31,21 @@ static void hook(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id, uint16
 	(void)ctx, (void)tgid, (void)fd, (void)conn_id, (void)bytes, (void)walk;
 }
 
+static void encode(void *ctx, const struct log_record *r)
+{
+	struct zbuf *b = ctx;
+	char key[320];
+
+	zbuf_reset(b);
+	log_json_line(b, r);
+	zbuf_reset(b);
+	otlp_log_record_json(b, r, key, sizeof(key));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct zbuf lb = { 0 };
+	struct log_sink *ls;
 	struct config cfg;
 	struct metrics *m = metrics__new();
 	struct agent *a;
@@ -50,6 +69,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ss && st && !agent__enable_tracing(a, 1.0)) {
 		span_sink__add_out(ss, trace_store__put, st);
 		agent__add_sink(a, (struct sink){ span_sink__put, ss });
+	}
+	ls = log_sink__new(&cfg);
+	if (ls) {
+		struct line_sink lines = { log_sink__app_line, log_sink__app_lost, ls };
+
+		log_sink__add_out(ls, encode, &lb);
+		agent__add_sink(a, (struct sink){ log_sink__put, ls });
+		agent__set_line_sink(a, &lines);
 	}
 	while (off + 2 <= size) {
 		size_t n = data[off] | (size_t)data[off + 1] << 8;
@@ -79,6 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	agent__expire(a, UINT64_MAX, 0);
 	agent__free(a);
 	span_sink__free(ss);
+	log_sink__free(ls);
+	zbuf_free(&lb);
 	trace_store__free(st);
 	metrics__free(m);
 	config_free(&cfg);
