@@ -32,13 +32,14 @@
 #   BENCH_RATE_RUNS [1]       pairs of the fixed-rate workload
 #   BENCH_RATE_CONNECTIONS [64] wrk connections of the fixed-rate workload
 #   BENCH_DB_RUNS [3]         pairs of redis_pipelined, redis_pipelined_cap1024,
-#                             pgbench, redis_node and pg_node
+#                             pgbench, redis_node, pg_node, pg_server and
+#                             pg_server_applogs
 #   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
 #                             nginx_saturated_zipkin nginx_saturated_logs
 #                             nginx_longhead nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
-#                             pg_node]
+#                             pg_node pg_server pg_server_applogs]
 #   BENCH_PIN [1]             pin the server to CPU BENCH_SERVER_CPU [0] and
 #                             the load generator to BENCH_LOAD_CPU [1]; sonde
 #                             is never pinned
@@ -88,7 +89,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -662,6 +663,67 @@ EOF
 wl_pgbench_teardown() {
 	lib_stop "$PG_PID" "$(lib_starttime "$PG_PID")" INT 10
 }
+
+# ------------------------------- workloads: pg_server, pg_server_applogs
+
+# --capture-app-logs on a service that logs a line per request: PostgreSQL
+# with log_statement=all writes one line per statement to its stderr (a file
+# here), and sonde observes the server (postmaster and backends), not pgbench.
+# pg_server is the same without --capture-app-logs: the difference is the
+# cost of the lines (sonde CPU per line = the CPU difference / lines per s).
+pg_server_up() {
+	[ -n "${PG_PID:-}" ] && lib_alive "$PG_PID" && wl_pgbench_teardown
+	rm -rf "$LIB_TMP/pg"
+	PG_OPTS="-c log_statement=all -c log_line_prefix=%m" start_postgres
+	pin_server "$PG_PID" tree
+	bench_runner_up
+	# shellcheck disable=SC2046
+	pgbench -i -s 1 $(pgbench_args) postgres >"$LIB_TMP/pgbench.init" 2>&1 ||
+		die "pgbench -i failed: $(tail -5 "$LIB_TMP/pgbench.init")"
+	BENCH_TARGET_PID=$PG_PID
+	BENCH_SERVICE=postgres
+	BENCH_SERVER_PIDS="$PG_PID $(pgrep -P "$PG_PID" | tr '\n' ' ')"
+	BENCH_SERVER_REAPED=1
+	BENCH_SERVED_OVERHEAD=0
+}
+wl_pg_server_setup() {
+	pg_server_up
+	BENCH_COUNT_SEL='sonde_events_total'
+	BENCH_SONDE_ARGS=
+}
+wl_pg_server_pairs() { echo "$BENCH_DB_RUNS"; }
+# -M simple: one log line per statement ("LOG:  statement: ...").
+wl_pg_server_load() {
+	# shellcheck disable=SC2046
+	runner_job "$1" pgbench -n -c 4 -j 2 -T "$BENCH_SECONDS" -M simple $(pgbench_args) postgres
+}
+wl_pg_server_parse() { wl_pgbench_parse "$@"; }
+wl_pg_server_served() { :; }
+wl_pg_server_targets() { echo "throughput_ratio>=0.90"; }
+wl_pg_server_labels() { wl_pgbench_labels; }
+wl_pg_server_describe() {
+	echo 'PostgreSQL with `log_statement=all` (a line per statement on its stderr, a file), observed
+on the server side (`--pid POSTMASTER`), under pgbench `-M simple -c 4 -j 2`. The sonde count
+column is `sonde_events_total` (records), not requests.'
+}
+wl_pg_server_teardown() { wl_pgbench_teardown; }
+
+wl_pg_server_applogs_setup() {
+	pg_server_up
+	BENCH_COUNT_SEL='sonde_log_lines_total{source="app"}'
+	BENCH_SONDE_ARGS="--capture-app-logs --log-file $LIB_TMP/app.log --log-max-size 64M --log-files 2"
+}
+wl_pg_server_applogs_pairs() { echo "$BENCH_DB_RUNS"; }
+wl_pg_server_applogs_load() { wl_pg_server_load "$@"; }
+wl_pg_server_applogs_parse() { wl_pgbench_parse "$@"; }
+wl_pg_server_applogs_served() { :; }
+wl_pg_server_applogs_targets() { echo "throughput_ratio>=0.90"; }
+wl_pg_server_applogs_labels() { wl_pgbench_labels; }
+wl_pg_server_applogs_describe() {
+	echo 'pg_server with `--capture-app-logs --log-file FILE`: every line PostgreSQL writes is
+re-emitted as a JSON line. The sonde count column is the application lines made.'
+}
+wl_pg_server_applogs_teardown() { wl_pgbench_teardown; rm -f "$LIB_TMP"/app.log*; }
 
 # ------------------------------------------- workloads: redis_node, pg_node
 

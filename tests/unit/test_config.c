@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "proto/lines.h"
 
 static enum config_result parse(struct config *c, const char *const *args)
 {
@@ -158,6 +159,50 @@ static void test_tracing(void **state)
 	config_free(&c);
 }
 
+static void test_logs(void **state)
+{
+	struct config c;
+	const char *args[] = { "--pid", "1", "--log-level", "warn", "--log-max-size", "10M",
+			       "--environment", "prod", NULL };
+	const char *plain[] = { "--pid", "1", NULL };
+	const char *bad_size[] = { "--pid", "1", "--log-max-size", "1K", NULL };
+	const char *bad_level[] = { "--pid", "1", "--log-level", "loud", NULL };
+	const char *y = "environment: staging\n"
+			"otlp_url: http://collector:4318\n"
+			"logs:\n"
+			"  file: /var/log/sonde.json\n"
+			"  level: ERROR\n"
+			"  max_size: 2G\n"
+			"  files: 9\n"
+			"  capture_app_logs: true\n"
+			"  loki_url: http://loki:3100/loki/api/v1/push\n";
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, plain), CONFIG_OK);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_true(c.log_max_size == 100ULL << 20 && c.log_files == 5 && !c.capture_app_logs);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_string_equal(c.environment, "staging");
+	assert_string_equal(c.log_file, "/var/log/sonde.json");
+	assert_int_equal(c.log_level, LOG_ERROR);
+	assert_true(c.log_max_size == 2ULL << 30 && c.log_files == 9 && c.capture_app_logs);
+	assert_string_equal(c.loki_url, "http://loki:3100/loki/api/v1/push");
+	assert_string_equal(c.otlp_url, "http://collector:4318");
+	config_free(&c);
+	/* The command line wins. */
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_int_equal(c.log_level, LOG_WARN);
+	assert_true(c.log_max_size == 10ULL << 20);
+	assert_string_equal(c.environment, "prod");
+	config_free(&c);
+	assert_int_equal(parse(&c, bad_size), CONFIG_USAGE);
+	config_free(&c);
+	assert_int_equal(parse(&c, bad_level), CONFIG_USAGE);
+	config_free(&c);
+}
+
 static void test_yaml_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -179,6 +224,15 @@ static void test_yaml_errors(void **state)
 		"tracing:\n  zipkin_url: ftp://x\n",
 		"tracing:\n  zipkin_kafka: nohost\n",
 		"tracing:\n  exporter: x\n",
+		"environment: \"a b\"\n",
+		"logs: yes\n",
+		"logs:\n  level: LOUD\n",
+		"logs:\n  max_size: 12Q\n",
+		"logs:\n  files: 0\n",
+		"logs:\n  capture_app_logs: maybe\n",
+		"logs:\n  loki_url: loki:3100\n",
+		"logs:\n  rotate: daily\n",
+		"otlp_url: collector:4318\n",
 	};
 	struct config c;
 	const char *args[] = { "--pid", "1", NULL };
@@ -206,7 +260,7 @@ int main(void)
 		cmocka_unit_test(test_pids),	       cmocka_unit_test(test_command),
 		cmocka_unit_test(test_bad_usage),      cmocka_unit_test(test_capture_bounds),
 		cmocka_unit_test(test_yaml),	       cmocka_unit_test(test_yaml_errors),
-		cmocka_unit_test(test_tracing),
+		cmocka_unit_test(test_tracing),	       cmocka_unit_test(test_logs),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
