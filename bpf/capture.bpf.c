@@ -670,6 +670,22 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		got = cap;
 	}
 	/*
+	 * A PostgreSQL StartupMessage (protocol 3.0: length < 64 KiB, 00 03 00
+	 * 00, then a parameter name) as a connection's first bytes: walk it from
+	 * the next syscall on, so that a large first reply (a driver's type
+	 * introspection) is not cut before userspace says so a drain period
+	 * later. toff: only the records that carry the tuple look.
+	 */
+	if (toff && !walk && got >= 9 && dir == SONDE_DIR_EGRESS) {
+		__u8 *b = &e->body[MASKED(toff, 127)];
+
+		if (!b[0] && !b[1] && !b[4] && b[5] == 3 && !b[6] && !b[7] && b[8] >= 'a' &&
+		    b[8] <= 'z') {
+			cs->walk = SONDE_WALK_PG;
+			cs->left[0] = cs->left[1] = 0;
+		}
+	}
+	/*
 	 * A RESP array cut short is a Redis pipeline, a RESP3 map one a
 	 * HELLO's answer (no HTTP, PostgreSQL or Kafka message starts with '*'
 	 * or '%'): walk this connection from now on,
