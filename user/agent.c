@@ -394,7 +394,6 @@ static void put_kafka(struct agent *a, struct conn *c, const struct kafka_exchan
 	put(a, &x, 1);
 }
 
-/* Flush what the parser still holds (a response read until close) and forget c. */
 static void conn_finish(struct agent *a, struct conn *c, uint64_t ts);
 
 /* The record's connection: a new one when the fd was reused and the close was missed. */
@@ -473,6 +472,7 @@ static void handle_log(struct agent *a, const struct sonde_event *e, const uint8
 		a->lines.lost(a->lines.ctx, lost);
 }
 
+/* Flush what the parser still holds (a response read until close, a line without its end). */
 static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 {
 	struct http_exchange x[EXCHANGES_PER_FEED];

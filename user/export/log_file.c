@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export/byte_ring.h"
 #include "export/log_file.h"
 #include "export/log_json.h"
 
@@ -150,7 +151,7 @@ static void *writer(void *arg)
 
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
-		size_t n, off, first;
+		size_t n;
 		uint64_t ok = 0, bad = 0;
 		struct timespec until;
 
@@ -177,10 +178,7 @@ static void *writer(void *arg)
 		n = f->head - f->tail;
 		if (n > CHUNK)
 			n = CHUNK;
-		off = f->tail % f->cap;
-		first = n < f->cap - off ? n : f->cap - off;
-		memcpy(chunk, f->ring + off, first);
-		memcpy(chunk + first, f->ring, n - first);
+		byte_ring_get(f->ring, f->cap, f->tail, chunk, n);
 		while (n && chunk[n - 1] != '\n')
 			n--;
 		pthread_mutex_unlock(&f->mu);
@@ -237,7 +235,7 @@ fail:
 void log_file__out(void *ctx, const struct log_record *r)
 {
 	struct log_file *f = ctx;
-	size_t n, off, first;
+	size_t n;
 
 	zbuf_reset(&f->enc);
 	log_json_line(&f->enc, r);
@@ -251,10 +249,7 @@ void log_file__out(void *ctx, const struct log_record *r)
 		pthread_mutex_unlock(&f->mu);
 		return;
 	}
-	off = f->head % f->cap;
-	first = n < f->cap - off ? n : f->cap - off;
-	memcpy(f->ring + off, f->enc.p, first);
-	memcpy(f->ring, f->enc.p + first, n - first);
+	byte_ring_put(f->ring, f->cap, f->head, f->enc.p, n);
 	f->head += n;
 	if (f->head - f->tail > f->cap / 2)
 		pthread_cond_signal(&f->cv);

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <snappy-c.h>
 
+#include "export/byte_ring.h"
 #include "export/log_json.h"
 #include "export/otlp.h"
 #include "export/log_http.h"
@@ -159,7 +160,7 @@ void log_http__out(void *ctx, const struct log_record *r)
 {
 	struct log_http *l = ctx;
 	char labels[320];
-	size_t ll, n, off, first;
+	size_t ll, n;
 	char hdr[REC_HDR];
 	uint32_t size;
 
@@ -191,10 +192,7 @@ void log_http__out(void *ctx, const struct log_record *r)
 		const char *src = part == 0 ? hdr : part == 1 ? labels : l->enc.p;
 		size_t len = part == 0 ? REC_HDR : part == 1 ? ll : l->enc.len;
 
-		off = l->head % l->cap;
-		first = len < l->cap - off ? len : l->cap - off;
-		memcpy(l->ring + off, src, first);
-		memcpy(l->ring, src + first, len - first);
+		byte_ring_put(l->ring, l->cap, l->head, src, len);
 		l->head += len;
 	}
 	if (l->head - l->tail >= BATCH_BYTES)
@@ -350,16 +348,11 @@ static void *sender(void *arg)
 		/* Whole records, up to a batch, copied out of the ring. */
 		while (l->head - l->tail - take >= REC_HDR) {
 			uint32_t size;
-			size_t off = (l->tail + take) % l->cap, first;
 
-			first = 4 < l->cap - off ? 4 : l->cap - off;
-			memcpy(&size, l->ring + off, first);
-			memcpy((char *)&size + first, l->ring, 4 - first);
+			byte_ring_get(l->ring, l->cap, l->tail + take, &size, 4);
 			if (take + size > BATCH_BYTES + REC_HDR + 512 && take)
 				break;
-			first = size < l->cap - off ? size : l->cap - off;
-			memcpy(l->batch + take, l->ring + off, first);
-			memcpy(l->batch + take + first, l->ring, size - first);
+			byte_ring_get(l->ring, l->cap, l->tail + take, l->batch + take, size);
 			take += size;
 			n++;
 			if (take >= BATCH_BYTES || n == ENTRIES_MAX)
@@ -375,7 +368,6 @@ static void *sender(void *arg)
 			memcpy(&size, p, 4);
 			ll = (uint16_t)((uint8_t)p[12] | (uint8_t)p[13] << 8);
 			memcpy(&l->entries[k].ts_ns, p + 4, 8);
-			/* NUL-terminate the labels in place of... nothing: copy them once. */
 			l->entries[k].labels = p + REC_HDR;
 			l->entries[k].line = p + REC_HDR + ll;
 			l->entries[k].len = size - REC_HDR - ll;
@@ -394,10 +386,8 @@ static void *sender(void *arg)
 	/* What stop's budget could not send. */
 	while (l->head - l->tail >= REC_HDR) {
 		uint32_t size;
-		size_t off = l->tail % l->cap, first = 4 < l->cap - off ? 4 : l->cap - off;
 
-		memcpy(&size, l->ring + off, first);
-		memcpy((char *)&size + first, l->ring, 4 - first);
+		byte_ring_get(l->ring, l->cap, l->tail, &size, 4);
 		l->tail += size;
 		l->st.dropped_stop++;
 	}

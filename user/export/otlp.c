@@ -123,20 +123,29 @@ static void peer(struct zbuf *b, bool *first, const struct span *s)
 	attr_i(b, first, server ? "client.port" : "server.port", s->remote.port);
 }
 
-static void one_span(struct zbuf *b, const struct span *s)
+/* "traceId":"...","spanId":"..." (hex, as OTLP/JSON has them). */
+static void ids(struct zbuf *b, const uint8_t trace_id[16], uint64_t span_id)
 {
-	static const int kinds[] = { 2, 3, 4, 5 }; /* SERVER, CLIENT, PRODUCER, CONSUMER */
-	char trace[33], id[17], kind[8];
-	const char *error = NULL;
-	bool first = true;
+	char trace[33], id[17];
 
-	span_trace_hex(s->trace_id, trace);
-	span_id_hex(s->id, id);
-	zbuf_puts(b, "{\"traceId\":\"");
+	span_trace_hex(trace_id, trace);
+	span_id_hex(span_id, id);
+	zbuf_puts(b, "\"traceId\":\"");
 	zbuf_puts(b, trace);
 	zbuf_puts(b, "\",\"spanId\":\"");
 	zbuf_puts(b, id);
 	zbuf_puts(b, "\"");
+}
+
+static void one_span(struct zbuf *b, const struct span *s)
+{
+	static const int kinds[] = { 2, 3, 4, 5 }; /* SERVER, CLIENT, PRODUCER, CONSUMER */
+	char id[17], kind[8];
+	const char *error = NULL;
+	bool first = true;
+
+	zbuf_puts(b, "{");
+	ids(b, s->trace_id, s->id);
 	if (s->parent_id) {
 		span_id_hex(s->parent_id, id);
 		zbuf_puts(b, ",\"parentSpanId\":\"");
@@ -206,7 +215,7 @@ int otlp_traces_json(struct zbuf *b, const struct span *s, size_t n)
 void otlp_log_record_json(struct zbuf *b, const struct log_record *r, char *key, size_t keysz)
 {
 	static const int severity[] = { 5, 9, 13, 17 }; /* DEBUG, INFO, WARN, ERROR */
-	char trace[33], id[17], num[32];
+	char num[32];
 	bool first = true;
 
 	snprintf(key, keysz, "%u %s", r->pid, r->service ? r->service : "");
@@ -237,13 +246,8 @@ void otlp_log_record_json(struct zbuf *b, const struct log_record *r, char *key,
 	}
 	zbuf_puts(b, "]");
 	if (r->has_trace) {
-		span_trace_hex(r->trace_id, trace);
-		span_id_hex(r->span_id, id);
-		zbuf_puts(b, ",\"traceId\":\"");
-		zbuf_puts(b, trace);
-		zbuf_puts(b, "\",\"spanId\":\"");
-		zbuf_puts(b, id);
-		zbuf_puts(b, "\"");
+		zbuf_puts(b, ",");
+		ids(b, r->trace_id, r->span_id);
 	}
 	zbuf_puts(b, "}");
 }
