@@ -18,6 +18,14 @@
 #include "sock.h"
 
 #define MSG_PEEK 2
+#define SOL_SOCKET 1
+#define SO_ERROR 4
+#define EPIPE 32
+#define ENETUNREACH 101
+#define ECONNRESET 104
+#define ETIMEDOUT 110
+#define ECONNREFUSED 111
+#define EHOSTUNREACH 113
 #define EINPROGRESS 115
 
 /* Set by userspace before load. */
@@ -753,6 +761,66 @@ announced:
 	return 0;
 }
 
+/*
+ * Errors by which a socket call fails its caller's call (err > 0): the peer
+ * refused, reset or never answered. EAGAIN, EINTR and the like are not.
+ */
+static __always_inline int net_error(long err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ETIMEDOUT:
+	case EPIPE:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A SONDE_EV_FAIL record: for connection cs (once: cs->failed), or, when cs
+ * is NULL, for a connect that left no connection, to the address in tuple.
+ */
+static __always_inline void fail_emit(struct sonde_target *t, __u64 id, __u32 fd, __u8 call,
+				      __u8 dir, long err, struct conn_state *cs,
+				      const struct sonde_conn_tuple *tuple)
+{
+	struct event_buf *e;
+	struct rec r;
+	__u32 toff = TUPLE_SZ;
+	__u64 now;
+
+	if (!rec_begin(&r))
+		return;
+	e = r.e;
+	e->hdr.type = SONDE_EV_FAIL;
+	e->hdr.dir = dir;
+	e->hdr.call = call;
+	e->hdr.tgid = id >> 32;
+	e->hdr.tid = (__u32)id;
+	e->hdr.fd = fd;
+	e->hdr.service = t->service;
+	e->hdr.ts_ns = now = bpf_ktime_get_ns();
+	e->hdr.len = (__u32)err;
+	if (cs) {
+		e->hdr.conn_id = cs->conn_id;
+		toff = put_tuple(e, cs, now);
+		cs->failed = 1;
+		if (toff) {
+			cs->announced = 1;
+			cs->announced_ts = now;
+		}
+	} else {
+		e->hdr.conn_id = 0;
+		e->hdr.flags = SONDE_F_TUPLE;
+		__builtin_memcpy(e->body, tuple, TUPLE_SZ);
+	}
+	rec_commit(&r, toff, 0);
+}
+
 static __always_inline struct pt_regs *user_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
@@ -799,6 +867,32 @@ static __always_inline struct pt_regs *data_regs(struct task_struct *task, long 
 #endif
 }
 
+/*
+ * A data syscall failed with ret < 0: a reset, a refused or timed-out
+ * connection (net_error) on a target's socket becomes one SONDE_EV_FAIL.
+ */
+static __noinline int data_fail(long nr, long ret, __u8 call, __u8 dir)
+{
+	struct task_struct *task;
+	struct sonde_target *t;
+	struct conn_state *cs;
+	__u64 id;
+	__u32 fd;
+
+	if (!net_error(-ret))
+		return 0;
+	task = bpf_get_current_task_btf();
+	id = (__u64)task->tgid << 32 | (__u32)task->pid;
+	t = target_of(id >> 32);
+	if (!t)
+		return 0;
+	fd = (__u32)PT_REGS_PARM1_SYSCALL(data_regs(task, nr, ret));
+	cs = conn_cached(id >> 32, fd, t->gen);
+	if (cs && cs->watch == SONDE_WATCH_SOCKET && !cs->failed)
+		fail_emit(t, id, fd, call, dir, -ret, cs, NULL);
+	return 0;
+}
+
 /* Connection lifecycle: learn identity and role as the socket is born. */
 static __always_inline int learn_fd(long fd, __u8 role)
 {
@@ -810,6 +904,48 @@ static __always_inline int learn_fd(long fd, __u8 role)
 	t = target_of(tgid);
 	if (t)
 		conn_learn(tgid, (__u32)fd, t->gen, role);
+	return 0;
+}
+
+/*
+ * A blocking connect() that failed: the socket holds no address any more
+ * (the kernel disconnected it), so the record carries the one asked for.
+ */
+static __noinline int connect_fail(__u32 tgid, long ret)
+{
+	struct sonde_conn_tuple tuple = {};
+	struct sonde_target *t = target_of(tgid);
+	struct pt_regs *regs;
+	__u64 uaddr;
+	__u16 family;
+
+	if (!t)
+		return 0;
+	regs = user_regs();
+	uaddr = PT_REGS_PARM2_SYSCALL(regs);
+	if (bpf_probe_read_user(&family, sizeof(family), (void *)uaddr))
+		return 0;
+	if (family == SONDE_AF_INET) {
+		struct sockaddr_in sin;
+
+		if (bpf_probe_read_user(&sin, sizeof(sin), (void *)uaddr))
+			return 0;
+		__builtin_memcpy(tuple.raddr, &sin.sin_addr, 4);
+		tuple.rport = bpf_ntohs(sin.sin_port);
+	} else if (family == SONDE_AF_INET6) {
+		struct sockaddr_in6 sin6;
+
+		if (bpf_probe_read_user(&sin6, sizeof(sin6), (void *)uaddr))
+			return 0;
+		__builtin_memcpy(tuple.raddr, &sin6.sin6_addr, 16);
+		tuple.rport = bpf_ntohs(sin6.sin6_port);
+	} else {
+		return 0;
+	}
+	tuple.family = family;
+	tuple.role = SONDE_ROLE_CLIENT;
+	fail_emit(t, bpf_get_current_pid_tgid(), (__u32)PT_REGS_PARM1_SYSCALL(regs),
+		  SONDE_CALL_CONNECT, SONDE_DIR_EGRESS, -ret, NULL, &tuple);
 	return 0;
 }
 
@@ -834,11 +970,40 @@ int sonde_connect_exit(struct trace_event_raw_sys_exit *ctx)
 
 	/* A non-blocking connect returns -EINPROGRESS with the tuple already set. */
 	if (ret < 0 && ret != -EINPROGRESS)
-		return 0;
+		return net_error(-ret) ? connect_fail(tgid, ret) : 0;
 	t = target_of(tgid);
 	if (t) /* the fd is an argument: from the saved registers */
 		conn_learn(tgid, (__u32)PT_REGS_PARM1_SYSCALL(user_regs()), t->gen,
 			   SONDE_ROLE_CLIENT);
+	return 0;
+}
+
+/*
+ * SO_ERROR read after a non-blocking connect (how libcurl, libuv, nginx and
+ * Python's socket timeouts learn that it failed): the connection that
+ * connect() cached fails.
+ */
+SEC("tp/syscalls/sys_exit_getsockopt")
+int sonde_getsockopt_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sonde_target *t;
+	struct conn_state *cs;
+	struct pt_regs *regs;
+	int err = 0;
+	__u32 fd;
+
+	if (ctx->ret != 0 || !(t = target_of(id >> 32)))
+		return 0;
+	regs = user_regs();
+	if (PT_REGS_PARM2_SYSCALL(regs) != SOL_SOCKET || PT_REGS_PARM3_SYSCALL(regs) != SO_ERROR ||
+	    bpf_probe_read_user(&err, sizeof(err), (void *)PT_REGS_PARM4_SYSCALL(regs)) ||
+	    !net_error(err))
+		return 0;
+	fd = (__u32)PT_REGS_PARM1_SYSCALL(regs);
+	cs = conn_cached(id >> 32, fd, t->gen);
+	if (cs && cs->watch == SONDE_WATCH_SOCKET && !cs->failed)
+		fail_emit(t, id, fd, SONDE_CALL_GETSOCKOPT, SONDE_DIR_EGRESS, err, cs, NULL);
 	return 0;
 }
 
@@ -954,15 +1119,18 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
  * registers (PT_REGS_PARMn_SYSCALL), read only once the process is known to
  * be a target and the call to have moved bytes.
  */
-/* Quick rejection shared by every data exit: failed call or not a target. */
-#define DATA_PROLOGUE(ctx)                                                     \
+/*
+ * Quick rejection shared by every data exit: failed call or not a target.
+ * Failures that matter (net_error) are all below -EPIPE; EAGAIN is above.
+ */
+#define DATA_PROLOGUE(ctx, call, dir)                                          \
 	long ret = (ctx)->ret;                                                 \
 	struct task_struct *task;                                              \
 	struct pt_regs *regs;                                                  \
 	struct io_args a = {};                                                 \
 	struct sonde_target *t;                                                \
 	if (ret <= 0)                                                          \
-		return 0;                                                      \
+		return ret <= -EPIPE ? data_fail((ctx)->id, ret, call, dir) : 0; \
 	task = bpf_get_current_task_btf();                                     \
 	a.id = (__u64)task->tgid << 32 | (__u32)task->pid;                     \
 	if (!(t = target_of(a.id >> 32)))                                      \
@@ -975,7 +1143,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	SEC("tp/syscalls/sys_exit_" #name)                                     \
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
-		DATA_PROLOGUE(ctx);                                            \
+		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
 		return io_exit(ret, call, dir, t, &a);                            \
 	}
@@ -985,7 +1153,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	SEC("tp/syscalls/sys_exit_" #name)                                     \
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
-		DATA_PROLOGUE(ctx);                                            \
+		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
 		a.iovcnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);            \
 		return io_exit(ret, call, dir, t, &a);                            \
@@ -997,7 +1165,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
 		struct user_msghdr m;                                          \
-		DATA_PROLOGUE(ctx);                                            \
+		DATA_PROLOGUE(ctx, call, dir);                                            \
 		if (dir == SONDE_DIR_INGRESS &&                                \
 		    (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK))             \
 			return 0; /* the bytes will be read again */           \
@@ -1020,7 +1188,7 @@ MSG_EXIT(sendmsg, SONDE_CALL_SENDMSG, SONDE_DIR_EGRESS)
 SEC("tp/syscalls/sys_exit_recvfrom")
 int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	DATA_PROLOGUE(ctx);
+	DATA_PROLOGUE(ctx, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS);
 	if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
 		return 0; /* the bytes will be read again */
 	a.buf = PT_REGS_PARM2_SYSCALL(regs);
@@ -1031,7 +1199,7 @@ int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_exit_sendfile64")
 int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	DATA_PROLOGUE(ctx);
+	DATA_PROLOGUE(ctx, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS);
 	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, t, &a);
 }
 

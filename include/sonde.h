@@ -20,6 +20,7 @@ enum sonde_event_type {
 	SONDE_EV_DATA = 1,  /* bytes read from / written to a socket */
 	SONDE_EV_CLOSE = 2, /* an observed socket fd was closed */
 	SONDE_EV_LOG = 3,   /* bytes a target wrote to its stdout or stderr (--capture-app-logs) */
+	SONDE_EV_FAIL = 4,  /* a socket call failed: len holds the errno (see below) */
 };
 
 /* Direction of a data event, as seen from the observed process. */
@@ -46,6 +47,8 @@ enum sonde_call {
 	SONDE_CALL_RECVMSG,
 	SONDE_CALL_SENDMSG,
 	SONDE_CALL_SENDFILE,
+	SONDE_CALL_CONNECT,    /* SONDE_EV_FAIL only */
+	SONDE_CALL_GETSOCKOPT, /* SONDE_EV_FAIL only: SO_ERROR of a non-blocking connect */
 };
 
 /* Socket families we follow (values of AF_*). */
@@ -122,6 +125,12 @@ _Static_assert(sizeof(struct sonde_segs) == 512, "sonde_segs layout");
  * A SONDE_EV_DATA record carries the first caplen of the len bytes moved. The
  * tuple comes with the first record of a connection (and every
  * SONDE_TUPLE_REFRESH_NS), not with every record: it is half the header.
+ *
+ * A SONDE_EV_FAIL record says a target's socket call failed in a way its
+ * caller sees as a failed call: len is the errno (ECONNREFUSED, ECONNRESET,
+ * ETIMEDOUT, EPIPE, EHOSTUNREACH, ENETUNREACH), caplen 0, at most one per
+ * connection. A blocking connect() that failed has no connection: conn_id 0,
+ * and the tuple (always present) holds the address it was connecting to.
  */
 struct sonde_event {
 	__u8 type;  /* enum sonde_event_type */
@@ -193,7 +202,8 @@ struct sonde_conn_state {
 	__u16 capture;     /* bytes to copy per syscall on this connection; 0: capture_bytes */
 	__u8 walk;         /* enum sonde_walk */
 	__u8 head_more[2]; /* by direction: a long request head was copied, its rest may follow */
-	__u8 _pad0[5];
+	__u8 failed;       /* a SONDE_EV_FAIL went out for it */
+	__u8 _pad0[4];
 	__u32 left[2];     /* by enum sonde_dir: bytes of a walked message still to come */
 	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -394,7 +395,8 @@ static void put_kafka(struct agent *a, struct conn *c, const struct kafka_exchan
 	put(a, &x, 1);
 }
 
-static void conn_finish(struct agent *a, struct conn *c, uint64_t ts);
+static void conn_finish(struct agent *a, struct conn *c, uint64_t ts,
+			const struct sonde_event *close);
 
 /* The record's connection: a new one when the fd was reused and the close was missed. */
 static struct conn *conn_current(struct agent *a, const struct sonde_event *e)
@@ -402,7 +404,7 @@ static struct conn *conn_current(struct agent *a, const struct sonde_event *e)
 	struct conn *c = conn_table__get(a->conns, e->tgid, e->fd);
 
 	if (c && c->conn_id != e->conn_id) {
-		conn_finish(a, c, c->last_ts);
+		conn_finish(a, c, c->last_ts, NULL);
 		conn_table__del(a->conns, c);
 		c = NULL;
 	}
@@ -472,8 +474,170 @@ static void handle_log(struct agent *a, const struct sonde_event *e, const uint8
 		a->lines.lost(a->lines.ctx, lost);
 }
 
-/* Flush what the parser still holds (a response read until close, a line without its end). */
-static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
+/* ---- calls that failed below their protocol: SONDE_EV_FAIL, unanswered at close ---- */
+
+static const char *proto_name(enum conn_proto p);
+
+/* Does c make the calls (a client), as the kernel saw it begin or its parser decided? */
+static bool conn_client(const struct conn *c)
+{
+	if (c->tuple.role != SONDE_ROLE_UNKNOWN)
+		return c->tuple.role == SONDE_ROLE_CLIENT;
+	if (!c->parser)
+		return false;
+	switch (c->proto) {
+	case CONN_PROTO_HTTP:
+		return ((const struct http_conn *)c->parser)->role == HTTP_ROLE_CLIENT;
+	case CONN_PROTO_REDIS:
+		return ((const struct redis_conn *)c->parser)->role == REDIS_ROLE_CLIENT;
+	case CONN_PROTO_PG:
+		return ((const struct pg_conn *)c->parser)->role == PG_ROLE_CLIENT;
+	case CONN_PROTO_KAFKA:
+		return ((const struct kafka_conn *)c->parser)->role == KAFKA_ROLE_CLIENT;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The oldest request on c still waiting for its answer, into x (its start,
+ * target and net.request; *hx for HTTP); false if there is none. Kafka is
+ * left out: a consumer's Fetch waits for records by design, and a client
+ * that closes with one in flight has not failed.
+ */
+static bool conn_unanswered(const struct conn *c, struct exchange *x,
+			    const struct http_exchange **hx)
+{
+	if (!c->parser)
+		return false;
+	switch (c->proto) {
+	case CONN_PROTO_HTTP: {
+		const struct http_conn *h = c->parser;
+		const struct http_exchange *r =
+			h->npending ? http_conn_request(h, h->first_seq) : NULL;
+
+		if (!r || r->unanswered_request || r->error)
+			return false;
+		x->start_ns = r->req_begin_ts;
+		x->target = r->target;
+		x->net.request = http_method_label(r->method);
+		*hx = r;
+		return true;
+	}
+	case CONN_PROTO_REDIS: {
+		const struct redis_conn *r = c->parser;
+		const struct redis_pending *p = &r->pending[r->first % REDIS_PIPELINE_MAX];
+
+		if (!r->npending || r->broken)
+			return false;
+		x->start_ns = p->begin_ts;
+		x->target = p->key;
+		x->net.request = p->command;
+		return true;
+	}
+	case CONN_PROTO_PG:
+		return pg_conn_busy(c->parser);
+	default:
+		return false;
+	}
+}
+
+/*
+ * A call of c (NULL: a connect that left no connection, to tuple) failed:
+ * code is the errno's name or "no_response". only_unanswered: nothing unless
+ * a request was waiting (a close).
+ */
+static void put_net(struct agent *a, struct conn *c, const struct sonde_event *e,
+		    const struct sonde_conn_tuple *tuple, const char *op, const char *code,
+		    bool only_unanswered)
+{
+	const struct http_exchange *hx = NULL;
+	struct exchange x = {
+		.kind = EXCHANGE_CLIENT,
+		.proto = EXCHANGE_NET,
+		.error = true,
+		.service = c ? c->service : e->service,
+		.tgid = e->tgid,
+		.tid = e->tid,
+		.conn_id = e->conn_id,
+		.tuple = c ? &c->tuple : tuple,
+		.start_ns = e->ts_ns,
+		.end_ns = e->ts_ns,
+		.operation = op,
+		.target = "",
+		.error_code = code,
+	};
+
+	x.service_name = x.service < (uint32_t)a->nsvc ? a->names[x.service] : "";
+	x.net.app = c && c->proto >= CONN_PROTO_HTTP && c->proto <= CONN_PROTO_KAFKA
+			    ? proto_name(c->proto)
+			    : "";
+	x.net.request = "";
+	if (!(c && conn_unanswered(c, &x, &hx)) && only_unanswered)
+		return;
+	if (x.start_ns > x.end_ns)
+		x.start_ns = x.end_ns;
+	if (a->tracer)
+		tracer__assign(a->tracer, c, &x, hx);
+	put(a, &x, 1);
+}
+
+/* The errno names the kernel side sends (net_error in capture.bpf.c). */
+static const char *errno_label(uint32_t err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case ECONNRESET:
+		return "ECONNRESET";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case EPIPE:
+		return "EPIPE";
+	case EHOSTUNREACH:
+		return "EHOSTUNREACH";
+	case ENETUNREACH:
+		return "ENETUNREACH";
+	default:
+		return "error";
+	}
+}
+
+/* A SONDE_EV_FAIL record: one failed call per connection, on the client side. */
+static void handle_fail(struct agent *a, const struct sonde_event *e,
+			const struct sonde_conn_tuple *tuple)
+{
+	struct conn *c;
+	bool was;
+
+	if (!e->conn_id) { /* a blocking connect */
+		if (tuple && tuple->role == SONDE_ROLE_CLIENT)
+			put_net(a, NULL, e, tuple, "connect", errno_label(e->len), false);
+		return;
+	}
+	c = conn_current(a, e);
+	if (!c)
+		return;
+	if (tuple)
+		c->tuple = *tuple;
+	c->last_ts = e->ts_ns;
+	was = c->failed;
+	c->failed = true;
+	if (was || !conn_client(c))
+		return;
+	put_net(a, c, e, NULL,
+		e->call == SONDE_CALL_CONNECT || e->call == SONDE_CALL_GETSOCKOPT ? "connect"
+		: e->dir == SONDE_DIR_INGRESS					   ? "receive"
+										   : "send",
+		errno_label(e->len), false);
+}
+
+/*
+ * Flush what the parser still holds (a response read until close, a line
+ * without its end). close: the target closed c (its record), else NULL.
+ */
+static void conn_finish(struct agent *a, struct conn *c, uint64_t ts,
+			const struct sonde_event *close)
 {
 	struct http_exchange x[EXCHANGES_PER_FEED];
 	int n;
@@ -491,6 +655,11 @@ static void conn_finish(struct agent *a, struct conn *c, uint64_t ts)
 		n = http_conn_close(c->parser, ts, x, EXCHANGES_PER_FEED);
 		if (n > 0)
 			put_http(a, c, x, n);
+	}
+	/* A client that closes with a request unanswered gave up on it (a timeout). */
+	if (close && !c->failed && conn_client(c)) {
+		c->failed = true;
+		put_net(a, c, close, NULL, "close", "no_response", true);
 	}
 	if (a->tracer)
 		tracer__conn_gone(a->tracer, c);
@@ -992,10 +1161,13 @@ void agent__handle(struct agent *a, const void *rec, size_t size)
 	case SONDE_EV_LOG:
 		handle_log(a, e, (const uint8_t *)rec + hlen);
 		break;
+	case SONDE_EV_FAIL:
+		handle_fail(a, e, tuple);
+		break;
 	case SONDE_EV_CLOSE:
 		c = conn_table__get(a->conns, e->tgid, e->fd);
 		if (c && c->conn_id == e->conn_id) {
-			conn_finish(a, c, e->ts_ns);
+			conn_finish(a, c, e->ts_ns, e);
 			conn_table__del(a->conns, c);
 		}
 		break;
@@ -1016,7 +1188,7 @@ static bool expire_one(struct conn *c, void *p)
 
 	if (c->last_ts >= x->before && (x->tgid == 0 || c->tgid != x->tgid))
 		return false;
-	conn_finish(x->a, c, c->last_ts);
+	conn_finish(x->a, c, c->last_ts, NULL);
 	return true;
 }
 

@@ -27,6 +27,12 @@ enum exchange_proto {
 	EXCHANGE_REDIS,
 	EXCHANGE_PG,
 	EXCHANGE_KAFKA,
+	/*
+	 * A call that failed below its protocol: connection refused, reset,
+	 * timed out, or closed by the caller before any answer (net.app tells
+	 * the protocol when the connection had one).
+	 */
+	EXCHANGE_NET,
 };
 
 /* trace_ctx.flags */
@@ -80,7 +86,7 @@ struct exchange_part {
 struct exchange {
 	uint8_t kind;  /* enum exchange_kind */
 	uint8_t proto; /* enum exchange_proto */
-	bool error;    /* the call failed (5xx, error reply, ErrorResponse, error code) */
+	bool error;    /* the call failed (5xx, error reply, ErrorResponse, error code, EXCHANGE_NET) */
 	uint32_t service; /* index in the agent's services */
 	const char *service_name;
 	uint32_t tgid, tid; /* tid: the thread that made the request's first read or write; 0 unknown */
@@ -92,11 +98,13 @@ struct exchange {
 	 * command, the SQL operation, "send" / "receive" / "commit" for Kafka.
 	 * target: the HTTP request-target as sent (query included: sinks strip
 	 * it), the Redis key ("" none), the SQL table ("" none), "" for Kafka.
+	 * EXCHANGE_NET: operation is "connect", "send", "receive" or "close",
+	 * target the unanswered request's (HTTP target, Redis key) or "".
 	 */
 	const char *operation;
 	const char *target;
 	int status;             /* HTTP status (0: none) */
-	const char *error_code; /* SQLSTATE, Redis error kind; "" none */
+	const char *error_code; /* SQLSTATE, Redis error kind, errno name or "no_response"; "" none */
 	struct trace_ctx ctx;
 	union {
 		struct {
@@ -120,6 +128,10 @@ struct exchange {
 			uint32_t nparts;
 			const struct exchange_part *parts;
 		} kafka;
+		struct {
+			const char *app;     /* "http", "redis", "postgresql", "kafka"; "" unknown */
+			const char *request; /* the unanswered request: HTTP method, Redis command; "" */
+		} net;
 	};
 };
 

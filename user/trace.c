@@ -794,12 +794,12 @@ static void end_server(struct tracer *t, struct conn *c, const struct tc_req *r,
 void tracer__assign(struct tracer *t, struct conn *c, struct exchange *x,
 		    const struct http_exchange *hx)
 {
-	struct trace_conn *tc = tc_of(t, c);
+	struct trace_conn *tc = c ? tc_of(t, c) : NULL;
 
 	memset(&x->ctx, 0, sizeof(x->ctx));
-	if (!tc)
+	if (!tc && x->proto != EXCHANGE_NET)
 		return;
-	if (hx) {
+	if (hx && tc) {
 		struct tc_req *r = &tc->req[hx->seq % TC_REQS];
 
 		if (hx->unanswered_request)
@@ -814,11 +814,19 @@ void tracer__assign(struct tracer *t, struct conn *c, struct exchange *x,
 		return;
 	}
 	{
-		int i = feed_at(tc, x->start_ns);
-		struct trace_ctx unknown = { .flags = TRACE_UNLINKED };
+		int i = tc && !hx ? feed_at(tc, x->start_ns) : -1;
+		struct trace_ctx parent = { .flags = TRACE_UNLINKED };
 
-		x->tid = i >= 0 ? tc->feed_tid[i] : 0;
-		child_or_root(t, i >= 0 ? &tc->feed_parent[i] : &unknown, &x->ctx);
+		if (i >= 0) {
+			x->tid = tc->feed_tid[i];
+			parent = tc->feed_parent[i];
+		} else if (x->proto == EXCHANGE_NET) {
+			/* A connect that failed before any byte: the thread's request, as at a write. */
+			decide_parent(t, x->tgid, x->tid, x->start_ns, NULL, NULL, &parent);
+		} else {
+			x->tid = 0;
+		}
+		child_or_root(t, &parent, &x->ctx);
 	}
 	if (x->proto == EXCHANGE_KAFKA)
 		kafka_parts(t, x);

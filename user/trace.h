@@ -59,7 +59,10 @@ void tracer__client_feed(struct tracer *t, struct conn *c, uint32_t tid, uint64_
 
 /*
  * Fill x->ctx and x->tid for a completed exchange of c (x->kind, start_ns and
- * end_ns set; for HTTP, hx is the parser's exchange, else NULL).
+ * end_ns set; for HTTP, hx is the parser's exchange, else NULL). An
+ * EXCHANGE_NET exchange may have no connection (c NULL) and comes with the
+ * tid of its failing syscall: without a request of c to follow, its parent
+ * is that thread's request, decided as for a call's first write.
  */
 void tracer__assign(struct tracer *t, struct conn *c, struct exchange *x,
 		    const struct http_exchange *hx);

@@ -124,6 +124,29 @@ rss=$(metric process_resident_memory_bytes)
 assert_true "RSS bounded ($rss bytes)" awk -v r="$rss" 'BEGIN { exit !(r < 256 * 1048576) }'
 stop_sonde
 
+step "Loki slow (answers after 8 s, past sonde's 5 s timeout): the same bounds"
+SLOW_PORT=$(free_port)
+mkdir -p "$LIB_TMP/slow"
+"$PYTHON" "$HERE/zipkin_receiver.py" "$SLOW_PORT" "$LIB_TMP/slow" --path /loki/api/v1/push \
+	--content-type application/x-protobuf --suffix .pb --delay 8 >"$LIB_TMP/slow.log" 2>&1 &
+track_pid loki $!
+wait_until 10 grep -q ready "$LIB_TMP/slow.log" || die "slow loki receiver did not start"
+SONDE_PORT=
+start_sonde --pid "$NGINX_PID=gateway" --loki-url "http://127.0.0.1:$SLOW_PORT/loki/api/v1/push"
+run_wrk "$LIB_TMP/wrk3.out" -t1 -c4 -d4s "http://127.0.0.1:$NGINX_PORT/api/orders"
+t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$SONDE_PORT/metrics")
+assert_true "/metrics answers within 100 ms while Loki is slow ($t s)" awk -v t="$t" 'BEGIN { exit !(t < 0.1) }'
+served=$(wrk_requests "$LIB_TMP/wrk3.out")
+counted=$(metric_sum 'http_server_requests_seconds_count{service="gateway",uri="/api/orders"}')
+# wrk does not count the (at most 4) requests in flight when it stops; nginx served them.
+assert_true "every request counted while Loki is slow ($counted; wrk: $served)" \
+	awk -v c="$counted" -v w="$served" 'BEGIN { exit !(c >= w && c <= w + 4) }'
+wait_until 20 bash -c "[ \"\$(curl -s http://127.0.0.1:$SONDE_PORT/metrics | grep -c 'output=\"loki\",reason=\"[a-z_]*\"} [1-9]')\" -gt 0 ]" &&
+	pass "lines not pushed are counted as dropped" || fail "no loki drop counted"
+rss=$(metric process_resident_memory_bytes)
+assert_true "RSS bounded ($rss bytes)" awk -v r="$rss" 'BEGIN { exit !(r < 256 * 1048576) }'
+stop_sonde
+
 step "--log-level WARN: only 4xx, 5xx and failed calls"
 rm -f "$LOGS"/*
 SONDE_PORT=

@@ -127,6 +127,52 @@ static void test_access_line(void **state)
 	config_free(&cfg);
 }
 
+/* Calls failed below their protocol (EXCHANGE_NET): an ERROR line each, no query string. */
+static void test_failed_call_line(void **state)
+{
+	struct config cfg;
+	struct log_sink *ls;
+	struct sonde_conn_tuple t;
+	struct exchange x;
+	char *l;
+
+	(void)state;
+	config_init(&cfg);
+	cfg.log_level = LOG_ERROR;
+	ls = log_sink__new(&cfg);
+	x = http_x(0, "", &t);
+	x.kind = EXCHANGE_CLIENT;
+	x.proto = EXCHANGE_NET;
+	x.error = true;
+	x.start_ns = x.end_ns;
+	x.operation = "connect";
+	x.error_code = "ECONNREFUSED";
+	x.net.app = "";
+	x.net.request = "";
+	l = line_of(ls, &x);
+	assert_non_null(l);
+	assert_non_null(strstr(l, "\"log.level\":\"ERROR\",\"log.logger\":\"sonde.net\","
+				  "\"message\":\"tcp failed at connect: ECONNREFUSED 0.0 ms\""));
+	assert_non_null(strstr(l, "\"error.type\":\"ECONNREFUSED\""));
+	assert_non_null(strstr(l, "\"server.address\":\"10.1.2.3\",\"server.port\":40000"));
+	free(l);
+
+	x.start_ns = 1000000;
+	x.operation = "receive";
+	x.error_code = "ECONNRESET";
+	x.target = "/api/stock/7?key=secret";
+	x.net.app = "http";
+	x.net.request = "GET";
+	l = line_of(ls, &x);
+	assert_non_null(strstr(l, "\"log.logger\":\"sonde.http\",\"message\":\"http GET "
+				  "/api/stock/{id} failed at receive: ECONNRESET 3.1 ms\""));
+	assert_non_null(strstr(l, "\"url.path\":\"/api/stock/7\""));
+	assert_null(strstr(l, "secret"));
+	free(l);
+	log_sink__free(ls);
+	config_free(&cfg);
+}
+
 static void test_json_escapes(void **state)
 {
 	struct log_record r;
@@ -219,6 +265,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_access_line),
+	    cmocka_unit_test(test_failed_call_line),
 	    cmocka_unit_test(test_json_escapes),
 	    cmocka_unit_test(test_file_rotation),
 	};

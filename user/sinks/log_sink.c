@@ -127,7 +127,7 @@ static void peer(struct log_record *r, const struct exchange *x, struct scratch 
 }
 
 static const char *const loggers[] = { "sonde.http", "sonde.redis", "sonde.postgresql",
-				       "sonde.kafka" };
+				       "sonde.kafka", "sonde.net" };
 
 bool log_sink__build(const struct log_sink *ls, const struct exchange *x, struct log_record *r,
 		     char *scratch)
@@ -215,6 +215,33 @@ bool log_sink__build(const struct log_sink *ls, const struct exchange *x, struct
 			field_n(r, "messaging.kafka.destination.partition", bad->partition);
 		}
 		field_s(r, "error.code", sprint(&s, "%d", code));
+		break;
+	}
+	case EXCHANGE_NET: {
+		const char *app = x->net.app[0] ? x->net.app : "tcp";
+		const char *where = "";
+
+		if (!strcmp(app, "http") && x->net.request[0]) {
+			char route[ROUTE_MAX], path[256];
+
+			route_normalize(ls->cfg ? &ls->cfg->routes : NULL, x->target, route,
+					sizeof(route));
+			sink_path_of(path, sizeof(path), x->target);
+			where = sprint(&s, " %s %s", x->net.request, route);
+			field_s(r, "http.request.method", x->net.request);
+			field_s(r, "http.route", sprint(&s, "%s", route));
+			field_s(r, "url.path", sprint(&s, "%s", path));
+		} else if (x->net.request[0]) {
+			where = sprint(&s, " %s", x->net.request);
+			field_s(r, "db.system", app);
+			field_s(r, "db.operation", x->net.request);
+		}
+		if (x->net.app[0])
+			r->logger = sprint(&s, "sonde.%s", x->net.app);
+		msg = sprint(&s, "%s%s failed at %s: %s %.1f ms", app, where, x->operation,
+			     x->error_code, ms);
+		field_s(r, "network.transport", "tcp");
+		field_s(r, "error.type", x->error_code);
 		break;
 	}
 	default:

@@ -195,6 +195,37 @@ static void build_pg(const struct span_sink *ss, const struct exchange *x, struc
 }
 
 /*
+ * A call that failed below its protocol: named after the request it left
+ * unanswered when there was one ("get /api/x", "redis get"), else after the
+ * step that failed ("tcp connect"); the errno's name as error.
+ */
+static void build_net(const struct span_sink *ss, const struct exchange *x, struct span *s)
+{
+	char route[ROUTE_MAX], path[SPAN_TAG_VAL_MAX], req[32];
+	const char *app = x->net.app[0] ? x->net.app : "tcp";
+
+	base(ss, x, s, SPAN_KIND_CLIENT);
+	lower(req, sizeof(req), x->net.request);
+	if (!strcmp(app, "http") && req[0]) {
+		route_normalize(ss->cfg ? &ss->cfg->routes : NULL, x->target, route, sizeof(route));
+		sink_path_of(path, sizeof(path), x->target);
+		name2(s->name, sizeof(s->name), req, route);
+		span_tag(s, "http.method", x->net.request);
+		span_tag(s, "http.path", path);
+		span_tag(s, "http.route", route);
+	} else {
+		name2(s->name, sizeof(s->name), app, req[0] ? req : x->operation);
+		if (strcmp(app, "tcp"))
+			span_copy(s->remote.service, sizeof(s->remote.service), app);
+		if (!strcmp(app, "redis") || !strcmp(app, "postgresql"))
+			span_tag(s, "db.system", app);
+	}
+	span_tag(s, "sonde.failed_at", x->operation);
+	span_tag(s, "error.type", x->error_code);
+	span_tag(s, "error", x->error_code);
+}
+
+/*
  * A span per topic-partition that moved records, each with the context the
  * tracer gave that part (a Produce's parts share the exchange's trace; a
  * Fetch's part continues its records' Produce, or is a trace of its own).
@@ -260,6 +291,9 @@ int span_sink__build(const struct span_sink *ss, const struct exchange *x, struc
 		return 1;
 	case EXCHANGE_PG:
 		build_pg(ss, x, out);
+		return 1;
+	case EXCHANGE_NET:
+		build_net(ss, x, out);
 		return 1;
 	}
 	return 0;
