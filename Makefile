@@ -30,7 +30,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
 CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c user/sinks/*.c) user/config.c user/conn.c \
-	user/agent.c user/span.c user/trace.c user/trace_store.c user/traces_cli.c
+	user/agent.c user/span.c user/trace.c user/trace_store.c user/traces_cli.c user/rules.c
 AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
@@ -111,7 +111,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
-		-DSONDE_VERSION='"fuzz"' $< $(wildcard user/proto/*.c) user/config.c -o $@ -lyaml
+		-DSONDE_VERSION='"fuzz"' $< $(wildcard user/proto/*.c) user/config.c user/rules.c -o $@ -lyaml
 
 # The agent's record path: the agent, its parsers and the metrics registry (no httpd and
 # no exporters: they need network libraries, and are not what is fuzzed).

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "proto/lines.h"
+#include "rules.h"
 #include "sonde.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
@@ -394,7 +395,86 @@ static const char *scalar(yaml_document_t *d, yaml_node_t *n)
 		goto out;                                                               \
 	} while (0)
 
-/* An http:// or https:// URL that fits. */
+/* "60s", "1m", "500ms", "2h": 1 ms .. 24 h, in ns; -1 if not that. */
+static long long parse_window(const char *s)
+{
+	unsigned long long v = 0, unit;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((v = v * 10 + (unsigned)(*p - '0')) > 100000000)
+			return -1;
+	if (!strcmp(p, "ms"))
+		unit = 1000000ULL;
+	else if (!strcmp(p, "s"))
+		unit = 1000000000ULL;
+	else if (!strcmp(p, "m"))
+		unit = 60000000000ULL;
+	else if (!strcmp(p, "h"))
+		unit = 3600000000000ULL;
+	else
+		return -1;
+	v *= unit;
+	return v < 1000000ULL || v > 24 * 3600000000000ULL ? -1 : (long long)v;
+}
+
+/* rate_limits: a list of {match, limit, window}. */
+static int load_rate_limits(struct config *c, yaml_document_t *d, yaml_node_t *vn,
+			    const char *name, char *errbuf, size_t errsz)
+{
+	int err = -1;
+
+	c->nrate_limits = 0;
+	if (vn->type != YAML_SEQUENCE_NODE)
+		YERR(vn, "rate_limits: want a list of {match, limit, window}");
+	for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *rn = yaml_document_get_node(d, *it);
+		struct config_rate_limit *r = &c->rate_limits[c->nrate_limits];
+		char why[256];
+
+		if (c->nrate_limits == CONFIG_RATE_LIMITS_MAX)
+			YERR(rn, "rate_limits: at most %d rules", CONFIG_RATE_LIMITS_MAX);
+		if (rn->type != YAML_MAPPING_NODE)
+			YERR(rn, "rate_limits: each rule is {match: \"POST /path\", limit: N, window: 60s}");
+		memset(r, 0, sizeof(*r));
+		for (yaml_node_pair_t *pp = rn->data.mapping.pairs.start;
+		     pp < rn->data.mapping.pairs.top; pp++) {
+			yaml_node_t *kn = yaml_document_get_node(d, pp->key);
+			yaml_node_t *v = yaml_document_get_node(d, pp->value);
+			const char *key = scalar(d, kn), *val = scalar(d, v);
+			unsigned long n;
+			long long w;
+
+			if (!key)
+				YERR(kn, "rate_limits: keys must be plain strings");
+			if (!strcmp(key, "match")) {
+				if (!val || strlen(val) >= sizeof(r->match) ||
+				    rules_check(val, why, sizeof(why)))
+					YERR(v, "%s", val ? why : "rate_limits: match: want \"[METHOD ]/path\"");
+				snprintf(r->match, sizeof(r->match), "%s", val);
+			} else if (!strcmp(key, "limit")) {
+				if (parse_uint(val, RULES_LIMIT_MAX, &n) || n == 0)
+					YERR(v, "rate_limits: limit: want 1..%d", RULES_LIMIT_MAX);
+				r->limit = (unsigned)n;
+			} else if (!strcmp(key, "window")) {
+				if ((w = parse_window(val)) < 0)
+					YERR(v, "rate_limits: window: want a duration, 1ms..24h (60s, 1m, 500ms)");
+				r->window_ns = (unsigned long long)w;
+			} else {
+				YERR(kn, "rate_limits: unknown setting '%s' (match, limit, window)", key);
+			}
+		}
+		if (!r->match[0] || !r->limit || !r->window_ns)
+			YERR(rn, "rate_limits: each rule needs match, limit and window");
+		c->nrate_limits++;
+	}
+	err = 0;
+out:
+	return err;
+}
 
 int config_load_yaml(struct config *c, const char *yaml, size_t len, const char *name,
 		     char *errbuf, size_t errsz)
@@ -482,6 +562,9 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				if (!c->caches[i].name || !c->caches[i].pattern)
 					YERR(cn, "out of memory");
 			}
+		} else if (!strcmp(k, "rate_limits")) {
+			if (load_rate_limits(c, &d, vn, name, errbuf, errsz))
+				goto out;
 		} else if (!strcmp(k, "environment")) {
 			const char *val = scalar(&d, vn);
 

@@ -15,10 +15,19 @@
 #define CONFIG_TARGETS_MAX 64
 #define CONFIG_CACHES_MAX  50
 #define CONFIG_NAME_MAX    64
+#define CONFIG_RATE_LIMITS_MAX 32 /* RL_RULES_MAX */
+#define CONFIG_MATCH_MAX 200      /* RULES_MATCH_MAX */
 
 struct config_target {
 	pid_t pid;
 	char name[CONFIG_NAME_MAX]; /* "" = use the process's comm */
+};
+
+/* One of rate_limits: (docs/ratelimit.md). */
+struct config_rate_limit {
+	char match[CONFIG_MATCH_MAX]; /* "[METHOD ]/path" (rules.h) */
+	unsigned limit;               /* requests per window and client */
+	unsigned long long window_ns;
 };
 
 struct config {
@@ -59,6 +68,8 @@ struct config {
 		char *name;
 		char *pattern;        /* fnmatch(3) glob over the whole key */
 	} caches[CONFIG_CACHES_MAX];
+	int nrate_limits;             /* rate_limits: [{match, limit, window}, ...] */
+	struct config_rate_limit rate_limits[CONFIG_RATE_LIMITS_MAX];
 };
 
 enum config_result {

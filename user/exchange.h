@@ -151,6 +151,19 @@ struct app_line {
 	struct trace_ctx ctx;
 };
 
+/* A request the kernel answered 429 (rate_limits:): the server never saw it. */
+struct limited_request {
+	const char *service_name;
+	uint64_t ts_ns;         /* CLOCK_MONOTONIC */
+	uint16_t family;        /* SONDE_AF_INET or SONDE_AF_INET6 */
+	const uint8_t *addr;    /* the client's (16 bytes, IPv4 in the first 4) */
+	uint16_t port;          /* the client's */
+	const char *match;      /* the rule: "[METHOD ]/path" */
+	unsigned limit;
+	uint64_t window_ns;
+	uint32_t retry_after;   /* seconds */
+};
+
 struct line_sink {
 	void (*put)(void *ctx, const struct app_line *l);
 	/* Writes whose bytes were not all captured: the lines in them are lost. */

@@ -28,6 +28,7 @@
 #include "export/zipkin_http.h"
 #include "export/zipkin_kafka.h"
 #include "loader.h"
+#include "ratelimit.h"
 #include "sinks/log_sink.h"
 #include "sinks/span_sink.h"
 #include "trace_store.h"
@@ -47,6 +48,7 @@
 #define HEALTHY_NS (5ULL * 1000000000ULL)
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t hup_signal; /* SIGHUP: the rate-limit rules are read again */
 
 struct sonde {
 	struct config cfg;
@@ -63,6 +65,7 @@ struct sonde {
 	struct log_sink *logs;     /* NULL: no --log-file */
 	struct log_file *log_file;
 	struct log_http *loki;         /* NULL: no --loki-url */
+	struct ratelimit *rl;      /* NULL: no rate_limits: */
 	pid_t child;               /* -- COMMAND, or 0 */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
@@ -80,6 +83,7 @@ static void on_hup(int sig)
 	(void)sig;
 	if (hup_log_file)
 		log_file__reopen(hup_log_file);
+	hup_signal = 1;
 }
 
 static uint64_t now_ns(void)
@@ -429,7 +433,8 @@ static int start_command(struct sonde *s)
 		_exit(127);
 	}
 	close(go[0]);
-	if (loader__add_target(s->loader, s->child, (uint32_t)svc, true)) {
+	if (loader__add_target(s->loader, s->child, (uint32_t)svc, true) ||
+	    ratelimit__add_target(s->rl, s->child, name)) {
 		kill(s->child, SIGKILL);
 		return -1;
 	}
@@ -437,6 +442,37 @@ static int start_command(struct sonde *s)
 		return -1;
 	close(go[1]);
 	return 0;
+}
+
+/* A request the kernel answered 429: a log line. */
+static void on_limited(void *ctx, const struct limited_request *l)
+{
+	struct sonde *s = ctx;
+
+	if (s->logs)
+		log_sink__limited(s->logs, l);
+}
+
+/* SIGHUP: the configuration file's rate_limits: again (the rest needs a restart). */
+static void reload_rules(struct sonde *s)
+{
+	struct config nc;
+	char err[512];
+
+	if (!s->cfg.config_file)
+		return;
+	config_init(&nc);
+	nc.config_file = s->cfg.config_file;
+	if (config_load_file(&nc, err, sizeof(err)))
+		fprintf(stderr, "sonde: SIGHUP: %s; the rate limits are unchanged\n", err);
+	else if (!s->rl && nc.nrate_limits)
+		fprintf(stderr, "sonde: SIGHUP: rate_limits: were added: restart sonde to enforce "
+				"them\n");
+	else if (s->rl && ratelimit__reload(s->rl, &nc, err, sizeof(err)))
+		fprintf(stderr, "sonde: SIGHUP: %s; the rate limits are unchanged\n", err);
+	else if (s->rl && s->cfg.verbose)
+		fprintf(stderr, "sonde: SIGHUP: %d rate-limit rules\n", nc.nrate_limits);
+	config_free(&nc);
 }
 
 static int run(struct sonde *s)
@@ -453,6 +489,11 @@ static int run(struct sonde *s)
 		period = n > POLL_BUSY_RECORDS ? POLL_BUSY_MS : POLL_MS;
 		now = now_ns();
 		atomic_store(&s->heartbeat, now);
+		if (hup_signal) {
+			hup_signal = 0;
+			reload_rules(s);
+		}
+		ratelimit__poll(s->rl, now);
 		if (now - last_sweep >= SWEEP_NS) {
 			last_sweep = now;
 			atomic_store(&s->live_targets,
@@ -536,6 +577,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	agent__set_capture_hook(s.agent, raise_capture, &s);
+	s.rl = ratelimit__start(&s.cfg, s.m, on_limited, &s, err, sizeof(err));
+	if (!s.rl && err[0]) {
+		fprintf(stderr, "sonde: %s\n", err);
+		goto out;
+	}
 	for (int i = 0; i < s.cfg.ntargets; i++) {
 		struct config_target *t = &s.cfg.targets[i];
 		char name[CONFIG_NAME_MAX];
@@ -547,6 +593,8 @@ int main(int argc, char **argv)
 			comm_of(t->pid, name, sizeof(name));
 		svc = agent__add_service(s.agent, name);
 		e = svc < 0 ? -ENOMEM : loader__add_target(s.loader, t->pid, (uint32_t)svc, true);
+		if (!e && ratelimit__add_target(s.rl, t->pid, name))
+			e = -E2BIG;
 		if (e) {
 			fprintf(stderr, "sonde: cannot observe pid %d: %s\n", t->pid, strerror(-e));
 			goto out;
@@ -573,6 +621,7 @@ int main(int argc, char **argv)
 	ret = run(&s);
 out:
 	httpd__stop(s.httpd);
+	ratelimit__free(s.rl); /* the kernel stops limiting: connections flow as before */
 	loader__close(s.loader);
 	zipkin_http__stop(s.zipkin); /* flushes what is queued, for at most 2 s */
 	zipkin_kafka__stop(s.zkafka);

@@ -203,6 +203,29 @@ static void test_logs(void **state)
 	config_free(&c);
 }
 
+static void test_rate_limits(void **state)
+{
+	struct config c;
+	const char *args[] = { "--pid", "1", NULL };
+	const char *y = "rate_limits:\n"
+			"  - {match: \"POST /api/auth/login\", limit: 5, window: 60s}\n"
+			"  - match: /api/products/**\n"
+			"    limit: 100\n"
+			"    window: 500ms\n"
+			"  - {match: \"GET /api/orders/{id}\", limit: 128, window: 1h}\n";
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_int_equal(c.nrate_limits, 3);
+	assert_string_equal(c.rate_limits[0].match, "POST /api/auth/login");
+	assert_true(c.rate_limits[0].limit == 5 && c.rate_limits[0].window_ns == 60000000000ULL);
+	assert_true(c.rate_limits[1].limit == 100 && c.rate_limits[1].window_ns == 500000000ULL);
+	assert_true(c.rate_limits[2].window_ns == 3600000000000ULL);
+	config_free(&c);
+}
+
 static void test_yaml_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -233,6 +256,16 @@ static void test_yaml_errors(void **state)
 		"logs:\n  loki_url: loki:3100\n",
 		"logs:\n  rotate: daily\n",
 		"otlp_url: collector:4318\n",
+		"rate_limits: {match: /x}\n",
+		"rate_limits:\n  - {match: /x, limit: 5}\n",
+		"rate_limits:\n  - {match: /x, limit: 0, window: 1s}\n",
+		"rate_limits:\n  - {match: /x, limit: 129, window: 1s}\n",
+		"rate_limits:\n  - {match: /x, limit: 5, window: 1d}\n",
+		"rate_limits:\n  - {match: /x, limit: 5, window: 25h}\n",
+		"rate_limits:\n  - {match: /x, limit: 5, window: 0s}\n",
+		"rate_limits:\n  - {match: \"post /x\", limit: 5, window: 1s}\n",
+		"rate_limits:\n  - {match: /a/**/b, limit: 5, window: 1s}\n",
+		"rate_limits:\n  - {match: /x, limit: 5, window: 1s, by: ip}\n",
 	};
 	struct config c;
 	const char *args[] = { "--pid", "1", NULL };
@@ -257,6 +290,7 @@ static void test_yaml_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rate_limits),
 		cmocka_unit_test(test_pids),	       cmocka_unit_test(test_command),
 		cmocka_unit_test(test_bad_usage),      cmocka_unit_test(test_capture_bounds),
 		cmocka_unit_test(test_yaml),	       cmocka_unit_test(test_yaml_errors),

@@ -271,6 +271,41 @@ void log_sink__put(void *ctx, const struct exchange *x, size_t n)
 	}
 }
 
+void log_sink__limited(struct log_sink *ls, const struct limited_request *l)
+{
+	struct log_record r;
+	char scratch[LOG_SCRATCH], addr[64] = "";
+	struct scratch s = { scratch, 0 };
+	const char *sp = strchr(l->match, ' ');
+	const char *route = sp ? sp + 1 : l->match;
+
+	if (LOG_WARN < ls->min_level || !ls->nout)
+		return;
+	memset(&r, 0, offsetof(struct log_record, fields));
+	r.time_ns = l->ts_ns + ls->wall_offset_ns;
+	r.level = LOG_WARN;
+	r.logger = "sonde.ratelimit";
+	r.service = l->service_name ? l->service_name : "";
+	r.environment = ls->cfg ? ls->cfg->environment : "";
+	inet_ntop(l->family == SONDE_AF_INET6 ? AF_INET6 : AF_INET, l->addr, addr, sizeof(addr));
+	r.message = sprint(&s, "429 %s from %s: over %u per %.3gs, retry after %u s", l->match, addr,
+			   l->limit, (double)l->window_ns / 1e9, l->retry_after);
+	r.message_len = strlen(r.message);
+	if (sp)
+		field_s(&r, "http.request.method", sprint(&s, "%.*s", (int)(sp - l->match), l->match));
+	field_s(&r, "http.route", route);
+	field_n(&r, "http.response.status_code", 429);
+	field_s(&r, "client.address", sprint(&s, "%s", addr));
+	field_n(&r, "client.port", l->port);
+	field_s(&r, "sonde.rate_limit.rule", l->match);
+	field_n(&r, "sonde.rate_limit.limit", l->limit);
+	field_n(&r, "sonde.rate_limit.window_ms", (int64_t)(l->window_ns / 1000000));
+	field_n(&r, "sonde.rate_limit.retry_after", l->retry_after);
+	count(&ls->access, 1);
+	for (int k = 0; k < ls->nout; k++)
+		ls->out[k].fn(ls->out[k].ctx, &r);
+}
+
 /* A string member of o, if any. */
 static const char *member_str(struct json_object *o, const char *key)
 {

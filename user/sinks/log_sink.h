@@ -83,6 +83,8 @@ void log_sink__put(void *ctx, const struct exchange *x, size_t n);
  */
 void log_sink__app_line(void *ctx, const struct app_line *l);
 void log_sink__app_lost(void *ctx, uint32_t n);
+/* A request answered 429 by the kernel: a WARN line (logger sonde.ratelimit). */
+void log_sink__limited(struct log_sink *ls, const struct limited_request *l);
 
 /* Records made, by source, and app writes whose lines were not all captured (any thread). */
 struct log_sink_counts {

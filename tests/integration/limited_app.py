@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+"""A threaded HTTP/1.1 server that knows nothing of rate limits: it answers
+200 {"ok":true} to any GET or POST (reading the body by Content-Length) and
+prints one access line "METHOD PATH CLIENT-IP" per request it served, so that
+a test knows exactly which requests reached it.
+
+  limited_app.py PORT
+"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        body = b'{"ok":true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        sys.stdout.write("%s %s %s\n" % (self.command, self.path, self.client_address[0]))
+        sys.stdout.flush()
+
+    do_GET = do_POST = answer
+
+
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
