@@ -61,6 +61,14 @@ struct {
 } rl_ports SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__type(key, struct rl_prefix);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} rl_trusted SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64); /* socket cookie */
@@ -83,6 +91,8 @@ enum rl_phase {
 #define HD_CL 1      /* 1..14 */
 #define HD_TE 32     /* 32..49 */
 #define HD_CL_VAL 64 /* in Content-Length's value */
+#define HD_XF 80     /* 80..95: "x-forwarded-for" */
+#define HD_XF_VAL 96 /* in X-Forwarded-For's value */
 #define HD_SKIP 127  /* up to the line's end */
 #define HD_CR 128    /* a CR at a line's start: the head ends at the LF */
 
@@ -96,8 +106,17 @@ struct rl_conn {
 	__u8 sp;     /* PH_LINE: the method's space was seen */
 	__u8 hdr;    /* PH_HEAD: HD_* */
 	__u8 te;     /* PH_HEAD: a Transfer-Encoding header */
-	__u8 _pad;
+	__u8 trusted; /* the peer is a trusted proxy: the client is in X-Forwarded-For */
+	__u8 pending; /* PH_HEAD: a matched request waits for its head's end (trusted) */
+	__u8 xff_ok;  /* xff_ip holds the last whole IPv4 address of X-Forwarded-For */
+	__u8 xff_n;   /* dots of the address being read; XFF_BAD: not an IPv4 address */
+	__u16 xff_oct; /* the octet being read; XFF_NONE before its first digit */
+	__u32 xff_cur; /* the octets read, host order */
+	__u32 xff_ip;  /* network order */
 };
+
+#define XFF_BAD 9
+#define XFF_NONE 0xffff
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -192,6 +211,50 @@ static __always_inline __u8 cl_char(__u32 k)
 	return k < 8 ? (__u8)(w0 >> (8 * k)) : (__u8)(w1 >> (8 * ((k - 8) & 7)));
 }
 
+static __always_inline __u8 xf_char(__u32 k)
+{
+	/* "x-forwar", "ded-for" */
+	const __u64 w0 = 0x726177726f662d78ULL, w1 = 0x726f662d646564ULL;
+
+	return k < 8 ? (__u8)(w0 >> (8 * k)) : (__u8)(w1 >> (8 * ((k - 8) & 7)));
+}
+
+/* The address being read in X-Forwarded-For ends (a comma, the line's end). */
+static __always_inline void xff_end(struct rl_conn *c)
+{
+	if (c->xff_n == 3 && c->xff_oct != XFF_NONE) {
+		c->xff_ip = bpf_htonl(c->xff_cur << 8 | c->xff_oct);
+		c->xff_ok = 1;
+	}
+	c->xff_n = 0;
+	c->xff_cur = 0;
+	c->xff_oct = XFF_NONE;
+}
+
+static __always_inline void xff_byte(struct rl_conn *c, __u8 b)
+{
+	if (b >= '0' && b <= '9') {
+		__u16 o = c->xff_oct == XFF_NONE ? 0 : c->xff_oct;
+
+		o = o * 10 + (b - '0');
+		if (o > 255)
+			c->xff_n = XFF_BAD;
+		c->xff_oct = o;
+	} else if (b == '.') {
+		if (c->xff_oct == XFF_NONE || c->xff_n >= 3)
+			c->xff_n = XFF_BAD;
+		else {
+			c->xff_cur = c->xff_cur << 8 | c->xff_oct;
+			c->xff_n++;
+			c->xff_oct = XFF_NONE;
+		}
+	} else if (b == ',') {
+		xff_end(c);
+	} else if (b != ' ' && b != '\t' && b != '\r') {
+		c->xff_n = XFF_BAD; /* IPv6, a name, "unknown": not an IPv4 address */
+	}
+}
+
 static __always_inline __u8 te_char(__u32 k)
 {
 	/* "transfer", "-encodin", "g" */
@@ -241,11 +304,17 @@ static __always_inline int head_byte(struct rl_conn *c, __u8 b)
 	if (b == '\n') {
 		if (h == HD_BOL || h == HD_CR)
 			return head_end(c);
+		if (h == HD_XF_VAL)
+			xff_end(c);
 		c->hdr = HD_BOL;
 		return 0;
 	}
 	if (h == HD_BOL) {
-		c->hdr = b == '\r' ? HD_CR : l == 'c' ? HD_CL + 1 : l == 't' ? HD_TE + 1 : HD_SKIP;
+		c->hdr = b == '\r'  ? HD_CR
+			 : l == 'c' ? HD_CL + 1
+			 : l == 't' ? HD_TE + 1
+			 : l == 'x' && c->trusted ? HD_XF + 1
+						  : HD_SKIP;
 	} else if (h == HD_CR) {
 		lose(c, RL_SKIP_NOT_HTTP); /* a CR not followed by LF at a line's start */
 		return 1;
@@ -263,6 +332,22 @@ static __always_inline int head_byte(struct rl_conn *c, __u8 b)
 		if (b == ':')
 			c->te = 1;
 		c->hdr = HD_SKIP;
+	} else if (h > HD_XF - 1 && h < HD_XF + 15) {
+		__u32 k = h - HD_XF;
+
+		c->hdr = l == xf_char(k) ? h + 1 : HD_SKIP;
+	} else if (h == HD_XF + 15) {
+		if (b == ':') { /* the last X-Forwarded-For line counts (a proxy appends its own) */
+			c->hdr = HD_XF_VAL;
+			c->xff_ok = 0;
+			c->xff_n = 0;
+			c->xff_cur = 0;
+			c->xff_oct = XFF_NONE;
+		} else {
+			c->hdr = HD_SKIP;
+		}
+	} else if (h == HD_XF_VAL) {
+		xff_byte(c, b);
 	} else if (h == HD_CL_VAL) {
 		if (b >= '0' && b <= '9') {
 			if (c->cl > 100000000) {
@@ -299,6 +384,8 @@ static int scan_byte(__u32 i, void *ctx)
 			c->sp = 0;
 			c->cl = 0;
 			c->te = 0;
+			c->pending = 0;
+			c->xff_ok = 0;
 			c->hlen = 1;
 			s->begun = 1;
 			s->nbegun++;
@@ -320,6 +407,10 @@ static int scan_byte(__u32 i, void *ctx)
 		} else if (b == ' ' || b == '?' || b == '#' || b == '\r' || b == '\n') {
 			c->phase = b == '\n' ? PH_HEAD : PH_LINE_REST;
 			c->hdr = HD_BOL;
+			if (c->trusted) { /* the client is named in the head: decide at its end */
+				c->pending = 1;
+				return 0;
+			}
 			s->decide = 1;
 			return 1;
 		} else if (c->hlen > RL_LINE_MAX) {
@@ -335,8 +426,16 @@ static int scan_byte(__u32 i, void *ctx)
 			c->hdr = HD_BOL;
 		}
 		return 0;
-	case PH_HEAD:
-		return head_byte(c, b);
+	case PH_HEAD: {
+		int stop = head_byte(c, b);
+
+		if (c->pending && c->phase != PH_HEAD) { /* the head of a matched request ended */
+			c->pending = 0;
+			s->decide = 1;
+			return 1;
+		}
+		return stop;
+	}
 	default:
 		return 1;
 	}
@@ -460,12 +559,11 @@ static __always_inline void client_key(struct __sk_buff *skb, struct rl_key *k)
 
 /* A request's line ended here: match it; 1 when it must be answered 429 (retry set). */
 static __always_inline int decide(struct __sk_buff *skb, struct rl_conn *c, struct scan *s,
-				  __u64 now, __u32 *rule_out, __u32 *retry)
+				  __u64 now, __u32 *rule_out, __u32 *retry, struct rl_key *k)
 {
 	__u32 st = c->dfa, idx;
 	__u8 *acc = bpf_map_lookup_elem(&rl_accept, &st);
 	struct rl_rule *r;
-	struct rl_key k = {};
 	int ok;
 
 	if (!acc || !*acc)
@@ -478,9 +576,15 @@ static __always_inline int decide(struct __sk_buff *skb, struct rl_conn *c, stru
 		bump(&rl_skips, RL_SKIP_SPLIT);
 		return 0;
 	}
-	k.rule_id = r->id;
-	client_key(skb, &k);
-	ok = admit(r, &k, now, retry);
+	__builtin_memset(k, 0, sizeof(*k));
+	if (c->trusted && c->xff_ok) {
+		k->family = SONDE_AF_INET;
+		__builtin_memcpy(k->addr, &c->xff_ip, 4);
+	} else {
+		client_key(skb, k);
+	}
+	k->rule_id = r->id;
+	ok = admit(r, k, now, retry);
 	if (ok < 0) {
 		bump(&rl_skips, RL_SKIP_MAP_FULL);
 		return 0;
@@ -497,17 +601,15 @@ static __always_inline int decide(struct __sk_buff *skb, struct rl_conn *c, stru
 }
 
 static __always_inline void report(struct __sk_buff *skb, struct rl_conn *c, __u32 rule,
-				   __u32 retry, __u64 now)
+				   __u32 retry, __u64 now, const struct rl_key *k)
 {
 	struct rl_event *ev = bpf_ringbuf_reserve(&rl_events, sizeof(*ev), 0);
-	struct rl_key k = {};
 
 	if (!ev)
 		return;
-	client_key(skb, &k);
-	__builtin_memcpy(ev->addr, k.addr, 16);
+	__builtin_memcpy(ev->addr, k->addr, 16);
 	ev->ts_ns = now;
-	ev->family = k.family;
+	ev->family = k->family;
 	ev->port = (__u16)bpf_ntohl(skb->remote_port); /* the kernel puts it in the high half */
 	ev->local_port = (__u16)skb->local_port;
 	ev->rule = (__u8)rule;
@@ -524,6 +626,7 @@ struct pass {
 	struct scan s;
 	__u64 now;
 	__u32 len, off, rule, retry;
+	struct rl_key key; /* the client of the request answered 429 */
 	__u8 limited; /* stopped at a request to answer 429 */
 	__u8 done;    /* stopped at the segment's end, or at a connection given up */
 };
@@ -556,7 +659,7 @@ static int pass_cb(__u32 i, void *ctx)
 	p->s.decide = 0;
 	bpf_loop(CHUNK, scan_byte, &p->s, 0);
 	p->off += p->s.used;
-	if (p->s.decide && decide(p->skb, c, &p->s, p->now, &p->rule, &p->retry)) {
+	if (p->s.decide && decide(p->skb, c, &p->s, p->now, &p->rule, &p->retry, &p->key)) {
 		p->limited = 1;
 		return 1;
 	}
@@ -593,7 +696,7 @@ int rl_verdict(struct __sk_buff *skb)
 	p.len = skb->len;
 	bpf_loop(PASSES, pass_cb, &p, 0);
 	if (p.limited) {
-		report(skb, c, p.rule, p.retry, p.now);
+		report(skb, c, p.rule, p.retry, p.now, &p.key);
 		c->phase = PH_BLOCKED;
 		return answer_429(skb, &cookie, p.retry);
 	}
@@ -618,6 +721,24 @@ int rl_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	cookie = bpf_get_socket_cookie(skops);
 	c.slot = *slot;
+	{
+		struct rl_prefix pk = { .prefixlen = 8 + 128 };
+		__u32 a[4] = { skops->remote_ip6[0], skops->remote_ip6[1], skops->remote_ip6[2],
+			       skops->remote_ip6[3] };
+
+		if (skops->family == 10 &&
+		    !(a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff))) {
+			pk.family = SONDE_AF_INET6;
+			__builtin_memcpy(pk.addr, a, 16);
+		} else {
+			__u32 v4 = skops->family == 10 ? a[3] : skops->remote_ip4;
+
+			pk.prefixlen = 8 + 32;
+			pk.family = SONDE_AF_INET;
+			__builtin_memcpy(pk.addr, &v4, 4);
+		}
+		c.trusted = bpf_map_lookup_elem(&rl_trusted, &pk) != NULL;
+	}
 	if (bpf_map_update_elem(&rl_conns, &cookie, &c, BPF_ANY)) {
 		bump(&rl_skips, RL_SKIP_MAP_FULL);
 		return 1;

@@ -99,6 +99,18 @@ struct rl_resp {
 	__u8 b[RL_RESP_LEN];
 };
 
+/*
+ * rl_trusted (LPM trie): trusted proxies. A connection from one is counted
+ * by the last address of its requests' X-Forwarded-For instead of its peer.
+ * data = family (SONDE_AF_INET/INET6) then the address; prefixlen = 8 + bits.
+ */
+struct rl_prefix {
+	__u32 prefixlen;
+	__u8 family;
+	__u8 addr[16];
+	__u8 _pad[3];
+};
+
 /* rl_events (ring buffer): one per 429, for the log line. */
 struct rl_event {
 	__u64 ts_ns;

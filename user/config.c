@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -420,6 +421,32 @@ static long long parse_window(const char *s)
 	return v < 1000000ULL || v > 24 * 3600000000000ULL ? -1 : (long long)v;
 }
 
+/* "10.0.0.0/8", "::1", "fd00::/8" into proxy i; -1 if not a CIDR. */
+static int parse_cidr(struct config *c, int i, const char *s)
+{
+	char addr[64];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	unsigned long bits;
+	size_t n;
+
+	if (!s || (n = slash ? (size_t)(slash - s) : strlen(s)) >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	memset(c->proxies[i].addr, 0, sizeof(c->proxies[i].addr));
+	if (inet_pton(AF_INET, addr, c->proxies[i].addr) == 1)
+		c->proxies[i].family = 4;
+	else if (inet_pton(AF_INET6, addr, c->proxies[i].addr) == 1)
+		c->proxies[i].family = 6;
+	else
+		return -1;
+	bits = c->proxies[i].family == 4 ? 32 : 128;
+	if (slash && parse_uint(slash + 1, bits, &bits))
+		return -1;
+	c->proxies[i].bits = (unsigned char)bits;
+	return 0;
+}
+
 /* rate_limits: a list of {match, limit, window}. */
 static int load_rate_limits(struct config *c, yaml_document_t *d, yaml_node_t *vn,
 			    const char *name, char *errbuf, size_t errsz)
@@ -565,6 +592,21 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 		} else if (!strcmp(k, "rate_limits")) {
 			if (load_rate_limits(c, &d, vn, name, errbuf, errsz))
 				goto out;
+		} else if (!strcmp(k, "trusted_proxies")) {
+			c->nproxies = 0;
+			if (vn->type != YAML_SEQUENCE_NODE)
+				YERR(vn, "trusted_proxies: want a list of addresses or CIDRs");
+			for (yaml_node_item_t *it = vn->data.sequence.items.start;
+			     it < vn->data.sequence.items.top; it++) {
+				yaml_node_t *in = yaml_document_get_node(&d, *it);
+
+				if (c->nproxies == CONFIG_PROXIES_MAX)
+					YERR(in, "trusted_proxies: at most %d", CONFIG_PROXIES_MAX);
+				if (parse_cidr(c, c->nproxies, scalar(&d, in)))
+					YERR(in, "trusted_proxies: want an address or a CIDR "
+						 "(10.0.0.0/8, fd00::/8)");
+				c->nproxies++;
+			}
 		} else if (!strcmp(k, "environment")) {
 			const char *val = scalar(&d, vn);
 

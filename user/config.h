@@ -17,6 +17,7 @@
 #define CONFIG_NAME_MAX    64
 #define CONFIG_RATE_LIMITS_MAX 32 /* RL_RULES_MAX */
 #define CONFIG_MATCH_MAX 200      /* RULES_MATCH_MAX */
+#define CONFIG_PROXIES_MAX 64
 
 struct config_target {
 	pid_t pid;
@@ -70,6 +71,12 @@ struct config {
 	} caches[CONFIG_CACHES_MAX];
 	int nrate_limits;             /* rate_limits: [{match, limit, window}, ...] */
 	struct config_rate_limit rate_limits[CONFIG_RATE_LIMITS_MAX];
+	int nproxies;                 /* trusted_proxies: ["10.0.0.0/8", "::1", ...] */
+	struct {
+		unsigned char family; /* 4 or 6 */
+		unsigned char bits;
+		unsigned char addr[16];
+	} proxies[CONFIG_PROXIES_MAX];
 };
 
 enum config_result {

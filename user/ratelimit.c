@@ -203,6 +203,29 @@ out:
 	return ret;
 }
 
+/* The trusted proxies, replacing those in the kernel's table. */
+static int write_proxies(struct ratelimit *rl, const struct config *cfg)
+{
+	int fd = bpf_map__fd(rl->skel->maps.rl_trusted);
+	struct rl_prefix k, next;
+	uint8_t one = 1;
+
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		k = next;
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+	}
+	for (int i = 0; i < cfg->nproxies; i++) {
+		memset(&k, 0, sizeof(k));
+		k.prefixlen = 8u + cfg->proxies[i].bits;
+		k.family = cfg->proxies[i].family == 4 ? SONDE_AF_INET : SONDE_AF_INET6;
+		memcpy(k.addr, cfg->proxies[i].addr, 16);
+		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+			return -1;
+	}
+	return 0;
+}
+
 static int fill_response(struct ratelimit *rl)
 {
 	static const char head[] = RL_RESP_HEAD, tail[] = RL_RESP_TAIL;
@@ -296,7 +319,11 @@ struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 			 strerror(errno));
 		goto fail;
 	}
-	if (fill_response(rl) || write_rules(rl, 0, cfg, err, errsz))
+	if (fill_response(rl) || write_proxies(rl, cfg)) {
+		snprintf(err, errsz, "rate_limits: writing the kernel's tables: %s", strerror(errno));
+		goto fail;
+	}
+	if (write_rules(rl, 0, cfg, err, errsz))
 		goto fail;
 	rl->skel->bss->rl_half = 0;
 	if (bpf_prog_attach(bpf_program__fd(rl->skel->progs.rl_verdict),
@@ -540,6 +567,10 @@ int ratelimit__reload(struct ratelimit *rl, const struct config *cfg, char *err,
 	old = rl->half;
 	if (write_rules(rl, 1 - old, cfg, err, errsz))
 		return -1;
+	if (write_proxies(rl, cfg)) {
+		snprintf(err, errsz, "trusted_proxies: %s", strerror(errno));
+		return -1;
+	}
 	__atomic_store_n(&rl->skel->bss->rl_half, (uint32_t)(1 - old), __ATOMIC_SEQ_CST);
 	/* The old half's counts go to their series, and its counters back to 0. */
 	counts = bpf_map__fd(rl->skel->maps.rl_counts);

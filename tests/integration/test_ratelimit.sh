@@ -21,6 +21,8 @@ rate_limits:
   - {match: "POST /api/auth/register", limit: 3, window: 2s}
   - {match: "/api/orders/**", limit: 10, window: 60s}
   - {match: "/api/products/**", limit: 100, window: 2s}
+  - {match: "POST /api/auth/token", limit: 2, window: 60s}
+trusted_proxies: ["127.0.0.3/32"]
 YAML
 start_sonde --pid "$app_pid=auth" --pid "$NGINX_PID=gateway" --config "$CONF" \
 	--log-file "$LIB_TMP/sonde.log"
@@ -49,6 +51,17 @@ codes=$(for i in 1 2 3; do curl -s -o /dev/null -w '%{http_code} ' --interface 1
 assert_eq "127.0.0.2 is not limited by 127.0.0.1's count" "200 200 200 " "$codes"
 assert_eq "logins the server saw from 127.0.0.2" 3 "$(served POST /api/auth/login 127.0.0.2)"
 assert_eq "another route is not limited" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$app/api/health")"
+
+step "X-Forwarded-For: read from a trusted proxy (127.0.0.3) only"
+tok() { curl -s -o /dev/null -w '%{http_code} ' -X POST --interface "$1" ${2:+-H "X-Forwarded-For: $2"} "$app/api/auth/token"; }
+assert_eq "behind the proxy, client 10.9.8.7: 2 per 60 s" "200 200 429 " \
+	"$(tok 127.0.0.3 10.9.8.7)$(tok 127.0.0.3 10.9.8.7)$(tok 127.0.0.3 10.9.8.7)"
+assert_eq "behind the proxy, another client (the last address counts)" "200 " \
+	"$(tok 127.0.0.3 '10.9.8.7, 10.9.8.8')"
+assert_eq "the proxy's own request (no header)" "200 " "$(tok 127.0.0.3)"
+assert_eq "an untrusted peer forging the header is counted as itself" "200 200 429 " \
+	"$(tok 127.0.0.1 1.1.1.1)$(tok 127.0.0.1 1.1.1.2)$(tok 127.0.0.1 1.1.1.3)"
+assert_eq "tokens the server saw via the proxy" 4 "$(served POST /api/auth/token 127.0.0.3)"
 
 step "the window slides: register, 3 per 2 s"
 codes=$(for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} ' -X POST "$app/api/auth/register"; done)
@@ -99,10 +112,12 @@ step "the 429s are log lines"
 import json, sys
 ls = [json.loads(l) for l in open(sys.argv[1]) if '"sonde.ratelimit"' in l]
 login = [l for l in ls if l["sonde.rate_limit.rule"] == "POST /api/auth/login"]
+token = sorted(l["client.address"] for l in ls if l["sonde.rate_limit.rule"] == "POST /api/auth/token")
 ok = len(login) == 3 and all(l["client.address"] == "127.0.0.1" and l["http.route"] == "/api/auth/login"
                              and l["log.level"] == "WARN" and l["service.name"] == "auth"
                              and 1024 <= l["client.port"] <= 65535 for l in login)
-print("%d lines; login: %d, e.g. %s" % (len(ls), len(login), json.dumps(login[0]) if login else "-"))
+ok = ok and token == ["10.9.8.7", "127.0.0.1"]
+print("%d lines; login: %d, token: %s; e.g. %s" % (len(ls), len(login), token, json.dumps(login[0]) if login else "-"))
 sys.exit(0 if ok else 1)
 PY
 

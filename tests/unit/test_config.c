@@ -212,7 +212,8 @@ static void test_rate_limits(void **state)
 			"  - match: /api/products/**\n"
 			"    limit: 100\n"
 			"    window: 500ms\n"
-			"  - {match: \"GET /api/orders/{id}\", limit: 128, window: 1h}\n";
+			"  - {match: \"GET /api/orders/{id}\", limit: 128, window: 1h}\n"
+			"trusted_proxies: [10.0.0.0/8, \"::1\", 192.168.1.7]\n";
 	char err[256];
 
 	(void)state;
@@ -223,6 +224,10 @@ static void test_rate_limits(void **state)
 	assert_true(c.rate_limits[0].limit == 5 && c.rate_limits[0].window_ns == 60000000000ULL);
 	assert_true(c.rate_limits[1].limit == 100 && c.rate_limits[1].window_ns == 500000000ULL);
 	assert_true(c.rate_limits[2].window_ns == 3600000000000ULL);
+	assert_int_equal(c.nproxies, 3);
+	assert_true(c.proxies[0].family == 4 && c.proxies[0].bits == 8 && c.proxies[0].addr[0] == 10);
+	assert_true(c.proxies[1].family == 6 && c.proxies[1].bits == 128 && c.proxies[1].addr[15] == 1);
+	assert_true(c.proxies[2].family == 4 && c.proxies[2].bits == 32 && c.proxies[2].addr[3] == 7);
 	config_free(&c);
 }
 
@@ -266,6 +271,10 @@ static void test_yaml_errors(void **state)
 		"rate_limits:\n  - {match: \"post /x\", limit: 5, window: 1s}\n",
 		"rate_limits:\n  - {match: /a/**/b, limit: 5, window: 1s}\n",
 		"rate_limits:\n  - {match: /x, limit: 5, window: 1s, by: ip}\n",
+		"trusted_proxies: 10.0.0.1\n",
+		"trusted_proxies: [10.0.0.0/33]\n",
+		"trusted_proxies: [proxy.local]\n",
+		"trusted_proxies: [\"::1/129\"]\n",
 	};
 	struct config c;
 	const char *args[] = { "--pid", "1", NULL };
