@@ -20,7 +20,7 @@ endif
 INCLUDES := -Iinclude -Iuser -I$(BUILD)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -ljson-c -lsnappy -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -ljson-c -lsnappy -lhiredis -lpthread -lm
 bpf_cflags = -g -O2 -target bpf -D__TARGET_ARCH_$(1) -Iinclude -Ibpf -Ivmlinux/$(1) -Wall
 BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 

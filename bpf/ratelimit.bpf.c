@@ -140,6 +140,17 @@ struct {
 	__type(value, struct rl_times);
 } rl_times SEC(".maps");
 
+/*
+ * --ratelimit-redis: what the other sonde instances admitted for a (rule,
+ * client) within its window, as of the last sync (user/ratelimit_redis.c).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct rl_key);
+	__type(value, __u32);
+} rl_remote SEC(".maps");
+
 /* Zeros to create times from (too large for the stack); never written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -450,7 +461,8 @@ static __always_inline int admit(const struct rl_rule *r, struct rl_key *k, __u6
 {
 	struct rl_log *l = bpf_map_lookup_elem(&rl_state, k);
 	struct rl_times *t = bpf_map_lookup_elem(&rl_times, k);
-	__u32 zero = 0, lim = r->limit, pos;
+	__u32 *remote = bpf_map_lookup_elem(&rl_remote, k);
+	__u32 zero = 0, lim = r->limit, pos, eff, back;
 	__u64 oldest;
 	int ok = 1;
 
@@ -481,8 +493,18 @@ static __always_inline int admit(const struct rl_rule *r, struct rl_key *k, __u6
 		l->pos = 0;
 	}
 	pos = l->pos < lim ? l->pos : 0;
-	oldest = t->ts[pos & (RL_LIMIT_MAX - 1)];
-	if (l->n >= lim && now - oldest < r->window_ns) {
+	/*
+	 * The other nodes' admissions in the window (--ratelimit-redis) leave
+	 * eff for this one: admitted when fewer than eff of its own are in the
+	 * window, that is when its eff-th latest is older than the window.
+	 */
+	eff = remote && *remote < lim ? lim - *remote : remote ? 0 : lim;
+	back = pos >= eff ? pos - eff : pos + lim - eff;
+	oldest = t->ts[back & (RL_LIMIT_MAX - 1)];
+	if (!eff) {
+		ok = 0;
+		*retry = 1; /* the next sync may free a slot */
+	} else if (l->n >= eff && now - oldest < r->window_ns) {
 		ok = 0;
 		*retry = (__u32)((oldest + r->window_ns - now + 999999999ULL) / 1000000000ULL);
 	} else {

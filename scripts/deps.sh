@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh build|test|demo|bench
 set -eu
 build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libyaml-dev \
-	libcurl4-openssl-dev librdkafka-dev libjson-c-dev libsnappy-dev"
+	libcurl4-openssl-dev librdkafka-dev libjson-c-dev libsnappy-dev libhiredis-dev"
 test="$build libcmocka-dev libclang-rt-14-dev nginx-light curl wrk prometheus python3 python3-flask procps iproute2 \
 	redis-server redis-tools postgresql python3-psycopg2 python3-asyncpg python3-redis librdkafka-dev kcat python3-confluent-kafka \
 	nodejs"

@@ -74,6 +74,8 @@ void config_usage(FILE *out)
 		"                           (e.g. http://127.0.0.1:3100/loki/api/v1/push)\n"
 		"      --otlp-url URL       send spans and log lines as OTLP/HTTP JSON to\n"
 		"                           URL/v1/traces and URL/v1/logs (e.g. http://127.0.0.1:4318)\n"
+		"      --ratelimit-redis URL  share rate-limit counts with other sonde instances\n"
+		"                           through Redis (redis://HOST:PORT)\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -92,6 +94,21 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (errno || *end || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* redis://HOST:PORT (or HOST:PORT) into c->ratelimit_redis as HOST:PORT; -1 if not that. */
+static int redis_url(struct config *c, const char *s)
+{
+	const char *hp = s && !strncmp(s, "redis://", 8) ? s + 8 : s, *colon;
+	unsigned long port;
+
+	if (!hp || !*hp || strlen(hp) >= sizeof(c->ratelimit_redis) || strchr(hp, '/'))
+		return -1;
+	colon = strrchr(hp, ':');
+	if (!colon || colon == hp || parse_uint(colon + 1, 65535, &port) || !port)
+		return -1;
+	snprintf(c->ratelimit_redis, sizeof(c->ratelimit_redis), "%s", hp);
 	return 0;
 }
 
@@ -135,6 +152,7 @@ enum {
 	OPT_APP_LOGS,
 	OPT_LOKI_URL,
 	OPT_OTLP_URL,
+	OPT_RATELIMIT_REDIS,
 };
 
 static bool url_ok(const char *s, size_t max)
@@ -212,6 +230,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "capture-app-logs", no_argument, NULL, OPT_APP_LOGS },
 		{ "loki-url", required_argument, NULL, OPT_LOKI_URL },
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
+		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -335,6 +354,14 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			}
 			snprintf(c->loki_url, sizeof(c->loki_url), "%s", optarg);
 			c->cli_loki_url = true;
+			break;
+		case OPT_RATELIMIT_REDIS:
+			if (redis_url(c, optarg)) {
+				fprintf(err, "sonde: bad --ratelimit-redis '%s' (want redis://HOST:PORT)\n",
+					optarg);
+				goto usage;
+			}
+			c->cli_ratelimit_redis = true;
 			break;
 		case OPT_OTLP_URL:
 			if (!url_ok(optarg, sizeof(c->otlp_url) - 16)) {
@@ -592,6 +619,14 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 		} else if (!strcmp(k, "rate_limits")) {
 			if (load_rate_limits(c, &d, vn, name, errbuf, errsz))
 				goto out;
+		} else if (!strcmp(k, "ratelimit_redis")) {
+			char keep[sizeof(c->ratelimit_redis)];
+
+			snprintf(keep, sizeof(keep), "%s", c->ratelimit_redis);
+			if (redis_url(c, scalar(&d, vn)))
+				YERR(vn, "ratelimit_redis: want redis://HOST:PORT");
+			if (c->cli_ratelimit_redis)
+				snprintf(c->ratelimit_redis, sizeof(c->ratelimit_redis), "%s", keep);
 		} else if (!strcmp(k, "trusted_proxies")) {
 			c->nproxies = 0;
 			if (vn->type != YAML_SEQUENCE_NODE)

@@ -71,6 +71,8 @@ struct config {
 	} caches[CONFIG_CACHES_MAX];
 	int nrate_limits;             /* rate_limits: [{match, limit, window}, ...] */
 	struct config_rate_limit rate_limits[CONFIG_RATE_LIMITS_MAX];
+	char ratelimit_redis[256];    /* --ratelimit-redis HOST:PORT: counts shared ("" none) */
+	bool cli_ratelimit_redis;
 	int nproxies;                 /* trusted_proxies: ["10.0.0.0/8", "::1", ...] */
 	struct {
 		unsigned char family; /* 4 or 6 */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "export/metrics.h"
 #include "ratelimit.h"
+#include "ratelimit_redis.h"
 #include "ratelimit.skel.h"
 #include "rules.h"
 #include "sonde_ratelimit.h"
@@ -44,6 +45,7 @@ struct ratelimit {
 	int cgroup_fd;
 	bool verdict_attached;
 	struct ring_buffer *events;
+	struct rl_sync *sync; /* --ratelimit-redis, else NULL */
 	ratelimit_limited_fn on_limited;
 	void *ctx;
 	int ncpus;
@@ -248,6 +250,20 @@ static int fill_response(struct ratelimit *rl)
 	return err;
 }
 
+/* The rules in force, for the Redis sync. */
+static void sync_rules(struct ratelimit *rl, const struct config *cfg)
+{
+	struct rl_sync_rule r[RL_RULES_MAX];
+
+	for (int i = 0; i < cfg->nrate_limits; i++) {
+		const struct config_rate_limit *c = &cfg->rate_limits[i];
+
+		r[i] = (struct rl_sync_rule){ rules_id(c->match, c->limit, c->window_ns), c->limit,
+					      c->window_ns };
+	}
+	rl_sync__set_rules(rl->sync, r, cfg->nrate_limits);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct ratelimit *rl = ctx;
@@ -345,6 +361,16 @@ struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 		goto fail;
 	}
 	rl->events = ring_buffer__new(bpf_map__fd(rl->skel->maps.rl_events), on_event, rl, NULL);
+	if (cfg->ratelimit_redis[0]) {
+		rl->sync = rl_sync__start(cfg->ratelimit_redis, bpf_map__fd(rl->skel->maps.rl_state),
+					  bpf_map__fd(rl->skel->maps.rl_times),
+					  bpf_map__fd(rl->skel->maps.rl_remote), m);
+		if (!rl->sync) {
+			snprintf(err, errsz, "--ratelimit-redis: cannot start: %s", strerror(errno));
+			goto fail;
+		}
+		sync_rules(rl, cfg);
+	}
 	rl->requests = metrics__counter(m, "rate_limit_requests_total",
 					"Requests that matched a rate-limit rule, by result: allowed "
 					"(passed to the server) or limited (answered 429 by the kernel)",
@@ -369,6 +395,7 @@ void ratelimit__free(struct ratelimit *rl)
 {
 	if (!rl)
 		return;
+	rl_sync__stop(rl->sync);
 	ring_buffer__free(rl->events);
 	bpf_link__destroy(rl->sockops);
 	if (rl->verdict_attached)
@@ -571,6 +598,7 @@ int ratelimit__reload(struct ratelimit *rl, const struct config *cfg, char *err,
 		snprintf(err, errsz, "trusted_proxies: %s", strerror(errno));
 		return -1;
 	}
+	sync_rules(rl, cfg);
 	__atomic_store_n(&rl->skel->bss->rl_half, (uint32_t)(1 - old), __ATOMIC_SEQ_CST);
 	/* The old half's counts go to their series, and its counters back to 0. */
 	counts = bpf_map__fd(rl->skel->maps.rl_counts);
