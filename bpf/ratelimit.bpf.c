@@ -83,6 +83,9 @@ enum rl_phase {
 	PH_HEAD,      /* in its header lines */
 	PH_BODY,      /* in its body: left bytes to skip */
 	PH_LOST,      /* boundaries unknown: allowed to the end */
+	PH_CHUNK_SIZE, /* a chunked body: a chunk's size line (cl: the size so far) */
+	PH_CHUNK_DATA, /* a chunk's data and its CRLF: left bytes to skip */
+	PH_TRAILER,   /* after the last chunk: trailer lines up to an empty one (hdr: HD_*) */
 	PH_BLOCKED,   /* answered 429: nothing more reaches the server */
 };
 
@@ -294,11 +297,13 @@ static __always_inline void dfa_step(struct rl_conn *c, __u8 b)
 /* The end of a request's head: its body, or the next request. */
 static __always_inline int head_end(struct rl_conn *c)
 {
-	if (c->te) {
-		lose(c, RL_SKIP_CHUNKED);
-		return 1;
-	}
 	c->hlen = 0;
+	if (c->te) { /* a request's Transfer-Encoding ends in chunked (RFC 9112 6.1) */
+		c->phase = PH_CHUNK_SIZE;
+		c->cl = 0;
+		c->hdr = 0;
+		return 0;
+	}
 	if (c->cl) {
 		c->phase = PH_BODY;
 		c->left = c->cl;
@@ -435,6 +440,47 @@ static int scan_byte(__u32 i, void *ctx)
 		if (b == '\n') {
 			c->phase = PH_HEAD;
 			c->hdr = HD_BOL;
+		}
+		return 0;
+	case PH_CHUNK_SIZE: /* HEX[;ext] CRLF; hdr 1: in the extension */
+		if (b == '\n') {
+			c->hlen = 0;
+			if (!c->cl) {
+				c->phase = PH_TRAILER;
+				c->hdr = HD_BOL;
+				return 0;
+			}
+			c->phase = PH_CHUNK_DATA;
+			c->left = c->cl + 2; /* its data, then CRLF: skipped by the caller */
+			return 1;
+		}
+		if (c->hdr || b == '\r')
+			return 0;
+		if (b == ';' || b == ' ' || b == '\t') {
+			c->hdr = 1;
+		} else if (c->cl >= (1U << 27)) {
+			lose(c, RL_SKIP_CHUNKED);
+			return 1;
+		} else if (b >= '0' && b <= '9') {
+			c->cl = c->cl * 16 + (b - '0');
+		} else if ((b | 0x20) >= 'a' && (b | 0x20) <= 'f') {
+			c->cl = c->cl * 16 + ((b | 0x20) - 'a' + 10);
+		} else {
+			lose(c, RL_SKIP_CHUNKED);
+			return 1;
+		}
+		return 0;
+	case PH_TRAILER:
+		if (b == '\n') {
+			if (c->hdr != HD_SKIP) {
+				c->phase = PH_START;
+				c->hlen = 0;
+			}
+			c->hdr = HD_BOL;
+		} else if (b == '\r' && c->hdr == HD_BOL) {
+			c->hdr = HD_CR;
+		} else {
+			c->hdr = HD_SKIP;
 		}
 		return 0;
 	case PH_HEAD: {
@@ -663,12 +709,15 @@ static int pass_cb(__u32 i, void *ctx)
 		p->done = 1;
 		return 1;
 	}
-	if (c->phase == PH_BODY) {
+	if (c->phase == PH_BODY || c->phase == PH_CHUNK_DATA) {
 		n = p->len - p->off < c->left ? p->len - p->off : c->left;
 		c->left -= n;
 		p->off += n;
-		if (!c->left)
-			c->phase = PH_START;
+		if (!c->left) {
+			c->phase = c->phase == PH_BODY ? PH_START : PH_CHUNK_SIZE;
+			c->cl = 0;
+			c->hdr = 0;
+		}
 		return 0;
 	}
 	n = p->len - p->off < CHUNK ? p->len - p->off : CHUNK;

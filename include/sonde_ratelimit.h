@@ -79,7 +79,7 @@ enum rl_result {
 enum rl_skip {
 	RL_SKIP_SPLIT = 0,  /* the request line did not end in the segment its request began in */
 	RL_SKIP_NOT_HTTP,   /* bytes that are not an HTTP/1.x request where one should begin */
-	RL_SKIP_CHUNKED,    /* a chunked request body: the connection is no longer matched */
+	RL_SKIP_CHUNKED,    /* a chunked body whose framing broke: the connection is no longer matched */
 	RL_SKIP_LONG,       /* a request line or head longer than RL_LINE_MAX / RL_HEAD_MAX */
 	RL_SKIP_MAP_FULL,   /* no room for a connection's or a client's state */
 	RL_SKIP_PIPELINED,  /* a request after another in the same segment: admitted, counted */

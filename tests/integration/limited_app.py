@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A threaded HTTP/1.1 server that knows nothing of rate limits: it answers
-200 {"ok":true} to any GET or POST (reading the body by Content-Length) and
+200 {"ok":true} to any GET or POST (reading the body by Content-Length, or
+chunked) and
 prints one access line "METHOD PATH CLIENT-IP" per request it served, so that
 a test knows exactly which requests reached it.
 
@@ -17,9 +18,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                self.rfile.read(size + 2)
+                if not size:
+                    break
+        else:
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
         body = b'{"ok":true}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

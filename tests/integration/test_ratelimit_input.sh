@@ -1,6 +1,7 @@
 #!/bin/bash
 # Rate limits and bad input on a limited port: a request split at every byte,
-# pipelined requests, a head over 16 KiB, bytes that are not HTTP. Never a
+# pipelined requests, a head over 16 KiB, bytes that are not HTTP, chunked
+# bodies holding request lines. Never a
 # wrong 429, never a broken connection for an allowed request; what the kernel
 # could not match is allowed and counted (sonde_ratelimit_skipped_total).
 set -u -o pipefail
@@ -92,7 +93,19 @@ for r in (HEALTH, HEALTH, HEALTH, LOGIN):
     s.sendall(r); got += statuses(s, 1)
 res["keep-alive health x3, login"] = got
 s.close()
-want = {"split login": ["200"], "pipelined health+login": ["200", "200"],
+# 6. Keep-alive: a chunked body whose chunks hold a login's line, then a login:
+#    the body is skipped chunk by chunk, the login after it is matched (429).
+s = conn()
+chunks = [b"POST /api/auth/login HTTP/1.1\r\n", b"x" * 3000, b"\r\nPOST /api/auth/login"]
+body = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\nX-Trailer: 1\r\n\r\n"
+s.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body[:50])
+time.sleep(0.01)
+s.sendall(body[50:])
+got = statuses(s, 1)
+s.sendall(LOGIN)
+res["chunked body, then login"] = got + statuses(s, 1)
+s.close()
+want = {"split login": ["200"], "chunked body, then login": ["200", "429"], "pipelined health+login": ["200", "200"],
         "big head, then login": ["200", "200"], "not http": ["answered"],
         "keep-alive health x3, login": ["200", "200", "200", "429"]}
 print("; ".join("%s: %s" % (k, " ".join(v)) for k, v in res.items()))
@@ -102,7 +115,8 @@ assert_eq "skipped: split" 1 "$(skipped split)"
 assert_eq "skipped: pipelined" 1 "$(skipped pipelined)"
 assert_eq "skipped: too_long" 1 "$(skipped too_long)"
 assert_eq "skipped: not_http" 1 "$(skipped not_http)"
-assert_eq "limited, by the metric (1 + 1)" 2 \
+assert_eq "skipped: chunked (none: followed)" 0 "$(skipped chunked)"
+assert_eq "limited, by the metric (1 + 1 + 1)" 3 \
 	"$(metric 'rate_limit_requests_total{service="auth",rule="POST /api/auth/login",result="limited"}')"
 assert_eq "logins the server saw (1 allowed, then split, pipelined, after the big head)" 4 \
 	"$(grep -c '^POST /api/auth/login ' "$LIB_TMP/app.out")"
