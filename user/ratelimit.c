@@ -342,7 +342,7 @@ struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 	if (write_rules(rl, 0, cfg, err, errsz))
 		goto fail;
 	rl->skel->bss->rl_half = 0;
-	if (bpf_prog_attach(bpf_program__fd(rl->skel->progs.rl_verdict),
+	if (bpf_prog_attach(bpf_program__fd(rl->skel->progs.sonde_rl_verdict),
 			    bpf_map__fd(rl->skel->maps.rl_socks), BPF_SK_SKB_VERDICT, 0)) {
 		snprintf(err, errsz, "rate_limits: cannot attach the sk_skb verdict program: %s",
 			 strerror(errno));
@@ -354,7 +354,7 @@ struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 		snprintf(err, errsz, "rate_limits: no cgroup v2 hierarchy mounted (/proc/mounts)");
 		goto fail;
 	}
-	rl->sockops = bpf_program__attach_cgroup(rl->skel->progs.rl_sockops, rl->cgroup_fd);
+	rl->sockops = bpf_program__attach_cgroup(rl->skel->progs.sonde_rl_sockops, rl->cgroup_fd);
 	if (!rl->sockops) {
 		snprintf(err, errsz, "rate_limits: cannot attach the sockops program: %s",
 			 strerror(errno));
@@ -399,7 +399,7 @@ void ratelimit__free(struct ratelimit *rl)
 	ring_buffer__free(rl->events);
 	bpf_link__destroy(rl->sockops);
 	if (rl->verdict_attached)
-		bpf_prog_detach2(bpf_program__fd(rl->skel->progs.rl_verdict),
+		bpf_prog_detach2(bpf_program__fd(rl->skel->progs.sonde_rl_verdict),
 				 bpf_map__fd(rl->skel->maps.rl_socks), BPF_SK_SKB_VERDICT);
 	if (rl->cgroup_fd >= 0)
 		close(rl->cgroup_fd);

@@ -36,7 +36,7 @@
 #                             pg_server_applogs
 #   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
 #                             nginx_saturated_zipkin nginx_saturated_logs
-#                             nginx_longhead nginx_rate
+#                             nginx_longhead nginx_ratelimit nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
 #                             pg_node pg_server pg_server_applogs]
@@ -89,7 +89,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_ratelimit nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -360,6 +360,31 @@ wl_nginx_longhead_describe() {
 longer than the default capture and is copied again up to 4 KiB (`sonde_events_long_heads_total`).'
 }
 wl_nginx_longhead_teardown() { :; }
+
+# ------------------------------------------------ workload: nginx_ratelimit
+
+# nginx_saturated with rate limits enforced on nginx's port (docs/ratelimit.md):
+# the seed's four rules, none of which matches the route wrk requests, so every
+# request goes through the kernel's verdict program (the stream followed, the
+# automaton stepped) and passes. What enforcement costs a route it does not
+# limit, against nginx_saturated in the same run.
+wl_nginx_ratelimit_setup() {
+	bench_nginx_up
+	cp "$ROOT/deploy/ratelimit/seed.yaml" "$LIB_TMP/ratelimit.yaml"
+	BENCH_SONDE_ARGS="--config $LIB_TMP/ratelimit.yaml"
+}
+wl_nginx_ratelimit_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_ratelimit_load() { wl_nginx_saturated_load "$@"; }
+wl_nginx_ratelimit_parse() { wrk_parse "$1"; }
+wl_nginx_ratelimit_served() { nginx_served; }
+wl_nginx_ratelimit_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_ratelimit_describe() {
+	echo 'nginx_saturated with `--config deploy/ratelimit/seed.yaml` (the seed'"'"'s four rules, none matching
+`/`): every segment wrk sends goes through the sk_skb verdict program before nginx reads it. The BPF
+time includes the verdict and sockops programs (`sonde_rl_*`). Compare with nginx_saturated in the
+same run.'
+}
+wl_nginx_ratelimit_teardown() { :; }
 
 # ------------------------------------------------------ workload: nginx_rate
 

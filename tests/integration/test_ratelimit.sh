@@ -131,7 +131,7 @@ assert_eq "orders still limited (their count kept)" 429 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$NGINX_PORT/api/orders")"
 
 step "SIGKILL sonde under load: limits gone within 1 s, no connection broken"
-rl_ids=$(bpf_progs_of_pid "$SONDE_PID" | awk '$2 ~ /^rl_/ { print $1 }' | tr '\n' ' ')
+rl_ids=$(bpf_progs_of_pid "$SONDE_PID" | awk '$2 ~ /^sonde_rl_/ { print $1 }' | tr '\n' ' ')
 assert_eq "sonde's rate-limit programs" 2 "$(echo $rl_ids | wc -w)"
 wrk -t2 -c8 -d4s "http://127.0.0.1:$NGINX_PORT/api/health" >"$LIB_TMP/wrk2.out" 2>&1 &
 wrk_pid=$!

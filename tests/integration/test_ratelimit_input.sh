@@ -86,12 +86,16 @@ except socket.timeout:
     d = b""
 res["not http"] = ["answered" if b"400" in d else "-"]
 s.close()
-# 5. Keep-alive: 3 health checks, then a login over the limit: the login only is answered 429.
+# 5. Keep-alive: 3 health checks, then a login over the limit: the login only is answered
+#    429; what the client sends after it on that connection never reaches the server.
 s = conn()
 got = []
 for r in (HEALTH, HEALTH, HEALTH, LOGIN):
     s.sendall(r); got += statuses(s, 1)
-res["keep-alive health x3, login"] = got
+s.sendall(b"GET /api/after-429 HTTP/1.1\r\nHost: x\r\n\r\n")
+s.settimeout(1)
+got += statuses(s, 1)
+res["keep-alive health x3, login, then more"] = got
 s.close()
 # 6. Keep-alive: a chunked body whose chunks hold a login's line, then a login:
 #    the body is skipped chunk by chunk, the login after it is matched (429).
@@ -107,7 +111,7 @@ res["chunked body, then login"] = got + statuses(s, 1)
 s.close()
 want = {"split login": ["200"], "chunked body, then login": ["200", "429"], "pipelined health+login": ["200", "200"],
         "big head, then login": ["200", "200"], "not http": ["answered"],
-        "keep-alive health x3, login": ["200", "200", "200", "429"]}
+        "keep-alive health x3, login, then more": ["200", "200", "200", "429", "-"]}
 print("; ".join("%s: %s" % (k, " ".join(v)) for k, v in res.items()))
 sys.exit(0 if res == want else 1)
 PY
@@ -120,4 +124,6 @@ assert_eq "limited, by the metric (1 + 1 + 1)" 3 \
 	"$(metric 'rate_limit_requests_total{service="auth",rule="POST /api/auth/login",result="limited"}')"
 assert_eq "logins the server saw (1 allowed, then split, pipelined, after the big head)" 4 \
 	"$(grep -c '^POST /api/auth/login ' "$LIB_TMP/app.out")"
+assert_eq "requests the server saw after a 429 on their connection" 0 \
+	"$(grep -c '^GET /api/after-429 ' "$LIB_TMP/app.out")"
 finish
