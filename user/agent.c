@@ -160,6 +160,12 @@ int agent__add_sink(struct agent *a, struct sink s)
 	return 0;
 }
 
+void agent__set_correlator(struct agent *a, const struct tracer_correlator *c)
+{
+	if (a->tracer)
+		tracer__set_correlator(a->tracer, c);
+}
+
 void agent__set_line_sink(struct agent *a, const struct line_sink *ls)
 {
 	a->lines = *ls;

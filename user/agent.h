@@ -52,6 +52,9 @@ void agent__set_line_sink(struct agent *a, const struct line_sink *ls);
 
 /* Give every exchange its trace context (trace.h): needed by span and log sinks. */
 int agent__enable_tracing(struct agent *a, double sample_rate);
+/* --correlation-redis (trace.h); after agent__enable_tracing. */
+struct tracer_correlator;
+void agent__set_correlator(struct agent *a, const struct tracer_correlator *c);
 struct tracer_stats;
 /* false when tracing is off. */
 bool agent__tracer_stats(const struct agent *a, struct tracer_stats *st);

@@ -76,6 +76,8 @@ void config_usage(FILE *out)
 		"                           URL/v1/traces and URL/v1/logs (e.g. http://127.0.0.1:4318)\n"
 		"      --ratelimit-redis URL  share rate-limit counts with other sonde instances\n"
 		"                           through Redis (redis://HOST:PORT)\n"
+		"      --correlation-redis URL  join Kafka consumers to producers observed by\n"
+		"                           other sonde instances, through Redis (redis://HOST:PORT)\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -97,18 +99,18 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-/* redis://HOST:PORT (or HOST:PORT) into c->ratelimit_redis as HOST:PORT; -1 if not that. */
-static int redis_url(struct config *c, const char *s)
+/* redis://HOST:PORT (or HOST:PORT) into out (256 bytes) as HOST:PORT; -1 if not that. */
+static int redis_url(char *out, const char *s)
 {
 	const char *hp = s && !strncmp(s, "redis://", 8) ? s + 8 : s, *colon;
 	unsigned long port;
 
-	if (!hp || !*hp || strlen(hp) >= sizeof(c->ratelimit_redis) || strchr(hp, '/'))
+	if (!hp || !*hp || strlen(hp) >= 256 || strchr(hp, '/'))
 		return -1;
 	colon = strrchr(hp, ':');
 	if (!colon || colon == hp || parse_uint(colon + 1, 65535, &port) || !port)
 		return -1;
-	snprintf(c->ratelimit_redis, sizeof(c->ratelimit_redis), "%s", hp);
+	snprintf(out, 256, "%s", hp);
 	return 0;
 }
 
@@ -153,6 +155,7 @@ enum {
 	OPT_LOKI_URL,
 	OPT_OTLP_URL,
 	OPT_RATELIMIT_REDIS,
+	OPT_CORRELATION_REDIS,
 };
 
 static bool url_ok(const char *s, size_t max)
@@ -231,6 +234,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "loki-url", required_argument, NULL, OPT_LOKI_URL },
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
+		{ "correlation-redis", required_argument, NULL, OPT_CORRELATION_REDIS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -355,8 +359,15 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			snprintf(c->loki_url, sizeof(c->loki_url), "%s", optarg);
 			c->cli_loki_url = true;
 			break;
+		case OPT_CORRELATION_REDIS:
+			if (redis_url(c->correlation_redis, optarg)) {
+				fprintf(err, "sonde: bad --correlation-redis '%s' (want redis://HOST:PORT)\n",
+					optarg);
+				goto usage;
+			}
+			break;
 		case OPT_RATELIMIT_REDIS:
-			if (redis_url(c, optarg)) {
+			if (redis_url(c->ratelimit_redis, optarg)) {
 				fprintf(err, "sonde: bad --ratelimit-redis '%s' (want redis://HOST:PORT)\n",
 					optarg);
 				goto usage;
@@ -623,7 +634,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 			char keep[sizeof(c->ratelimit_redis)];
 
 			snprintf(keep, sizeof(keep), "%s", c->ratelimit_redis);
-			if (redis_url(c, scalar(&d, vn)))
+			if (redis_url(c->ratelimit_redis, scalar(&d, vn)))
 				YERR(vn, "ratelimit_redis: want redis://HOST:PORT");
 			if (c->cli_ratelimit_redis)
 				snprintf(c->ratelimit_redis, sizeof(c->ratelimit_redis), "%s", keep);

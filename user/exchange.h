@@ -40,6 +40,11 @@ enum exchange_proto {
 #define TRACE_UNLINKED 0x02 /* a client call that could not be tied to one request: own root */
 #define TRACE_REMOTE   0x04 /* the parent came from headers (another process or node) */
 #define TRACE_JOINED   0x08 /* a server whose parent is an observed client call on this node */
+/*
+ * A Kafka CONSUMER part begun as a root for want of its Produce: another sonde
+ * instance may have published it (--correlation-redis); the span sink asks.
+ */
+#define TRACE_PENDING  0x10
 
 /*
  * Where the call stands in a trace. trace_id all zero: no context (tracing

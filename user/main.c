@@ -28,9 +28,11 @@
 #include "export/zipkin_http.h"
 #include "export/zipkin_kafka.h"
 #include "loader.h"
+#include "correlation.h"
 #include "ratelimit.h"
 #include "sinks/log_sink.h"
 #include "sinks/span_sink.h"
+#include "trace.h"
 #include "trace_store.h"
 #include "traces_cli.h"
 
@@ -66,6 +68,8 @@ struct sonde {
 	struct log_file *log_file;
 	struct log_http *loki;         /* NULL: no --loki-url */
 	struct ratelimit *rl;      /* NULL: no rate_limits: */
+	struct correlation *corr;  /* NULL: no --correlation-redis */
+	struct metric_family *corr_links; /* sonde_trace_correlation_total */
 	pid_t child;               /* -- COMMAND, or 0 */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
@@ -171,6 +175,14 @@ static void collect(void *ctx)
 				&utime, &stime) == 2)
 			metric__set(s->cpu, NULL, (double)(utime + stime) / sysconf(_SC_CLK_TCK));
 		fclose(f);
+	}
+	if (s->corr_links) {
+		uint64_t joined, unjoined;
+		const char *j[] = { "joined" }, *u[] = { "not_found" };
+
+		span_sink__correlation(s->spans, &joined, &unjoined);
+		metric__set(s->corr_links, j, (double)joined);
+		metric__set(s->corr_links, u, (double)unjoined);
 	}
 	if (s->spans_exported) {
 		struct span_queue_stats q[3] = { { 0 } };
@@ -311,6 +323,22 @@ static int start_tracing(struct sonde *s)
 		if (!s->otlp)
 			return -errno;
 		span_sink__add_out(s->spans, zipkin_http__put, s->otlp);
+	}
+	if (s->cfg.correlation_redis[0]) {
+		static const char *const result[] = { "result" };
+		struct tracer_correlator tc = { correlation__produced, NULL };
+
+		s->corr = correlation__start(s->cfg.correlation_redis, s->m);
+		s->corr_links = metrics__counter(
+			s->m, "sonde_trace_correlation_total",
+			"Fetched Kafka partitions that nothing on this node joined, by what Redis "
+			"told within a second: joined (another instance's Produce) or not_found",
+			result, 1);
+		if (!s->corr || !s->corr_links)
+			return -ENOMEM;
+		tc.ctx = s->corr;
+		agent__set_correlator(s->agent, &tc);
+		span_sink__set_resolver(s->spans, correlation__lookup, s->corr);
 	}
 	return 0;
 }
@@ -494,6 +522,8 @@ static int run(struct sonde *s)
 			reload_rules(s);
 		}
 		ratelimit__poll(s->rl, now);
+		if (s->corr)
+			span_sink__tick(s->spans, now);
 		if (now - last_sweep >= SWEEP_NS) {
 			last_sweep = now;
 			atomic_store(&s->live_targets,
@@ -623,6 +653,9 @@ out:
 	httpd__stop(s.httpd);
 	ratelimit__free(s.rl); /* the kernel stops limiting: connections flow as before */
 	loader__close(s.loader);
+	if (s.corr) /* what still waits for Redis goes out as it is */
+		span_sink__tick(s.spans, UINT64_MAX);
+	correlation__stop(s.corr);
 	zipkin_http__stop(s.zipkin); /* flushes what is queued, for at most 2 s */
 	zipkin_kafka__stop(s.zkafka);
 	zipkin_http__stop(s.otlp);

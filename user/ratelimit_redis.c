@@ -25,6 +25,7 @@
 
 #include "export/metrics.h"
 #include "ratelimit_redis.h"
+#include "ticker.h"
 #include "sonde.h"
 #include "sonde_ratelimit.h"
 
@@ -35,10 +36,8 @@
 #define ACTIVE "sonde:rl:active"
 
 struct rl_sync {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int stop;
+	struct ticker ticker;
+	pthread_mutex_t lock; /* the rules: set by the main thread, read by the ticker's */
 	char host[256];
 	int port;
 	int state_fd, times_fd, remote_fd;
@@ -293,26 +292,12 @@ out:
 	return ret;
 }
 
-static void *run(void *p)
+static void tick(void *p)
 {
 	struct rl_sync *s = p;
 
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		struct timespec until;
-		uint64_t t = clock_ns(CLOCK_REALTIME) + SYNC_NS;
-
-		pthread_mutex_unlock(&s->lock);
-		if (sync_once(s))
-			failed(s);
-		until.tv_sec = (time_t)(t / 1000000000ULL);
-		until.tv_nsec = (long)(t % 1000000000ULL);
-		pthread_mutex_lock(&s->lock);
-		if (!s->stop)
-			pthread_cond_timedwait(&s->wake, &s->lock, &until);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
+	if (sync_once(s))
+		failed(s);
 }
 
 struct rl_sync *rl_sync__start(const char *hostport, int state_fd, int times_fd, int remote_fd,
@@ -344,10 +329,8 @@ struct rl_sync *rl_sync__start(const char *hostport, int state_fd, int times_fd,
 		goto fail;
 	metric__add(s->errors, NULL, 0);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
-	if (pthread_create(&s->thread, NULL, run, s)) {
+	if (ticker_start(&s->ticker, SYNC_NS, tick, s)) {
 		pthread_mutex_destroy(&s->lock);
-		pthread_cond_destroy(&s->wake);
 		goto fail;
 	}
 	return s;
@@ -375,15 +358,10 @@ void rl_sync__stop(struct rl_sync *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stop = 1;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
+	ticker_stop(&s->ticker);
 	if (s->rc)
 		redisFree(s->rc);
 	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->wake);
 	free(s->keys);
 	free(s->remote_keys);
 	free(s);

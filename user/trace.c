@@ -99,6 +99,7 @@ struct tracer {
 	struct tracer_stats st;
 	struct tproc *procs[PROC_BUCKETS];
 	struct jnode *join[JOIN_BUCKETS];
+	struct tracer_correlator corr; /* produced NULL: none */
 };
 
 static void kafka_parts(struct tracer *t, struct exchange *x);
@@ -309,6 +310,11 @@ void tracer__free(struct tracer *t)
 			free(n);
 		}
 	free(t);
+}
+
+void tracer__set_correlator(struct tracer *t, const struct tracer_correlator *c)
+{
+	t->corr = *c;
 }
 
 void tracer__stats(const struct tracer *t, struct tracer_stats *s)
@@ -937,8 +943,13 @@ static void kafka_parts(struct tracer *t, struct exchange *x)
 				remote_child(t, &p->ctx, &hdr);
 			else
 				produce_part_ctx(&x->ctx, i, &p->ctx);
-			if (!p->error_code && p->base_offset >= 0 && p->records && p->topic[0])
+			if (!p->error_code && p->base_offset >= 0 && p->records && p->topic[0]) {
 				remember_produced(t, p);
+				if (t->corr.produced)
+					t->corr.produced(t->corr.ctx, p->topic, p->partition,
+							 p->base_offset, p->base_offset + p->records,
+							 &p->ctx);
+			}
 		} else if (x->kind == EXCHANGE_CONSUMER && p->records && p->topic[0]) {
 			src = p->fetch_offset >= 0 && p->next_offset > p->fetch_offset
 				      ? producer_of(t, p, p->fetch_offset, p->next_offset)
@@ -953,6 +964,9 @@ static void kafka_parts(struct tracer *t, struct exchange *x)
 			} else {
 				/* Its own trace: records of unrelated Produces are never merged. */
 				new_root(t, &p->ctx);
+				if (t->corr.produced && p->fetch_offset >= 0 &&
+				    p->next_offset > p->fetch_offset)
+					p->ctx.flags |= TRACE_PENDING;
 			}
 		}
 	}

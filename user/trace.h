@@ -39,9 +39,21 @@ struct tracer_stats {
 	uint64_t bad_headers; /* trace headers present but malformed: a new root instead */
 };
 
+/*
+ * --correlation-redis: every Produce part with a context is handed to produced
+ * (the capture thread; must not block), and a fetched part that nothing here
+ * joins is marked TRACE_PENDING for the span sink to resolve.
+ */
+struct tracer_correlator {
+	void (*produced)(void *ctx, const char *topic, int32_t partition, int64_t base,
+			 int64_t end, const struct trace_ctx *c);
+	void *ctx;
+};
+
 /* sample_rate in [0, 1]: the share of new traces recorded. conns: for joins. */
 struct tracer *tracer__new(double sample_rate, struct conn_table *conns);
 void tracer__free(struct tracer *t); /* accepts NULL */
+void tracer__set_correlator(struct tracer *t, const struct tracer_correlator *c);
 
 /*
  * After each feed of an HTTP connection: the requests whose heads that feed

@@ -738,6 +738,17 @@ start_postgres() {
 		die "postgres did not start: $(tail -5 "$LIB_TMP/postgres.log")"
 }
 
+# start_mock_broker --topic NAME:PARTITIONS...: librdkafka's mock cluster
+# (build/mock_broker) with those topics; sets KAFKA_BOOTSTRAP.
+start_mock_broker() {
+	local mock=$SONDE_ROOT/build/mock_broker
+	[ -x "$mock" ] || die "$mock not built (make build/mock_broker)"
+	"$mock" "$@" --ready-file "$LIB_TMP/bootstrap" >"$LIB_TMP/mock.out" 2>&1 &
+	track_pid mock $!
+	wait_until 10 test -s "$LIB_TMP/bootstrap" || die "mock broker did not start: $(cat "$LIB_TMP/mock.out")"
+	KAFKA_BOOTSTRAP=$(cat "$LIB_TMP/bootstrap")
+}
+
 # start_gated NAME CMD...: start CMD, held until open_gate NAME, so that sonde
 # can be attached to its PID before it does anything (exec keeps the PID).
 # Sets GATED_PID; its output goes to $LIB_TMP/NAME.out.

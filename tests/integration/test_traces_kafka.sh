@@ -14,12 +14,8 @@ set -u -o pipefail
 
 HERE=$(dirname "$0")
 need_node_modules ajv
-MOCK=$SONDE_ROOT/build/mock_broker
-[ -x "$MOCK" ] || die "$MOCK not built (make build/mock_broker)"
-"$MOCK" --topic zipkin:1 --topic orders:3 --ready-file "$LIB_TMP/bootstrap" >"$LIB_TMP/mock.out" 2>&1 &
-track_pid mock $!
-wait_until 10 test -s "$LIB_TMP/bootstrap" || die "mock broker did not start: $(cat "$LIB_TMP/mock.out")"
-B=$(cat "$LIB_TMP/bootstrap")
+start_mock_broker --topic zipkin:1 --topic orders:3
+B=$KAFKA_BOOTSTRAP
 
 start_nginx "$LIB_DIR/nginx.conf.in"
 start_sonde --pid "$NGINX_PID=nginx" --zipkin-kafka "$B"

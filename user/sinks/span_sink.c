@@ -12,6 +12,17 @@
 
 #define OUTS_MAX 4
 #define BATCH 64
+#define PENDING_MAX 4096
+#define PENDING_NS 1000000000ULL /* how long a CONSUMER span waits for its Produce */
+
+/* A CONSUMER span waiting for the context of its Produce (--correlation-redis). */
+struct pending {
+	struct span s;
+	char topic[SPAN_TAG_VAL_MAX];
+	int32_t partition;
+	int64_t from, to;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+};
 
 struct span_sink {
 	const struct config *cfg;
@@ -24,6 +35,11 @@ struct span_sink {
 	int nout;
 	struct span batch[BATCH];
 	int nbatch;
+	span_resolve_fn resolve;
+	void *resolve_ctx;
+	struct pending *pending;
+	int npending;
+	uint64_t joined, unjoined;
 };
 
 struct span_sink *span_sink__new(const struct config *cfg)
@@ -39,7 +55,32 @@ struct span_sink *span_sink__new(const struct config *cfg)
 
 void span_sink__free(struct span_sink *ss)
 {
+	if (ss)
+		free(ss->pending);
 	free(ss);
+}
+
+void span_sink__set_resolver(struct span_sink *ss, span_resolve_fn fn, void *ctx)
+{
+	if (!ss->pending)
+		ss->pending = calloc(PENDING_MAX, sizeof(*ss->pending));
+	if (ss->pending) {
+		ss->resolve = fn;
+		ss->resolve_ctx = ctx;
+	}
+}
+
+void span_sink__correlation(const struct span_sink *ss, uint64_t *joined, uint64_t *unjoined)
+{
+	*joined = ss->joined;
+	*unjoined = ss->unjoined;
+}
+
+/* The span continues ctx's trace, as the child of its span. */
+static void resolved(struct span *s, const struct trace_ctx *ctx)
+{
+	memcpy(s->trace_id, ctx->trace_id, 16);
+	s->parent_id = ctx->span_id;
 }
 
 int span_sink__add_out(struct span_sink *ss, span_out_fn fn, void *ctx)
@@ -230,8 +271,7 @@ static void build_net(const struct span_sink *ss, const struct exchange *x, stru
  * tracer gave that part (a Produce's parts share the exchange's trace; a
  * Fetch's part continues its records' Produce, or is a trace of its own).
  */
-static int build_kafka(const struct span_sink *ss, const struct exchange *x, struct span *out,
-		       int max)
+static int build_kafka(struct span_sink *ss, const struct exchange *x, struct span *out, int max)
 {
 	bool produce = x->kind == EXCHANGE_PRODUCER;
 	int n = 0;
@@ -268,13 +308,33 @@ static int build_kafka(const struct span_sink *ss, const struct exchange *x, str
 			snprintf(v, sizeof(v), "%d", p->error_code);
 			span_tag(s, "error", v);
 		}
+		if ((p->ctx.flags & TRACE_PENDING) && ss->resolve) {
+			struct trace_ctx ctx;
+
+			if (ss->resolve(ss->resolve_ctx, p->topic, p->partition, p->fetch_offset,
+					p->next_offset, &ctx)) {
+				resolved(s, &ctx);
+				ss->joined++;
+			} else if (ss->npending < PENDING_MAX) {
+				struct pending *w = &ss->pending[ss->npending++];
+
+				w->s = *s;
+				span_copy(w->topic, sizeof(w->topic), p->topic);
+				w->partition = p->partition;
+				w->from = p->fetch_offset;
+				w->to = p->next_offset;
+				w->deadline_ns = x->end_ns + PENDING_NS;
+				continue; /* held: not in out */
+			} else {
+				ss->unjoined++;
+			}
+		}
 		n++;
 	}
 	return n;
 }
 
-int span_sink__build(const struct span_sink *ss, const struct exchange *x, struct span *out,
-		     int max)
+int span_sink__build(struct span_sink *ss, const struct exchange *x, struct span *out, int max)
 {
 	if (max < 1 || !x->ctx.span_id)
 		return 0;
@@ -305,6 +365,35 @@ static void flush(struct span_sink *ss)
 		ss->out[i].fn(ss->out[i].ctx, ss->batch, ss->nbatch);
 	ss->spans += ss->nbatch;
 	ss->nbatch = 0;
+}
+
+void span_sink__tick(struct span_sink *ss, uint64_t now_ns)
+{
+	int kept = 0;
+
+	for (int i = 0; i < ss->npending; i++) {
+		struct pending *w = &ss->pending[i];
+		struct trace_ctx ctx;
+		bool found = ss->resolve(ss->resolve_ctx, w->topic, w->partition, w->from, w->to,
+					 &ctx);
+
+		if (!found && now_ns < w->deadline_ns) {
+			ss->pending[kept++] = *w;
+			continue;
+		}
+		if (found) {
+			resolved(&w->s, &ctx);
+			ss->joined++;
+		} else {
+			ss->unjoined++;
+		}
+		if (ss->nbatch == BATCH)
+			flush(ss);
+		ss->batch[ss->nbatch++] = w->s;
+	}
+	ss->npending = kept;
+	if (ss->nbatch)
+		flush(ss);
 }
 
 void span_sink__put(void *ctx, const struct exchange *x, size_t n)

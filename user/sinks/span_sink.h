@@ -9,6 +9,7 @@
 #ifndef SONDE_SINKS_SPAN_SINK_H
 #define SONDE_SINKS_SPAN_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,8 +32,20 @@ void span_sink__put(void *ctx, const struct exchange *x, size_t n);
 /* Spans built so far. */
 uint64_t span_sink__spans(const struct span_sink *ss);
 
+/*
+ * --correlation-redis: the context of the Produce that wrote [from, to) of a
+ * topic-partition, if known now. A CONSUMER span marked TRACE_PENDING is held
+ * until resolve finds it, or for a second (then it goes out as the root it
+ * was); span_sink__tick (the capture thread, every loop) retries and sends.
+ */
+typedef bool (*span_resolve_fn)(void *ctx, const char *topic, int32_t partition, int64_t from,
+				int64_t to, struct trace_ctx *out);
+void span_sink__set_resolver(struct span_sink *ss, span_resolve_fn fn, void *ctx);
+void span_sink__tick(struct span_sink *ss, uint64_t now_ns);
+/* Held CONSUMER spans resolved (joined to another instance's Produce), and sent unresolved. */
+void span_sink__correlation(const struct span_sink *ss, uint64_t *joined, uint64_t *unjoined);
+
 /* Build the spans of one exchange into out (at most max); returns how many (pure; tests). */
-int span_sink__build(const struct span_sink *ss, const struct exchange *x, struct span *out,
-		     int max);
+int span_sink__build(struct span_sink *ss, const struct exchange *x, struct span *out, int max);
 
 #endif /* SONDE_SINKS_SPAN_SINK_H */
