@@ -21,9 +21,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
-                self.rfile.read(size + 2)
-                if not size:
+                if not size:  # the last chunk, then trailer lines up to an empty one
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
                     break
+                self.rfile.read(size + 2)
         else:
             n = int(self.headers.get("Content-Length") or 0)
             if n:
