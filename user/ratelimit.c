@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -72,14 +71,6 @@ struct ratelimit {
 	struct series series[SERIES_MAX];
 	unsigned long long last_ports, last_sweep;
 };
-
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
-}
 
 /* Sum of a per-CPU counter. */
 static uint64_t percpu_sum(struct ratelimit *rl, int fd, uint32_t idx)
@@ -567,13 +558,10 @@ static void sweep(struct ratelimit *rl, unsigned long long now)
 	}
 }
 
-void ratelimit__poll(struct ratelimit *rl, unsigned long long now_ns)
+void ratelimit__poll(struct ratelimit *rl, unsigned long long now)
 {
-	(void)now_ns;
 	if (!rl)
 		return;
-	unsigned long long now = mono_ns();
-
 	ring_buffer__consume(rl->events);
 	if (now - rl->last_ports >= PORTS_EVERY_NS) {
 		rl->last_ports = now;

@@ -33,7 +33,7 @@ struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 void ratelimit__free(struct ratelimit *rl);
 /* A process whose listening ports are limited, and its service's name. */
 int ratelimit__add_target(struct ratelimit *rl, pid_t pid, const char *service);
-/* Called from the main loop: ports (once a second), 429s, old client logs. */
+/* Called from the main loop (now: CLOCK_MONOTONIC ns): ports (once a second), 429s, old client logs. */
 void ratelimit__poll(struct ratelimit *rl, unsigned long long now_ns);
 /*
  * New rules (SIGHUP): rules whose match, limit and window are unchanged keep
