@@ -13,6 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A socket timeout, as servers have: a blocking read without one gets EAGAIN
+    # when the kernel takes a limited request away (docs/ratelimit.md, "The 429"),
+    # and http.server would close before the 429 leaves.
+    timeout = 30
 
     def log_message(self, fmt, *args):
         pass
