@@ -15,7 +15,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "sonde.h"
+#include "sonde_inject.h"
 #include "sock.h"
+#include "http_head.h"
+#include "inject_maps.h"
 
 #define MSG_PEEK 2
 #define SOL_SOCKET 1
@@ -222,26 +225,6 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 	return off;
 }
 
-/* Do these 4 bytes begin an HTTP request line (a common method and its space)? */
-static __always_inline int http_request_start(const __u8 *p)
-{
-	__u32 w;
-
-	__builtin_memcpy(&w, p, 4);
-	switch (w) {
-	case 0x20544547: /* "GET " */
-	case 0x54534f50: /* "POST" */
-	case 0x20545550: /* "PUT " */
-	case 0x454c4544: /* "DELE" */
-	case 0x44414548: /* "HEAD" */
-	case 0x43544150: /* "PATC" */
-	case 0x4954504f: /* "OPTI" */
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* A record being written in place into this CPU's ring. */
 struct rec {
 	struct sonde_ring_ctl *ctl;
@@ -267,15 +250,18 @@ static __always_inline int rec_begin(struct rec *r)
 	return 1;
 }
 
-/* Publish the record: header, toff bytes of tuple (0 or TUPLE_SZ), caplen bytes. */
-static __always_inline void rec_commit(struct rec *r, __u32 toff, __u32 caplen)
+/*
+ * Publish the record: header, toff bytes of tuple (0 or TUPLE_SZ), caplen
+ * bytes, and tail bytes after them from the next multiple of 8 (the ids).
+ */
+static __always_inline void rec_commit(struct rec *r, __u32 toff, __u32 caplen, __u32 tail)
 {
 	__u64 sz;
 
 	if (caplen > SONDE_CAPTURE_MAX)
 		caplen = SONDE_CAPTURE_MAX;
 	r->e->hdr.caplen = caplen;
-	sz = SONDE_RECORD_ALIGN(sizeof(struct sonde_event) + toff + caplen);
+	sz = SONDE_RECORD_ALIGN(sizeof(struct sonde_event) + toff + caplen) + tail;
 #if defined(__TARGET_ARCH_x86)
 	/* x86 does not reorder a store with older stores: keep clang from doing it. */
 	barrier();
@@ -610,8 +596,179 @@ static __noinline int log_exit(long ret, __u8 dir, struct sonde_target *t, struc
 		got = copy_iov(e, 0, a->buf, a->iovcnt, cap, 1);
 	else if (bpf_probe_read_user(&e->body[0], MASKED(cap, LEN_MASK), (void *)a->buf) == 0)
 		got = cap;
-	rec_commit(&r, 0, got);
+	rec_commit(&r, 0, got, 0);
 	return 0;
+}
+
+/*
+ * --inject-traceparent (include/sonde_inject.h): ids are born in the kernel.
+ * A server request's first read draws its ids (or takes its traceparent's)
+ * and keeps them in its thread's slots until the response's first write; a
+ * client send takes what the sk_msg program wrote into it. Both go into the
+ * record, for the agent to build the spans with.
+ */
+const volatile __u8 inject_on = 0;
+
+/* A zeroed sonde_thread_ctx to create entries from (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_thread_ctx);
+} inj_zero SEC(".maps");
+
+
+/* A server request began in this read: its ids, kept for its thread's sends. */
+static __always_inline int inj_server(__u8 *payload, __u32 got, __u8 *ids_at, __u64 id,
+				      __u64 conn_id)
+{
+	struct head_scan s = { .b = payload, .n = got > HEAD_MASK + 1 ? HEAD_MASK + 1 : got };
+	__u64 now = bpf_ktime_get_ns();
+	struct sonde_thread_ctx *tc, *zero;
+	/* Built in place in the record: the stack is the capture programs'. */
+	struct sonde_ids *ids = (struct sonde_ids *)ids_at;
+	__u32 z = 0;
+	__u64 parent = 0, hi, lo, oldest = ~0ULL;
+	__u8 sampled = 0;
+	int at = -1, open;
+
+	bpf_loop(HEAD_STEPS, head_step, &s, 0);
+	open = !s.end && s.line_end && !s.tp;
+	__builtin_memset(ids, 0, sizeof(*ids));
+	if (s.tp && head_traceparent(&s, s.tp, ids->trace_id, &parent, &sampled)) {
+		ids->parent_id = parent;
+		ids->flags = SONDE_IDS_REMOTE | (sampled ? SONDE_IDS_SAMPLED : 0);
+	} else {
+		hi = rand64() | 1;
+		lo = rand64();
+		__builtin_memcpy(ids->trace_id, &hi, 8);
+		__builtin_memcpy(ids->trace_id + 8, &lo, 8);
+		ids->flags = (__u64)bpf_get_prandom_u32() < sample_below ? SONDE_IDS_SAMPLED : 0;
+	}
+	ids->span_id = rand64() | 1;
+	tc = bpf_map_lookup_elem(&inj_threads, &id);
+	if (!tc && (zero = bpf_map_lookup_elem(&inj_zero, &z))) {
+		bpf_map_update_elem(&inj_threads, &id, zero, BPF_NOEXIST);
+		tc = bpf_map_lookup_elem(&inj_threads, &id);
+	}
+	if (tc) {
+		/* Its connection's slot (the previous request on it is over), else the oldest. */
+#pragma unroll
+		for (int i = 0; i < SONDE_INFLIGHT; i++) {
+			__u64 age = tc->slot[i].conn_id ? tc->slot[i].ts : 0;
+
+			if (tc->slot[i].conn_id == conn_id) {
+				at = i;
+				oldest = 0;
+			} else if (age < oldest) {
+				at = i;
+				oldest = age;
+			}
+		}
+		if (at >= 0 && at < SONDE_INFLIGHT) {
+			if (oldest && tc->slot[at].conn_id && now - tc->slot[at].ts < SONDE_INFLIGHT_NS)
+				tc->overflow_ts = now;
+			tc->slot[at].conn_id = conn_id;
+			tc->slot[at].ts = now;
+			__builtin_memcpy(&tc->slot[at].ids, ids, sizeof(*ids));
+		}
+	}
+	return 1 | open << 1;
+}
+
+/*
+ * The next read of a head whose first read ended before its traceparent (a
+ * sender's segments, a reader's small buffer): if the header is here, the
+ * request continues that trace: its slot, and the record (SONDE_IDS_UPDATE,
+ * same span id) say so. Lines cut across reads are not seen.
+ */
+static __always_inline int inj_server_more(__u8 *payload, __u32 got, __u8 *ids_at, __u64 id,
+					   __u64 conn_id)
+{
+	struct head_scan s = { .b = payload, .n = got > HEAD_MASK + 1 ? HEAD_MASK + 1 : got,
+			       .line_end = 1 };
+	struct sonde_ids *ids = (struct sonde_ids *)ids_at;
+	struct sonde_thread_ctx *tc;
+	__u64 parent = 0;
+	__u8 sampled = 0;
+	int at = -1;
+
+	if (!head_line(&s, 0))
+		bpf_loop(HEAD_STEPS, head_step, &s, 0);
+	if (!s.tp)
+		return s.end ? 0 : 2;
+	tc = bpf_map_lookup_elem(&inj_threads, &id);
+	if (!tc)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < SONDE_INFLIGHT; i++)
+		if (tc->slot[i].conn_id == conn_id)
+			at = i;
+	if (at < 0 || at >= SONDE_INFLIGHT ||
+	    !head_traceparent(&s, s.tp, ids->trace_id, &parent, &sampled))
+		return 0;
+	ids->span_id = tc->slot[at].ids.span_id;
+	ids->parent_id = parent;
+	ids->flags = SONDE_IDS_REMOTE | SONDE_IDS_UPDATE | (sampled ? SONDE_IDS_SAMPLED : 0);
+	__builtin_memset(ids->_pad, 0, sizeof(ids->_pad));
+	__builtin_memcpy(&tc->slot[at].ids, ids, sizeof(*ids));
+	tc->slot[at].ids.flags &= ~SONDE_IDS_UPDATE;
+	return 1;
+}
+
+/*
+ * The ids of the request in the record being written on this CPU (header,
+ * toff bytes of tuple, got bytes of payload: toff_got = toff << 16 | got),
+ * put after its payload. A global function: verified once on its own, not
+ * once per path of io_exit. ports is the connection's lport << 16 | rport;
+ * dir the direction, | 0x100 when the connection's inj_head is set. Returns
+ * bit 0: ids written; bit 1: a request head is still being read (inj_head).
+ */
+__noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u32 dir)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), toff = (toff_got >> 16) & 127,
+	      got = toff_got & 0xffff;
+	__u8 *base = bpf_map_lookup_elem(&rings, &cpu);
+	struct sonde_thread_ctx *tc;
+	struct sonde_sent *sent;
+	struct event_buf *e;
+	__u8 *payload, *ids_at;
+	__u32 w;
+
+	if (!base || got < 4)
+		return 0;
+	e = (struct event_buf *)(base + sizeof(struct sonde_ring_ctl) +
+				 (((struct sonde_ring_ctl *)base)->head & ring_mask));
+	payload = &e->body[toff];
+	ids_at = &e->body[MASKED(SONDE_RECORD_ALIGN(toff + got), LEN_MASK)];
+	if ((dir & 0xff) == SONDE_DIR_INGRESS) {
+		if (http_request_start(payload))
+			return inj_server(payload, got, ids_at, id, conn_id);
+		if (dir & 0x100)
+			return inj_server_more(payload, got, ids_at, id, conn_id);
+		return 0;
+	}
+	__builtin_memcpy(&w, payload, 4);
+	if (w == 0x50545448) { /* "HTTP": a response; its request is over */
+		tc = bpf_map_lookup_elem(&inj_threads, &id);
+		if (tc) {
+#pragma unroll
+			for (int i = 0; i < SONDE_INFLIGHT; i++)
+				if (tc->slot[i].conn_id == conn_id)
+					tc->slot[i].conn_id = 0;
+		}
+		return 0;
+	}
+	sent = bpf_map_lookup_elem(&inj_sent, &id);
+	if (!sent)
+		return 0;
+	if (((__u32)sent->lport << 16 | sent->rport) != ports) {
+		bpf_map_delete_elem(&inj_sent, &id);
+		return 0;
+	}
+	__builtin_memcpy(ids_at, &sent->ids, sizeof(sent->ids));
+	bpf_map_delete_elem(&inj_sent, &id);
+	return 1;
 }
 
 static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_target *t,
@@ -669,7 +826,7 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		e->hdr.flags |= SONDE_F_SEGS;
 		got = (__u32)walked;
 		stat_inc(SONDE_STAT_WALKED);
-		rec_commit(&r, toff + sizeof(struct sonde_segs), got);
+		rec_commit(&r, toff + sizeof(struct sonde_segs), got, 0);
 		goto announced;
 	} else if (a->iovcnt) {
 		got = copy_iov(e, toff, a->buf, a->iovcnt, cap, walk);
@@ -720,7 +877,7 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 			e->hdr.flags |= SONDE_F_SEGS;
 			got = (__u32)walked;
 			stat_inc(SONDE_STAT_WALKED);
-			rec_commit(&r, toff + sizeof(struct sonde_segs), got);
+			rec_commit(&r, toff + sizeof(struct sonde_segs), got, 0);
 			goto announced;
 		}
 	}
@@ -752,7 +909,20 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		cs->left[dir & 1] = cs->left[dir & 1] > e->hdr.len ? cs->left[dir & 1] - e->hdr.len : 0;
 	if (cap < e->hdr.len)
 		stat_inc(SONDE_STAT_TRUNCATED);
-	rec_commit(&r, toff, got);
+	if (inject_on && got >= 4) {
+		int ir = inj_ids(id, cs->conn_id, toff << 16 | got,
+				 (__u32)cs->tuple.lport << 16 | cs->tuple.rport,
+				 dir | (cs->inj_head ? 0x100 : 0));
+
+		if (dir == SONDE_DIR_INGRESS)
+			cs->inj_head = (ir >> 1) & 1;
+		if (ir & 1) {
+			e->hdr.flags |= SONDE_F_IDS;
+			rec_commit(&r, toff, got, sizeof(struct sonde_ids));
+			goto announced;
+		}
+	}
+	rec_commit(&r, toff, got, 0);
 announced:
 	if (toff) {
 		cs->announced = 1;
@@ -818,7 +988,7 @@ static __always_inline void fail_emit(struct sonde_target *t, __u64 id, __u32 fd
 		e->hdr.flags = SONDE_F_TUPLE;
 		__builtin_memcpy(e->body, tuple, TUPLE_SZ);
 	}
-	rec_commit(&r, toff, 0);
+	rec_commit(&r, toff, 0, 0);
 }
 
 static __always_inline struct pt_regs *user_regs(void)
@@ -1035,7 +1205,7 @@ int sonde_close_enter(struct trace_event_raw_sys_enter *ctx)
 		e->hdr.ts_ns = bpf_ktime_get_ns();
 		e->hdr.len = 0;
 		e->hdr.flags = 0;
-		rec_commit(&r, 0, 0);
+		rec_commit(&r, 0, 0, 0);
 	}
 	bpf_map_delete_elem(&conns, &k);
 	return 0;
@@ -1164,16 +1334,17 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	SEC("tp/syscalls/sys_exit_" #name)                                     \
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
-		struct user_msghdr m;                                          \
+		__u64 iv[2]; /* msg_iov, msg_iovlen: the stack is scarce */    \
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		if (dir == SONDE_DIR_INGRESS &&                                \
 		    (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK))             \
 			return 0; /* the bytes will be read again */           \
-		if (bpf_probe_read_user(&m, sizeof(m),                         \
-					(void *)PT_REGS_PARM2_SYSCALL(regs))) \
+		if (bpf_probe_read_user(iv, sizeof(iv),                        \
+					(void *)PT_REGS_PARM2_SYSCALL(regs) +   \
+					offsetof(struct user_msghdr, msg_iov))) \
 			return 0;                                              \
-		a.buf = (__u64)m.msg_iov;                                      \
-		a.iovcnt = (__u32)m.msg_iovlen;                                \
+		a.buf = iv[0];                                                 \
+		a.iovcnt = (__u32)iv[1];                                       \
 		return io_exit(ret, call, dir, t, &a);                            \
 	}
 

@@ -78,6 +78,28 @@ _Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout")
 /* sonde_event.flags */
 #define SONDE_F_TUPLE 0x01 /* a struct sonde_conn_tuple follows the header */
 #define SONDE_F_SEGS  0x02 /* a struct sonde_segs follows (the tuple, or) the header */
+#define SONDE_F_IDS   0x04 /* a struct sonde_ids ends the record (--inject-traceparent) */
+
+/*
+ * The trace context the kernel gave a request (--inject-traceparent): at a
+ * server request's first read (from its traceparent, or drawn there), or at a
+ * client request's send (the context written into it). The agent builds the
+ * request's span with exactly these ids. It sits after the payload, at the
+ * next multiple of 8 bytes.
+ */
+#define SONDE_IDS_SAMPLED  0x01 /* the trace is sampled (traceparent flags 01) */
+#define SONDE_IDS_INJECTED 0x02 /* a client request: written into it on the wire */
+#define SONDE_IDS_REMOTE   0x04 /* a server request: the parent came from its traceparent */
+#define SONDE_IDS_UPDATE   0x08 /* the traceparent of a head whose first read had none: the
+				     * request with this span_id continues that trace */
+struct sonde_ids {
+	__u8 trace_id[16];
+	__u64 span_id;
+	__u64 parent_id; /* 0: a root */
+	__u8 flags;      /* SONDE_IDS_* */
+	__u8 _pad[7];
+};
+_Static_assert(sizeof(struct sonde_ids) == 40, "sonde_ids layout");
 
 /*
  * How the kernel walks a connection's syscalls larger than its capture
@@ -120,7 +142,8 @@ _Static_assert(sizeof(struct sonde_segs) == 512, "sonde_segs layout");
  * Header of every ring record:
  *
  *   struct sonde_event | struct sonde_conn_tuple (if SONDE_F_TUPLE) |
- *   struct sonde_segs (if SONDE_F_SEGS) | caplen bytes
+ *   struct sonde_segs (if SONDE_F_SEGS) | caplen bytes |
+ *   [up to 7 bytes to a multiple of 8 | struct sonde_ids (if SONDE_F_IDS)]
  *
  * A SONDE_EV_DATA record carries the first caplen of the len bytes moved. The
  * tuple comes with the first record of a connection (and every
@@ -177,7 +200,7 @@ _Static_assert(sizeof(struct sonde_ring_ctl) == 128, "sonde_ring_ctl layout");
 /* Header + tuple + the largest masked payload extent the BPF code may touch. */
 #define SONDE_RING_SLACK (16384 - 128)
 /* Largest record: a producer keeps this much room free, or drops the record. */
-#define SONDE_RECORD_MAX (48 + 56 + 512 + SONDE_CAPTURE_MAX)
+#define SONDE_RECORD_MAX (48 + 56 + 512 + SONDE_CAPTURE_MAX + 40)
 #define SONDE_RECORD_ALIGN(n) (((n) + 7) & ~7ULL)
 
 /* Target filter: bit (tgid % 64) of word (tgid / 64); PID_MAX_LIMIT is 2^22. */
@@ -203,7 +226,8 @@ struct sonde_conn_state {
 	__u8 walk;         /* enum sonde_walk */
 	__u8 head_more[2]; /* by direction: a long request head was copied, its rest may follow */
 	__u8 failed;       /* a SONDE_EV_FAIL went out for it */
-	__u8 _pad0[4];
+	__u8 inj_head;     /* --inject-traceparent: a request head read in part, traceparent not seen */
+	__u8 _pad0[3];
 	__u32 left[2];     /* by enum sonde_dir: bytes of a walked message still to come */
 	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;

@@ -1096,7 +1096,7 @@ static void consume(struct agent *a, struct conn *c, const struct sonde_event *e
 
 static void handle_data(struct agent *a, const struct sonde_event *e,
 			const struct sonde_conn_tuple *tuple, const struct sonde_segs *segs,
-			const uint8_t *data)
+			const uint8_t *data, const struct sonde_ids *ids)
 {
 	struct conn *c = conn_current(a, e);
 
@@ -1105,6 +1105,8 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 	if (tuple)
 		c->tuple = *tuple;
 	c->last_ts = e->ts_ns;
+	if (ids && a->tracer)
+		tracer__kernel_ids(a->tracer, c, ids, e->ts_ns);
 	if (!segs) {
 		consume(a, c, e, data);
 		return;
@@ -1140,6 +1142,7 @@ void agent__handle(struct agent *a, const void *rec, size_t size)
 	const struct sonde_event *e = rec;
 	const struct sonde_conn_tuple *tuple = NULL;
 	const struct sonde_segs *segs = NULL;
+	const struct sonde_ids *ids = NULL;
 	size_t hlen = sizeof(*e);
 	struct conn *c;
 
@@ -1158,11 +1161,20 @@ void agent__handle(struct agent *a, const void *rec, size_t size)
 		metric__add(a->malformed, NULL, 1);
 		return;
 	}
+	if (e->flags & SONDE_F_IDS) {
+		size_t at = SONDE_RECORD_ALIGN(hlen + e->caplen);
+
+		if (e->type != SONDE_EV_DATA || size < at + sizeof(*ids)) {
+			metric__add(a->malformed, NULL, 1);
+			return;
+		}
+		ids = (const struct sonde_ids *)((const uint8_t *)rec + at);
+	}
 	a->events++;
 	switch (e->type) {
 	case SONDE_EV_DATA:
 		/* Records are 8-byte aligned and all three structs are multiples of 8 bytes. */
-		handle_data(a, e, tuple, segs, (const uint8_t *)rec + hlen);
+		handle_data(a, e, tuple, segs, (const uint8_t *)rec + hlen, ids);
 		break;
 	case SONDE_EV_LOG:
 		handle_log(a, e, (const uint8_t *)rec + hlen);

@@ -78,6 +78,8 @@ void config_usage(FILE *out)
 		"                           through Redis (redis://HOST:PORT)\n"
 		"      --correlation-redis URL  join Kafka consumers to producers observed by\n"
 		"                           other sonde instances, through Redis (redis://HOST:PORT)\n"
+		"      --inject-traceparent  write a traceparent header into the targets' outgoing\n"
+		"                           HTTP/1.x requests, in the kernel (docs/tracing.md)\n"
 		"  -v, --verbose            more logging on stderr (repeatable)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n",
@@ -156,6 +158,7 @@ enum {
 	OPT_OTLP_URL,
 	OPT_RATELIMIT_REDIS,
 	OPT_CORRELATION_REDIS,
+	OPT_INJECT_TRACEPARENT,
 };
 
 static bool url_ok(const char *s, size_t max)
@@ -235,6 +238,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
 		{ "correlation-redis", required_argument, NULL, OPT_CORRELATION_REDIS },
+		{ "inject-traceparent", no_argument, NULL, OPT_INJECT_TRACEPARENT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -358,6 +362,9 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			}
 			snprintf(c->loki_url, sizeof(c->loki_url), "%s", optarg);
 			c->cli_loki_url = true;
+			break;
+		case OPT_INJECT_TRACEPARENT:
+			c->inject_traceparent = true;
 			break;
 		case OPT_CORRELATION_REDIS:
 			if (redis_url(c->correlation_redis, optarg)) {
@@ -719,7 +726,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 		} else if (!strcmp(k, "tracing")) {
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "tracing: want a mapping (enabled, sample_rate, zipkin_url, "
-					 "zipkin_kafka)");
+					 "zipkin_kafka, inject_traceparent)");
 			for (yaml_node_pair_t *tp = vn->data.mapping.pairs.start;
 			     tp < vn->data.mapping.pairs.top; tp++) {
 				yaml_node_t *tk = yaml_document_get_node(&d, tp->key);
@@ -744,6 +751,11 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 						YERR(tv, "tracing.zipkin_url: want http://...");
 					if (!c->cli_zipkin_url)
 						snprintf(c->zipkin_url, sizeof(c->zipkin_url), "%s", val);
+				} else if (!strcmp(key, "inject_traceparent")) {
+					if (!val || (strcmp(val, "true") && strcmp(val, "false")))
+						YERR(tv, "tracing.inject_traceparent: want true or false");
+					if (!strcmp(val, "true"))
+						c->inject_traceparent = true;
 				} else if (!strcmp(key, "zipkin_kafka")) {
 					if (!val || !strchr(val, ':') || strlen(val) >= sizeof(c->zipkin_kafka))
 						YERR(tv, "tracing.zipkin_kafka: want HOST:PORT[,...]");

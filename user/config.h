@@ -73,6 +73,7 @@ struct config {
 	struct config_rate_limit rate_limits[CONFIG_RATE_LIMITS_MAX];
 	char ratelimit_redis[256];    /* --ratelimit-redis HOST:PORT: counts shared ("" none) */
 	char correlation_redis[256];  /* --correlation-redis HOST:PORT: Kafka joins across nodes */
+	bool inject_traceparent;      /* --inject-traceparent: traceparent written in the kernel */
 	bool cli_ratelimit_redis;
 	int nproxies;                 /* trusted_proxies: ["10.0.0.0/8", "::1", ...] */
 	struct {

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -199,7 +200,50 @@ static int rings_map(struct loader *l)
 	return 0;
 }
 
-struct loader *loader__open(unsigned capture_bytes, bool app_logs, int verbose,
+uint64_t loader_sample_below(double rate)
+{
+	if (!(rate > 0))
+		return 0;
+	if (rate >= 1)
+		return 1ULL << 32;
+	return (uint64_t)(rate * 4294967296.0);
+}
+
+int loader__map_fd(const struct loader *l, const char *name)
+{
+	struct bpf_map *m = l && l->skel ? bpf_object__find_map_by_name(l->skel->obj, name) : NULL;
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
+int loader_cgroup2_root(void)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char dev[256], dir[512], type[64];
+	int fd = -1;
+
+	if (!f)
+		return -1;
+	while (fd < 0 && fscanf(f, "%255s %511s %63s %*[^\n]", dev, dir, type) == 3)
+		if (!strcmp(type, "cgroup2"))
+			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fclose(f);
+	return fd;
+}
+
+uint64_t loader_percpu_sum(int fd, uint32_t idx, int ncpus)
+{
+	uint64_t v[ncpus], sum = 0;
+
+	if (bpf_map_lookup_elem(fd, &idx, v))
+		return 0;
+	for (int i = 0; i < ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
+struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
+			    double sample_rate, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz)
 {
@@ -221,6 +265,8 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, int verbose,
 	}
 	l->skel->rodata->capture_bytes = capture_bytes;
 	l->skel->rodata->app_logs = app_logs;
+	l->skel->rodata->inject_on = inject;
+	l->skel->rodata->sample_below = loader_sample_below(sample_rate);
 	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
 	l->ring_mask = ring_bytes(l->ncpus) - 1;
 	l->skel->rodata->ring_mask = l->ring_mask;
@@ -291,8 +337,11 @@ static int target_put(struct loader *l, pid_t pid, uint32_t svc)
 static void target_del(struct loader *l, __u32 tgid)
 {
 	__u64 mask, *w = target_word(l, tgid, &mask);
+	struct sonde_target none = { 0 };
 
 	__atomic_fetch_and(w, ~mask, __ATOMIC_SEQ_CST);
+	/* gen 0: not a target for programs that do not see the bits (inject.bpf.c). */
+	bpf_map_update_elem(bpf_map__fd(l->skel->maps.targets), &tgid, &none, BPF_ANY);
 }
 
 /* ppid of pid from /proc/PID/stat, or -1. */
@@ -454,6 +503,8 @@ static struct sonde_event *ring_peek(struct loader *l, struct ring *r, size_t *s
 	e = (struct sonde_event *)(r->data + (r->pos & l->ring_mask));
 	sz = sizeof(*e) + ((e->flags & SONDE_F_TUPLE) ? sizeof(struct sonde_conn_tuple) : 0) +
 	     ((e->flags & SONDE_F_SEGS) ? sizeof(struct sonde_segs) : 0) + e->caplen;
+	if (e->flags & SONDE_F_IDS)
+		sz = SONDE_RECORD_ALIGN(sz) + sizeof(struct sonde_ids);
 	if (e->caplen > SONDE_CAPTURE_MAX || SONDE_RECORD_ALIGN(sz) > r->end - r->pos) {
 		/*
 		 * Cannot happen with our BPF code. Never read past what was

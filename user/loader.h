@@ -22,11 +22,14 @@ int loader_check_env(char *err, size_t errsz);
 
 /*
  * Open, configure, load and attach. app_logs: targets' writes to their
- * stdout and stderr are captured too (SONDE_EV_LOG). on_event is called for
+ * stdout and stderr are captured too (SONDE_EV_LOG). inject: HTTP requests'
+ * ids are born in the kernel (--inject-traceparent; new traces sampled at
+ * sample_rate), records carry them (SONDE_F_IDS). on_event is called for
  * each ring record from loader__poll. NULL with a one-line reason in err on
  * failure.
  */
-struct loader *loader__open(unsigned capture_bytes, bool app_logs, int verbose,
+struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
+			    double sample_rate, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz);
 void loader__close(struct loader *l); /* accepts NULL */
@@ -65,5 +68,17 @@ void loader__stats(struct loader *l, uint64_t out[SONDE_STAT__MAX]);
 
 /* Number of programs attached (for /readyz), and how many there are. */
 int loader__attached(const struct loader *l, int *total);
+
+/* The fd of the capture programs' map name (shared with other objects), or -1. */
+int loader__map_fd(const struct loader *l, const char *name);
+
+/* The sample_below of the BPF programs for a share of new traces kept. */
+uint64_t loader_sample_below(double rate);
+
+/* The cgroup v2 hierarchy's root (every process is below it), or -1. */
+int loader_cgroup2_root(void);
+
+/* Sum over ncpus CPUs of a per-CPU __u64 array's element idx (0 if unreadable). */
+uint64_t loader_percpu_sum(int fd, uint32_t idx, int ncpus);
 
 #endif /* SONDE_LOADER_H */

@@ -27,6 +27,7 @@
 #include "export/metrics.h"
 #include "export/zipkin_http.h"
 #include "export/zipkin_kafka.h"
+#include "inject.h"
 #include "loader.h"
 #include "correlation.h"
 #include "ratelimit.h"
@@ -68,6 +69,7 @@ struct sonde {
 	struct log_file *log_file;
 	struct log_http *loki;         /* NULL: no --loki-url */
 	struct ratelimit *rl;      /* NULL: no rate_limits: */
+	struct inject *inj; /* --inject-traceparent, else NULL */
 	struct correlation *corr;  /* NULL: no --correlation-redis */
 	struct metric_family *corr_links; /* sonde_trace_correlation_total */
 	pid_t child;               /* -- COMMAND, or 0 */
@@ -600,13 +602,19 @@ int main(int argc, char **argv)
 			strerror(-e));
 		goto out;
 	}
-	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.capture_app_logs, s.cfg.verbose, on_event, s.agent, err,
-				sizeof(err));
+	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.capture_app_logs,
+				s.cfg.inject_traceparent, s.cfg.trace_sample_rate, s.cfg.verbose,
+				on_event, s.agent, err, sizeof(err));
 	if (!s.loader) {
 		fprintf(stderr, "sonde: %s\n", err);
 		goto out;
 	}
 	agent__set_capture_hook(s.agent, raise_capture, &s);
+	if (s.cfg.inject_traceparent &&
+	    !(s.inj = inject__start(s.loader, s.cfg.trace_sample_rate, s.m, err, sizeof(err)))) {
+		fprintf(stderr, "sonde: %s\n", err);
+		goto out;
+	}
 	s.rl = ratelimit__start(&s.cfg, s.m, on_limited, &s, err, sizeof(err));
 	if (!s.rl && err[0]) {
 		fprintf(stderr, "sonde: %s\n", err);
@@ -652,6 +660,7 @@ int main(int argc, char **argv)
 out:
 	httpd__stop(s.httpd);
 	ratelimit__free(s.rl); /* the kernel stops limiting: connections flow as before */
+	inject__free(s.inj); /* no more rewriting: requests go out as written */
 	loader__close(s.loader);
 	if (s.corr) /* what still waits for Redis goes out as it is */
 		span_sink__tick(s.spans, UINT64_MAX);

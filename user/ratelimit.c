@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "export/metrics.h"
+#include "loader.h"
 #include "ratelimit.h"
 #include "ratelimit_redis.h"
 #include "ratelimit.skel.h"
@@ -75,13 +76,7 @@ struct ratelimit {
 /* Sum of a per-CPU counter. */
 static uint64_t percpu_sum(struct ratelimit *rl, int fd, uint32_t idx)
 {
-	uint64_t v[rl->ncpus], sum = 0;
-
-	if (bpf_map_lookup_elem(fd, &idx, v))
-		return 0;
-	for (int i = 0; i < rl->ncpus; i++)
-		sum += v[i];
-	return sum;
+	return loader_percpu_sum(fd, idx, rl->ncpus);
 }
 
 static void percpu_zero(struct ratelimit *rl, int fd, uint32_t idx)
@@ -282,22 +277,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* The cgroup v2 hierarchy's root (every process is below it), or -1. */
-static int cgroup2_root(void)
-{
-	FILE *f = fopen("/proc/mounts", "r");
-	char dev[256], dir[512], type[64];
-	int fd = -1;
-
-	if (!f)
-		return -1;
-	while (fd < 0 && fscanf(f, "%255s %511s %63s %*[^\n]", dev, dir, type) == 3)
-		if (!strcmp(type, "cgroup2"))
-			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	fclose(f);
-	return fd;
-}
-
 struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 				   ratelimit_limited_fn on_limited, void *ctx, char *err,
 				   size_t errsz)
@@ -340,7 +319,7 @@ struct ratelimit *ratelimit__start(const struct config *cfg, struct metrics *m,
 		goto fail;
 	}
 	rl->verdict_attached = true;
-	rl->cgroup_fd = cgroup2_root();
+	rl->cgroup_fd = loader_cgroup2_root();
 	if (rl->cgroup_fd < 0) {
 		snprintf(err, errsz, "rate_limits: no cgroup v2 hierarchy mounted (/proc/mounts)");
 		goto fail;

@@ -51,6 +51,10 @@ struct trace_conn {
 	uint32_t feed_tid[TC_FEEDS];
 	struct trace_ctx feed_parent[TC_FEEDS]; /* trace_id zero: none; flags TRACE_UNLINKED */
 	struct tc_req req[TC_REQS];
+	/* The ids the kernel gave the request that begins in the record at kids_ts. */
+	bool kids_set;
+	uint64_t kids_ts;
+	struct trace_ctx kids;
 };
 
 /* A server request of a process: in flight from begin_ts to end_ts (0: not yet ended). */
@@ -691,11 +695,27 @@ static void resolve(struct tracer *t, struct conn *c, struct trace_conn *tc,
 	r->tid = tid;
 	r->begin_ts = x->req_begin_ts;
 	r->slot = UINT32_MAX;
+	if (tc->kids_set && tc->kids_ts == x->req_begin_ts) {
+		/* Born in the kernel (--inject-traceparent): exactly these ids. */
+		tc->kids_set = false;
+		r->ctx = tc->kids;
+		if (r->ctx.flags & TRACE_REMOTE)
+			t->st.remote++;
+		else if (r->ctx.parent_id)
+			t->st.linked++;
+		else
+			t->st.roots++;
+		if (x->role != HTTP_ROLE_SERVER) {
+			r->valid = true;
+			return;
+		}
+	}
 	if (x->role == HTTP_ROLE_SERVER) {
 		struct tproc *p = proc_of(t, c->tgid, true);
 		struct pentry *e;
 
-		server_ctx(t, c, x, &r->ctx);
+		if (all_zero(r->ctx.trace_id, 16))
+			server_ctx(t, c, x, &r->ctx);
 		r->joined = r->ctx.flags & TRACE_JOINED;
 		if (p && (e = proc_slot(p, x->req_begin_ts, &r->slot))) {
 			e->used = true;
@@ -733,6 +753,45 @@ static void resolve(struct tracer *t, struct conn *c, struct trace_conn *tc,
 		rejoin(t, c, r);
 	}
 	r->valid = true;
+}
+
+void tracer__kernel_ids(struct tracer *t, struct conn *c, const struct sonde_ids *ids,
+			uint64_t ts)
+{
+	struct trace_conn *tc = tc_of(t, c);
+	uint8_t flags = ((ids->flags & SONDE_IDS_SAMPLED) ? TRACE_SAMPLED : 0) |
+			((ids->flags & SONDE_IDS_REMOTE) ? TRACE_REMOTE : 0);
+
+	if (!tc)
+		return;
+	if (ids->flags & SONDE_IDS_UPDATE) {
+		/* The traceparent of a head read in parts: its request continues that trace. */
+		struct trace_ctx *x = NULL;
+		struct pentry *e = NULL;
+
+		if (tc->kids_set && tc->kids.span_id == ids->span_id)
+			x = &tc->kids;
+		for (int i = 0; !x && i < TC_REQS; i++)
+			if (tc->req[i].valid && tc->req[i].ctx.span_id == ids->span_id) {
+				x = &tc->req[i].ctx;
+				e = entry_of(t, c, &tc->req[i]);
+			}
+		if (!x)
+			return;
+		memcpy(x->trace_id, ids->trace_id, 16);
+		x->parent_id = ids->parent_id;
+		x->flags = flags;
+		if (e && !e->taken)
+			e->ctx = *x;
+		return;
+	}
+	memset(&tc->kids, 0, sizeof(tc->kids));
+	memcpy(tc->kids.trace_id, ids->trace_id, 16);
+	tc->kids.span_id = ids->span_id;
+	tc->kids.parent_id = ids->parent_id;
+	tc->kids.flags = flags;
+	tc->kids_ts = ts;
+	tc->kids_set = !all_zero(ids->trace_id, 16) && ids->span_id;
 }
 
 void tracer__http_feed(struct tracer *t, struct conn *c, uint32_t tid, uint64_t ts)

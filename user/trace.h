@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "exchange.h"
+#include "sonde.h"
 
 struct conn;
 struct conn_table;
@@ -54,6 +55,14 @@ struct tracer_correlator {
 struct tracer *tracer__new(double sample_rate, struct conn_table *conns);
 void tracer__free(struct tracer *t); /* accepts NULL */
 void tracer__set_correlator(struct tracer *t, const struct tracer_correlator *c);
+
+/*
+ * The record at ts of c carries the ids the kernel gave the request that
+ * begins in it (--inject-traceparent): that request's span gets exactly
+ * these, whatever the agent would have decided.
+ */
+void tracer__kernel_ids(struct tracer *t, struct conn *c, const struct sonde_ids *ids,
+			uint64_t ts);
 
 /*
  * After each feed of an HTTP connection: the requests whose heads that feed

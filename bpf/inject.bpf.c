@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * --inject-traceparent: a traceparent header written into the targets'
+ * outgoing HTTP/1.x requests at the moment of the send (include/sonde_inject.h
+ * has the contract, docs/tracing.md the design).
+ *
+ * sockops marks a socket at connect() when a target makes it (TCP_CONNECT_CB
+ * runs in the connecting thread) and puts it in inj_socks once established;
+ * the sk_msg program on inj_socks follows each connection's requests (heads,
+ * bodies by Content-Length) and inserts the header after a request line.
+ * Everything it cannot follow is sent unchanged and counted; a connection
+ * it lost track of is left alone for good. The context comes from
+ * inj_threads, which the capture programs fill at server reads; what was
+ * written goes to inj_sent for the capture exit of the same send.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "sonde_inject.h"
+#include "http_head.h"
+#include "inject_maps.h"
+
+#define SK_PASS 1
+
+/* Shared with the capture programs (the loader reuses their fds). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct sonde_target);
+} targets SEC(".maps");
+
+/* Sockets a target connected, by cookie, until they are established. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} inj_mark SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} inj_socks SEC(".maps");
+
+/* Where a connection's requests stand: freed with the socket. */
+enum { IC_START = 0, IC_LOST = 1 };
+struct inj_conn {
+	__u32 left; /* body bytes of the current request still to come */
+	__u8 state; /* IC_* */
+	__u8 _pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct inj_conn);
+} inj_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SONDE_INJ__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} inj_stats SEC(".maps");
+
+/* A copy of the head being read (per CPU): HEAD_MASK + 1 bytes and the slack. */
+struct hdr_line {
+	__u8 b[72];
+};
+struct head_buf {
+	__u8 b[HEAD_MASK + 1 + HEAD_SLACK];
+	struct hdr_line h; /* the header line being written */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct head_buf);
+} inj_head SEC(".maps");
+
+static __always_inline void count(__u32 what)
+{
+	__u64 *v = bpf_map_lookup_elem(&inj_stats, &what);
+
+	if (v)
+		*v += 1;
+}
+
+SEC("sockops")
+int sonde_inj_sockops(struct bpf_sock_ops *skops)
+{
+	__u64 cookie;
+	__u32 tgid;
+	__u8 one = 1;
+	struct sonde_target *t;
+
+	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		/* In the connecting thread: is it a target's? */
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		t = bpf_map_lookup_elem(&targets, &tgid);
+		if (!t || !t->gen)
+			return 1;
+		cookie = bpf_get_socket_cookie(skops);
+		bpf_map_update_elem(&inj_mark, &cookie, &one, BPF_ANY);
+		return 1;
+	}
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		cookie = bpf_get_socket_cookie(skops);
+		if (!bpf_map_lookup_elem(&inj_mark, &cookie))
+			return 1;
+		bpf_map_delete_elem(&inj_mark, &cookie);
+		bpf_sock_hash_update(skops, &inj_socks, &cookie, BPF_NOEXIST);
+	}
+	return 1;
+}
+
+
+/*
+ * The context of a client request thread id sends now: its one server
+ * request in flight (a child of it), none (a new root), or 0 when it serves
+ * several at once.
+ */
+static __always_inline int client_ids(__u64 id, struct sonde_ids *out)
+{
+	struct sonde_thread_ctx *tc = bpf_map_lookup_elem(&inj_threads, &id);
+	__u64 now = bpf_ktime_get_ns(), hi, lo;
+	int n = 0, at = -1;
+
+	if (tc) {
+		if (tc->overflow_ts && now - tc->overflow_ts < SONDE_INFLIGHT_NS)
+			return 0;
+#pragma unroll
+		for (int i = 0; i < SONDE_INFLIGHT; i++)
+			if (tc->slot[i].conn_id && now - tc->slot[i].ts < SONDE_INFLIGHT_NS) {
+				n++;
+				at = i;
+			}
+	}
+	if (n > 1)
+		return 0;
+	out->span_id = rand64() | 1;
+	if (n == 1 && tc && at >= 0 && at < SONDE_INFLIGHT) {
+		__builtin_memcpy(out->trace_id, tc->slot[at].ids.trace_id, 16);
+		out->parent_id = tc->slot[at].ids.span_id;
+		out->flags = (tc->slot[at].ids.flags & SONDE_IDS_SAMPLED) | SONDE_IDS_INJECTED;
+		return 1;
+	}
+	hi = rand64() | 1;
+	lo = rand64();
+	__builtin_memcpy(out->trace_id, &hi, 8);
+	__builtin_memcpy(out->trace_id + 8, &lo, 8);
+	out->parent_id = 0;
+	out->flags = SONDE_IDS_INJECTED |
+		     ((__u64)bpf_get_prandom_u32() < sample_below ? SONDE_IDS_SAMPLED : 0);
+	return 1;
+}
+
+/* Two lower-case hex digits of each byte of v (most significant first) into o. */
+static __always_inline void hex64(__u8 *o, __u64 v)
+{
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		__u8 d = (v >> (60 - 4 * i)) & 15;
+
+		o[i] = d < 10 ? '0' + d : 'a' + d - 10;
+	}
+}
+
+/* The header line, SONDE_INJ_HDR_LEN bytes (built in place: no .rodata). */
+
+static __always_inline void build_header(struct hdr_line *h, const struct sonde_ids *ids)
+{
+	__u64 hi, lo;
+
+	/* "traceparent: 00-" */
+	*(__u64 *)&h->b[0] = 0x7261706563617274ULL;
+	*(__u64 *)&h->b[8] = 0x2d3030203a746e65ULL;
+	__builtin_memcpy(&hi, ids->trace_id, 8);
+	__builtin_memcpy(&lo, ids->trace_id + 8, 8);
+	hex64(&h->b[16], __builtin_bswap64(hi));
+	hex64(&h->b[32], __builtin_bswap64(lo));
+	h->b[48] = '-';
+	hex64(&h->b[49], ids->span_id);
+	h->b[65] = '-';
+	h->b[66] = '0';
+	h->b[67] = ids->flags & SONDE_IDS_SAMPLED ? '1' : '0';
+	h->b[68] = '\r';
+	h->b[69] = '\n';
+}
+
+/* Copy [off, off + n) of the message to buf (n <= HEAD_MASK + 1). Returns bytes copied. */
+static __always_inline __u32 copy_head(struct sk_msg_md *msg, __u32 off, __u32 n, __u8 *buf)
+{
+	__u8 *d, *end;
+	__u32 i;
+
+	if (bpf_msg_pull_data(msg, off, off + n, 0))
+		return 0;
+	d = msg->data;
+	end = msg->data_end;
+	for (i = 0; i < (HEAD_MASK + 1) / 8; i++) {
+		if ((void *)(d + i * 8 + 8) > (void *)end || i * 8 + 8 > n)
+			break;
+		*(__u64 *)&buf[(i * 8) & HEAD_MASK] = *(__u64 *)(d + i * 8);
+	}
+	i *= 8;
+#pragma unroll
+	for (int k = 0; k < 7; k++) {
+		if ((void *)(d + i + 1) > (void *)end || i >= n || i > HEAD_MASK)
+			break;
+		buf[i & HEAD_MASK] = d[i];
+		i++;
+	}
+	return i;
+}
+
+/* Write h at off (just pushed): 70 bytes. Returns 0 on success. */
+static __always_inline int write_header(struct sk_msg_md *msg, __u32 off, const struct hdr_line *h)
+{
+	__u8 *d, *end;
+
+	if (bpf_msg_pull_data(msg, off, off + SONDE_INJ_HDR_LEN, 0))
+		return -1;
+	d = msg->data;
+	end = msg->data_end;
+	if ((void *)(d + SONDE_INJ_HDR_LEN) > (void *)end)
+		return -1;
+#pragma unroll
+	for (int i = 0; i < SONDE_INJ_HDR_LEN; i++)
+		d[i] = h->b[i];
+	return 0;
+}
+
+SEC("sk_msg")
+int sonde_inject(struct sk_msg_md *msg)
+{
+	struct head_scan s = {};
+	struct sonde_sent sent = {};
+	struct inj_conn *ic;
+	struct head_buf *hb;
+	__u32 zero = 0, size = msg->size, off = 0, n, rest;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sonde_sent *prev;
+	int lose = -1;
+
+	if (!msg->sk)
+		return SK_PASS;
+	ic = bpf_sk_storage_get(&inj_conns, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ic) {
+		count(SONDE_INJ_NO_MEMORY);
+		return SK_PASS;
+	}
+	if (ic->state == IC_LOST)
+		return SK_PASS;
+	if (ic->left) { /* the current request's body goes on */
+		if (ic->left >= size) {
+			ic->left -= size;
+			return SK_PASS;
+		}
+		off = ic->left;
+		ic->left = 0;
+	}
+	hb = bpf_map_lookup_elem(&inj_head, &zero);
+	if (!hb)
+		return SK_PASS;
+	n = size - off > HEAD_MASK + 1 ? HEAD_MASK + 1 : size - off;
+	if (n < 16 || copy_head(msg, off, n, hb->b) != n) {
+		count(n < 16 ? SONDE_INJ_SPLIT : SONDE_INJ_NO_MEMORY);
+		ic->state = IC_LOST;
+		return SK_PASS;
+	}
+	if (!http_request_start(hb->b)) {
+		count(SONDE_INJ_NOT_HTTP);
+		ic->state = IC_LOST;
+		return SK_PASS;
+	}
+	s.b = hb->b;
+	s.n = n;
+	bpf_loop(HEAD_STEPS, head_step, &s, 0);
+	if (!s.end || !s.line_end || s.cl_bad) {
+		count(!s.line_end || s.cl_bad ? SONDE_INJ_NOT_HTTP
+		      : size - off > HEAD_MASK + 1 ? SONDE_INJ_TOO_LONG
+						    : SONDE_INJ_SPLIT);
+		ic->state = IC_LOST;
+		return SK_PASS;
+	}
+	/* Where the next request starts, before anything is written. */
+	rest = size - off - s.end;
+	if (s.chunked)
+		lose = SONDE_INJ_CHUNKED;
+	else if (rest > s.cl)
+		lose = SONDE_INJ_PIPELINED;
+	else
+		ic->left = s.cl - rest;
+	if (lose >= 0)
+		ic->state = IC_LOST;
+
+	prev = bpf_map_lookup_elem(&inj_sent, &id);
+	if (prev && prev->lport == msg->local_port &&
+	    prev->rport == (__u16)bpf_ntohl(msg->remote_port)) {
+		/* A second request in one send: its record could carry one context only. */
+		count(SONDE_INJ_PIPELINED);
+	} else if (s.trace) {
+		count(SONDE_INJ_HAS_HEADER);
+	} else if (!client_ids(id, &sent.ids)) {
+		count(SONDE_INJ_AMBIGUOUS);
+	} else {
+		build_header(&hb->h, &sent.ids);
+		if (bpf_msg_push_data(msg, off + s.line_end, SONDE_INJ_HDR_LEN, 0)) {
+			count(SONDE_INJ_NO_MEMORY);
+		} else if (write_header(msg, off + s.line_end, &hb->h)) {
+			/* Never send the room without its header. */
+			bpf_msg_pop_data(msg, off + s.line_end, SONDE_INJ_HDR_LEN, 0);
+			count(SONDE_INJ_NO_MEMORY);
+		} else {
+			sent.lport = msg->local_port;
+			sent.rport = (__u16)bpf_ntohl(msg->remote_port);
+			sent.ts = bpf_ktime_get_ns();
+			bpf_map_update_elem(&inj_sent, &id, &sent, BPF_ANY);
+			count(SONDE_INJ_INJECTED);
+		}
+	}
+	if (lose >= 0)
+		count(lose);
+	return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

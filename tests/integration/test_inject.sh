@@ -1,0 +1,143 @@
+#!/bin/bash
+# --inject-traceparent: nginx (gateway, observed) -> A (python3, observed) ->
+# B (NOT observed: a plain server that logs every traceparent it received and
+# checks each body's length and sha256). 64 clients for 5 s through nginx,
+# GET and POST with bodies of 0, 100, 1500 and 5000 bytes, new and kept-alive
+# connections, some chunked, some already carrying A's own traceparent.
+# Every request B saw carries exactly one traceparent whose trace is A's
+# SERVER span's and whose parent is A's CLIENT span (sonde's /api/traces);
+# the ones with their own keep it, unchanged; no body is corrupted. The
+# gateway's hop is measured (joined or none; never a wrong join). Then heads
+# split at every byte boundary and pipelined requests: never corrupted, never
+# two headers. SIGKILL of sonde during load: no failed request, no program
+# left, no header written after it.
+set -u -o pipefail
+. "$(dirname "$0")/lib.sh"
+
+HERE=$(dirname "$0")
+B_PORT=$(free_port)
+A_PORT=$(free_port)
+"$PYTHON" "$HERE/inject_app.py" b "$B_PORT" "$LIB_TMP/b.jsonl" >"$LIB_TMP/b.log" 2>&1 &
+B_PID=$!
+track_pid app-b "$B_PID"
+"$PYTHON" "$HERE/inject_app.py" a "$A_PORT" "$B_PORT" >"$LIB_TMP/a.log" 2>&1 &
+A_PID=$!
+track_pid app-a "$A_PID"
+wait_until 10 grep -q ready "$LIB_TMP/a.log" || die "app A did not start: $(cat "$LIB_TMP/a.log")"
+wait_until 10 grep -q ready "$LIB_TMP/b.log" || die "app B did not start: $(cat "$LIB_TMP/b.log")"
+UPSTREAM_PORT=$A_PORT NGINX_MIN_WORKERS=1 start_nginx "$HERE/nginx_gateway.conf.in"
+
+start_sonde --pid "$NGINX_PID=gateway" --pid "$A_PID=app-a" --inject-traceparent
+M="http://127.0.0.1:$SONDE_PORT"
+check() { "$PYTHON" "$HERE/check_inject.py" "$LIB_TMP/b.jsonl" "$M" app-a gateway >"$LIB_TMP/check.out" 2>"$LIB_TMP/check.err"; head -c 3000 "$LIB_TMP/check.err"; }
+count() { awk -v k="$1" '$1 == k { print $2 }' "$LIB_TMP/check.out"; }
+
+step "one request by hand: B gets A's context"
+curl -sf "http://127.0.0.1:$NGINX_PORT/chain/1?size=100&conn=new" >/dev/null || die "the chain does not answer"
+sleep 1.5
+check
+assert_eq "B saw it with one traceparent, A's CLIENT span under A's SERVER span" 1 "$(count joined)"
+
+step "30 requests one after the other through the gateway: its hop joined too"
+: >"$LIB_TMP/b.jsonl"
+for ((i = 0; i < 30; i++)); do
+	curl -sf "http://127.0.0.1:$NGINX_PORT/chain/$((100 + i))?size=$((i * 200))&conn=keep" >/dev/null ||
+		fail "request $i"
+done
+sleep 1.5
+check
+assert_eq "B's traceparents that are A's spans" 30 "$(count joined)"
+assert_eq "A SERVER spans children of the gateway's CLIENT span of the same request" 30 "$(count gw_joined)"
+assert_eq "... of another request's" 0 "$(count gw_wrong)"
+
+step "64 clients for 5 s: GET and POST, 0 to 5000 bytes, new and kept-alive connections"
+: >"$LIB_TMP/b.jsonl"
+run_wrk "$LIB_TMP/wrk.out" -t2 -c64 -d5s --timeout 10s -s "$HERE/inject_load.lua" \
+	"http://127.0.0.1:$NGINX_PORT/" -- /chain/
+sent=$(wrk_requests "$LIB_TMP/wrk.out")
+assert_gt "wrk sent requests" 500 "$sent"
+assert_eq "no socket errors" 0 "$(wrk_socket_errors "$LIB_TMP/wrk.out")"
+sleep 2
+check
+cat "$LIB_TMP/check.out" | sed 's/^/        /'
+assert_true "B saw every request ($(count requests) >= $sent)" [ "$(count requests)" -ge "$sent" ]
+assert_eq "bodies corrupted" 0 "$(count corrupted)"
+assert_gt "requests with their own traceparent kept it" 0 "$(count own_kept)"
+assert_eq "... changed or with a second one" 0 "$(count own_bad)"
+assert_eq "requests without a traceparent" 0 "$(count missing)"
+assert_eq "requests with two" 0 "$(count duplicated)"
+assert_eq "traceparents whose ids are A's spans" "$(count injected)" "$(($(count joined) + $(count unfinished)))"
+assert_true "... except the requests wrk left at its end ($(count unfinished) <= 64)" [ "$(count unfinished)" -le 64 ]
+assert_eq "traceparents that are not A's spans" 0 "$(count wrong)"
+assert_eq "traceparents whose trace sonde does not hold" 0 "$(count not_found)"
+assert_eq "A SERVER spans joined to another request's gateway span" 0 "$(count gw_wrong)"
+gw=$(count gw_joined)
+echo "  note: the gateway's hop joined for $gw of $(count joined) requests (one nginx worker serving 64 clients: its forwards carry a context only while it serves one request)"
+assert_gt "sonde_inject_requests_total" 0 "$(metric sonde_inject_requests_total)"
+assert_gt "chunked bodies counted" 0 "$(metric 'sonde_inject_skipped_total{reason="chunked"}')"
+
+step "heads split at every byte boundary, pipelined requests"
+: >"$LIB_TMP/b.jsonl"
+bad=0
+for ((at = 1; at < 330; at++)); do
+	[ "$(curl -s "http://127.0.0.1:$A_PORT/split/$at?size=200&at=$at")" = 200 ] || bad=$((bad + 1))
+done
+for ((i = 0; i < 20; i++)); do
+	[ "$(curl -s "http://127.0.0.1:$A_PORT/pipe/$((500 + i))?size=$((i * 300))")" = 200 ] || bad=$((bad + 1))
+done
+assert_eq "requests that failed" 0 "$bad"
+sleep 1
+check
+assert_eq "B saw them all" $((329 + 40)) "$(count raw)"
+assert_eq "bodies corrupted" 0 "$(count corrupted)"
+assert_eq "requests with two traceparents" 0 "$(count duplicated)"
+assert_gt "heads split before their end counted" 0 "$(metric 'sonde_inject_skipped_total{reason="split"}')"
+assert_gt "second requests of a send counted" 0 "$(metric 'sonde_inject_skipped_total{reason="pipelined"}')"
+
+step "a second sonde observing B: one trace across the two, through the header alone"
+SONDE1_PID=$SONDE_PID SONDE1_PORT=$SONDE_PORT
+SONDE_PORT=
+start_sonde --pid "$B_PID=app-b" --inject-traceparent
+SONDE2_PORT=$SONDE_PORT SONDE2_PID=$SONDE_PID SONDE_PID=$SONDE1_PID SONDE_PORT=$SONDE1_PORT
+for ((i = 0; i < 40; i++)); do
+	curl -sf "http://127.0.0.1:$A_PORT/call/$((900 + i))?size=$((i * 50))&conn=keep" >/dev/null ||
+		fail "request $i"
+done
+sleep 1.5
+"$PYTHON" - "http://127.0.0.1:$SONDE1_PORT" "http://127.0.0.1:$SONDE2_PORT" >"$LIB_TMP/two.out" <<'PY'
+import json, sys, urllib.request
+a, b = sys.argv[1], sys.argv[2]
+get = lambda u: json.load(urllib.request.urlopen(u, timeout=10))
+spans = [s for t in get(b + "/api/traces?limit=1000&serviceName=app-b") for s in t
+         if s.get("kind") == "SERVER" and s.get("tags", {}).get("http.path", "").startswith("/in/9")]
+ok = 0
+for s in spans:
+    t = {x["id"]: x for x in get(a + "/api/traces/" + s["traceId"])}
+    p = t.get(s.get("parentId"))
+    ok += bool(p and p.get("kind") == "CLIENT" and p["localEndpoint"]["serviceName"] == "app-a"
+               and p["tags"].get("http.path") == s["tags"]["http.path"])
+print(len(spans), ok)
+PY
+read -r n ok <"$LIB_TMP/two.out"
+assert_eq "B's SERVER spans (second sonde)" 40 "$n"
+assert_eq "... children of A's CLIENT span (first sonde) with the same path" 40 "$ok"
+kill -TERM "$SONDE2_PID"
+wait_until 5 lib_dead "$SONDE2_PID" || fail "the second sonde did not stop"
+
+step "SIGKILL of sonde during load: no failed request, nothing left, no more headers"
+run_wrk "$LIB_TMP/wrk2.out" -t2 -c16 -d4s --timeout 10s -s "$HERE/inject_load.lua" \
+	"http://127.0.0.1:$NGINX_PORT/" -- /chain/ &
+WRK_PID=$!
+sleep 1.5
+kill -KILL "$SONDE_PID"
+wait "$WRK_PID"
+assert_eq "socket errors" 0 "$(wrk_socket_errors "$LIB_TMP/wrk2.out")"
+assert_eq "non-2xx answers" 0 "$(wrk_non2xx "$LIB_TMP/wrk2.out")"
+assert_true "no sonde_inject program left within 1 s" wait_until 1 bash -c \
+	"! bpftool prog show 2>/dev/null | grep -q 'sonde_inj'"
+: >"$LIB_TMP/b.jsonl"
+curl -sf "http://127.0.0.1:$A_PORT/call/7?size=100&conn=new" >/dev/null || fail "A after sonde"
+assert_eq "B's request after: no traceparent" '[]' \
+	"$("$PYTHON" -c 'import json,sys; print(json.dumps(json.loads(open(sys.argv[1]).readline())["traceparent"]))' "$LIB_TMP/b.jsonl")"
+
+finish
