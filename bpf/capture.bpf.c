@@ -618,6 +618,57 @@ struct {
 } inj_zero SEC(".maps");
 
 
+/* Where a new inj_lines value is built (the stack is the capture programs'). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_line_flight);
+} inj_line_new SEC(".maps");
+
+/* The request in flight on conn_id is over: its line no longer counts. */
+static __always_inline void line_done(__u32 tgid, __u64 conn_id)
+{
+	__u64 *h = bpf_map_lookup_elem(&inj_conn_line, &conn_id);
+	struct sonde_line_key k = { .tgid = tgid };
+	struct sonde_line_flight *f;
+
+	if (!h)
+		return;
+	k.hash = *h;
+	bpf_map_delete_elem(&inj_conn_line, &conn_id);
+	f = bpf_map_lookup_elem(&inj_lines, &k);
+	if (f && f->count > 1)
+		__sync_fetch_and_add(&f->count, -1);
+	else if (f)
+		bpf_map_delete_elem(&inj_lines, &k);
+}
+
+/* A server request began on conn_id with this head: its line is in flight. */
+static __always_inline void line_begin(struct head_scan *s, struct sonde_ids *ids, __u32 tgid,
+				       __u64 conn_id, __u64 now)
+{
+	struct sonde_line_key k = { .tgid = tgid };
+	struct sonde_line_flight *f, *nf;
+	__u32 zero = 0;
+
+	line_done(tgid, conn_id); /* the previous request on it, if its answer was not seen */
+	k.hash = head_line_hash(s);
+	if (!k.hash)
+		return;
+	f = bpf_map_lookup_elem(&inj_lines, &k);
+	if (f && now - f->ts < SONDE_INFLIGHT_NS) {
+		__sync_fetch_and_add(&f->count, 1);
+		f->ts = now;
+	} else if ((nf = bpf_map_lookup_elem(&inj_line_new, &zero))) {
+		nf->count = 1;
+		nf->ts = now;
+		__builtin_memcpy(&nf->ids, ids, sizeof(*ids));
+		bpf_map_update_elem(&inj_lines, &k, nf, BPF_ANY);
+	}
+	bpf_map_update_elem(&inj_conn_line, &conn_id, &k.hash, BPF_ANY);
+}
+
 /* A server request began in this read: its ids, kept for its thread's sends. */
 static __always_inline int inj_server(__u8 *payload, __u32 got, __u8 *ids_at, __u64 id,
 				      __u64 conn_id)
@@ -632,7 +683,7 @@ static __always_inline int inj_server(__u8 *payload, __u32 got, __u8 *ids_at, __
 	__u8 sampled = 0;
 	int at = -1, open;
 
-	bpf_loop(HEAD_STEPS, head_step, &s, 0);
+	bpf_loop(HEAD_STEPS, head_step_tp, &s, 0);
 	open = !s.end && s.line_end && !s.tp;
 	__builtin_memset(ids, 0, sizeof(*ids));
 	if (s.tp && head_traceparent(&s, s.tp, ids->trace_id, &parent, &sampled)) {
@@ -673,6 +724,7 @@ static __always_inline int inj_server(__u8 *payload, __u32 got, __u8 *ids_at, __
 			__builtin_memcpy(&tc->slot[at].ids, ids, sizeof(*ids));
 		}
 	}
+	line_begin(&s, ids, id >> 32, conn_id, now);
 	return 1 | open << 1;
 }
 
@@ -693,8 +745,8 @@ static __always_inline int inj_server_more(__u8 *payload, __u32 got, __u8 *ids_a
 	__u8 sampled = 0;
 	int at = -1;
 
-	if (!head_line(&s, 0))
-		bpf_loop(HEAD_STEPS, head_step, &s, 0);
+	if (!head_line_of(&s, 0, 0))
+		bpf_loop(HEAD_STEPS, head_step_tp, &s, 0);
 	if (!s.tp)
 		return s.end ? 0 : 2;
 	tc = bpf_map_lookup_elem(&inj_threads, &id);
@@ -713,6 +765,18 @@ static __always_inline int inj_server_more(__u8 *payload, __u32 got, __u8 *ids_a
 	__builtin_memset(ids->_pad, 0, sizeof(ids->_pad));
 	__builtin_memcpy(&tc->slot[at].ids, ids, sizeof(*ids));
 	tc->slot[at].ids.flags &= ~SONDE_IDS_UPDATE;
+	{
+		__u64 *h = bpf_map_lookup_elem(&inj_conn_line, &conn_id);
+		struct sonde_line_key k = { .tgid = id >> 32 };
+		struct sonde_line_flight *f;
+
+		if (h) {
+			k.hash = *h;
+			f = bpf_map_lookup_elem(&inj_lines, &k);
+			if (f && f->ids.span_id == ids->span_id)
+				__builtin_memcpy(&f->ids, &tc->slot[at].ids, sizeof(f->ids));
+		}
+	}
 	return 1;
 }
 
@@ -757,6 +821,7 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 				if (tc->slot[i].conn_id == conn_id)
 					tc->slot[i].conn_id = 0;
 		}
+		line_done(id >> 32, conn_id);
 		return 0;
 	}
 	sent = bpf_map_lookup_elem(&inj_sent, &id);

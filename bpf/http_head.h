@@ -6,21 +6,19 @@
  * capture ring, or the sk_msg program's per-CPU copy) with at least
  * HEAD_SLACK readable bytes past HEAD_MASK + 1: every read is masked there.
  *
- * Run as bpf_loop(HEAD_STEPS, head_step, &scan, 0): each step reads 8 bytes
- * from pos and moves to just past the first LF among them (a line start),
- * or 8 bytes on; verified once, whatever the head's length.
+ * Run as bpf_loop(HEAD_STEPS, head_step, &scan, 0): step i reads bytes
+ * [8i, 8i + 8) and looks at the line after each LF among them.
  */
 #ifndef SONDE_BPF_HTTP_HEAD_H
 #define SONDE_BPF_HTTP_HEAD_H
 
 #define HEAD_MASK  4095
 #define HEAD_SLACK 64
-#define HEAD_STEPS (4096 / 8 + 160)
+#define HEAD_STEPS ((HEAD_MASK + 1) / 8)
 
 struct head_scan {
 	__u8 *b;        /* the head's first byte */
 	__u32 n;        /* bytes of it in b (at most HEAD_MASK + 1) */
-	__u32 pos;      /* next byte to look at */
 	__u32 line_end; /* just past the request line's LF; 0: not seen */
 	__u32 end;      /* just past the empty line that ends the head; 0: not seen */
 	__u32 tp;       /* where traceparent's value begins (after the colon); 0: none */
@@ -77,8 +75,13 @@ static __always_inline void head_cl(struct head_scan *s, __u32 o)
 	s->cl = p.v;
 }
 
-/* The line starting at q (just past an LF). Returns 1 when the head ended there. */
-static __always_inline int head_line(struct head_scan *s, __u32 q)
+/*
+ * The line starting at q (just past an LF). Returns 1 when the head ended
+ * there. full: also the headers that delimit the body and the B3 ones (the
+ * sk_msg program); else only traceparent (the capture programs, whose
+ * verification this keeps small).
+ */
+static __always_inline int head_line_of(struct head_scan *s, __u32 q, int full)
 {
 	__u64 w0, w1;
 	__u8 c = HB(s, q);
@@ -101,6 +104,8 @@ static __always_inline int head_line(struct head_scan *s, __u32 q)
 	    (w1 & 0xffffffff) == 0x3a746e65 /* "ent:" */) {
 		s->trace = 1;
 		s->tp = q + 12;
+	} else if (!full) {
+		return 0;
 	} else if ((w0 & 0xffffff) == 0x3a3362 /* "b3:" */ ||
 		   (w0 == 0x6172742d33622d78ULL /* "x-b3-tra" */ &&
 		    (w1 & 0xffffffffff) == 0x3a64696563ULL /* "ceid:" */)) {
@@ -115,46 +120,90 @@ static __always_inline int head_line(struct head_scan *s, __u32 q)
 	return 0;
 }
 
-static int head_step(__u32 i, void *ctx)
+/*
+ * The LF at p (just before a line start). Every offset here comes from the
+ * loop's index, never from what earlier steps stored: the verifier then sees
+ * one step, not one per position (it would walk the loop to its end).
+ */
+static __always_inline int head_lf(struct head_scan *s, __u32 p, int full)
 {
-	struct head_scan *s = ctx;
-	__u32 p = s->pos, k = 8;
-	__u8 c[8];
-
 	if (p >= s->n)
 		return 1;
-	__builtin_memcpy(c, &s->b[p & HEAD_MASK], 8);
-	if (c[7] == '\n')
-		k = 7;
-	if (c[6] == '\n')
-		k = 6;
-	if (c[5] == '\n')
-		k = 5;
-	if (c[4] == '\n')
-		k = 4;
-	if (c[3] == '\n')
-		k = 3;
-	if (c[2] == '\n')
-		k = 2;
-	if (c[1] == '\n')
-		k = 1;
-	if (c[0] == '\n')
-		k = 0;
-	if (k == 8 || p + k >= s->n) {
-		s->pos = p + 8;
-		return 0;
-	}
-	s->pos = p + k + 1;
 	if (!s->line_end) {
-		s->line_end = s->pos;
+		s->line_end = p + 1;
 		/* A request line ends in "HTTP/1.x\r\n". */
-		if (s->pos < 11 || HB(s, s->pos - 2) != '\r' || HB(s, s->pos - 10) != 'H' ||
-		    HB(s, s->pos - 6) != '/')
+		if (p < 10 || HB(s, p - 1) != '\r' || HB(s, p - 9) != 'H' || HB(s, p - 5) != '/') {
+			s->line_end = 0;
+			s->end = 1; /* stop: no head here (line_end 0 says so) */
 			return 1;
+		}
 	}
-	if (s->pos >= s->n)
+	if (p + 1 >= s->n)
 		return 1;
-	return head_line(s, s->pos);
+	return head_line_of(s, p + 1, full);
+}
+
+static __always_inline int head_step_of(__u32 i, struct head_scan *s, int full)
+{
+	__u32 o = i * 8;
+	__u8 c[8];
+
+	if (o >= s->n || s->end)
+		return 1;
+	__builtin_memcpy(c, &s->b[o & HEAD_MASK], 8);
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		if (c[j] == '\n' && head_lf(s, o + j, full))
+			return 1;
+	return 0;
+}
+
+/* bpf_loop steps: every header this file knows, or traceparent only. */
+static __attribute__((unused)) int head_step(__u32 i, void *ctx)
+{
+	return head_step_of(i, ctx, 1);
+}
+
+static __attribute__((unused)) int head_step_tp(__u32 i, void *ctx)
+{
+	return head_step_of(i, ctx, 0);
+}
+
+struct line_hash {
+	struct head_scan *s;
+	__u32 n;
+	__u64 h;
+};
+
+static int line_hash_step(__u32 i, void *ctx)
+{
+	struct line_hash *l = ctx;
+	__u32 o = i * 8;
+	__u64 w;
+
+	if (o >= l->n)
+		return 1;
+	__builtin_memcpy(&w, &l->s->b[o & HEAD_MASK], 8);
+	if (l->n - o < 8)
+		w &= (1ULL << ((l->n - o) * 8)) - 1;
+	l->h = (l->h ^ w) * 0x100000001b3ULL;
+	l->h ^= l->h >> 29;
+	return 0;
+}
+
+/*
+ * A hash of the request line's method and target (not its version: a proxy
+ * may speak another), once head_step saw the line end; 0 if it did not.
+ */
+static __always_inline __u64 head_line_hash(struct head_scan *s)
+{
+	struct line_hash l = { .s = s, .h = 0xcbf29ce484222325ULL };
+
+	if (s->line_end < 12)
+		return 0;
+	l.n = s->line_end - 11;
+	bpf_loop((HEAD_MASK + 1) / 8, line_hash_step, &l, 0);
+	return l.h | 1;
 }
 
 /* Do these 4 bytes begin an HTTP request line (a common method and its space)? */

@@ -124,7 +124,7 @@ int sonde_inj_sockops(struct bpf_sock_ops *skops)
  * request in flight (a child of it), none (a new root), or 0 when it serves
  * several at once.
  */
-static __always_inline int client_ids(__u64 id, struct sonde_ids *out)
+static __always_inline int client_ids(__u64 id, struct sonde_ids *out, struct head_scan *s)
 {
 	struct sonde_thread_ctx *tc = bpf_map_lookup_elem(&inj_threads, &id);
 	__u64 now = bpf_ktime_get_ns(), hi, lo;
@@ -132,16 +132,28 @@ static __always_inline int client_ids(__u64 id, struct sonde_ids *out)
 
 	if (tc) {
 		if (tc->overflow_ts && now - tc->overflow_ts < SONDE_INFLIGHT_NS)
-			return 0;
+			n = 2;
+		else
 #pragma unroll
-		for (int i = 0; i < SONDE_INFLIGHT; i++)
-			if (tc->slot[i].conn_id && now - tc->slot[i].ts < SONDE_INFLIGHT_NS) {
-				n++;
-				at = i;
-			}
+			for (int i = 0; i < SONDE_INFLIGHT; i++)
+				if (tc->slot[i].conn_id && now - tc->slot[i].ts < SONDE_INFLIGHT_NS) {
+					n++;
+					at = i;
+				}
 	}
-	if (n > 1)
-		return 0;
+	if (n > 1) {
+		/* Several: the one whose request line this is, if exactly one (a proxy's forward). */
+		struct sonde_line_key k = { .tgid = id >> 32, .hash = head_line_hash(s) };
+		struct sonde_line_flight *f = k.hash ? bpf_map_lookup_elem(&inj_lines, &k) : NULL;
+
+		if (!f || f->count != 1 || now - f->ts >= SONDE_INFLIGHT_NS)
+			return 0;
+		__builtin_memcpy(out->trace_id, f->ids.trace_id, 16);
+		out->parent_id = f->ids.span_id;
+		out->flags = (f->ids.flags & SONDE_IDS_SAMPLED) | SONDE_IDS_INJECTED;
+		out->span_id = rand64() | 1;
+		return 1;
+	}
 	out->span_id = rand64() | 1;
 	if (n == 1 && tc && at >= 0 && at < SONDE_INFLIGHT) {
 		__builtin_memcpy(out->trace_id, tc->slot[at].ids.trace_id, 16);
@@ -306,7 +318,7 @@ int sonde_inject(struct sk_msg_md *msg)
 		count(SONDE_INJ_PIPELINED);
 	} else if (s.trace) {
 		count(SONDE_INJ_HAS_HEADER);
-	} else if (!client_ids(id, &sent.ids)) {
+	} else if (!client_ids(id, &sent.ids, &s)) {
 		count(SONDE_INJ_AMBIGUOUS);
 	} else {
 		build_header(&hb->h, &sent.ids);

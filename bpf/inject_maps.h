@@ -28,6 +28,22 @@ struct {
 	__type(value, struct sonde_sent);
 } inj_sent SEC(".maps");
 
+/* The proxy rule (include/sonde_inject.h): (tgid, line hash) -> requests in flight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sonde_line_key);
+	__type(value, struct sonde_line_flight);
+} inj_lines SEC(".maps");
+
+/* conn_id of a server connection -> the line hash of its request in flight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} inj_conn_line SEC(".maps");
+
 static __always_inline __u64 rand64(void)
 {
 	return (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();

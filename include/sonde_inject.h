@@ -41,6 +41,27 @@ struct sonde_thread_ctx {
 	__u64 overflow_ts;
 };
 
+/*
+ * The proxy rule: a process's server requests in flight by request line
+ * (a hash of method and target, without the version). When a thread serves
+ * several requests at once (an event loop), a client request whose line is
+ * that of exactly one of them is its forward (nginx's proxy_pass without a
+ * URI keeps the line). Keyed by struct sonde_line_key; inj_conn_line maps a
+ * server connection's conn_id to the hash of its request in flight.
+ */
+struct sonde_line_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 hash;
+};
+
+struct sonde_line_flight {
+	__u32 count; /* requests in flight with this line */
+	__u32 _pad;
+	__u64 ts;
+	struct sonde_ids ids; /* the last one's */
+};
+
 /* Value of inj_sent, keyed by pid_tgid: what the sk_msg program wrote. */
 struct sonde_sent {
 	__u16 lport; /* the socket's, host order: the capture exit checks it */

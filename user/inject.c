@@ -74,7 +74,9 @@ struct inject *inject__start(struct loader *l, double sample_rate, struct metric
 	in->skel->rodata->sample_below = loader_sample_below(sample_rate);
 	if ((e = share(l, in->skel->maps.targets, "targets")) ||
 	    (e = share(l, in->skel->maps.inj_threads, "inj_threads")) ||
-	    (e = share(l, in->skel->maps.inj_sent, "inj_sent"))) {
+	    (e = share(l, in->skel->maps.inj_sent, "inj_sent")) ||
+	    (e = share(l, in->skel->maps.inj_lines, "inj_lines")) ||
+	    (e = share(l, in->skel->maps.inj_conn_line, "inj_conn_line"))) {
 		snprintf(err, errsz, "--inject-traceparent: cannot share the capture's maps: %s",
 			 strerror(-e));
 		goto fail;

@@ -200,6 +200,16 @@ static int rings_map(struct loader *l)
 	return 0;
 }
 
+void loader_print_verified(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_program__fd(prog) >= 0 && !bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		fprintf(stderr, "sonde: %s: %u instructions verified\n", bpf_program__name(prog),
+			info.verified_insns);
+}
+
 uint64_t loader_sample_below(double rate)
 {
 	if (!(rate > 0))
@@ -279,8 +289,11 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			 "verifier log", strerror(-e));
 		goto fail;
 	}
-	bpf_object__for_each_program(prog, l->skel->obj)
+	bpf_object__for_each_program(prog, l->skel->obj) {
 		l->nprogs++;
+		if (verbose >= 2)
+			loader_print_verified(prog);
+	}
 	l->links = calloc(l->nprogs, sizeof(*l->links));
 	if (!l->links) {
 		snprintf(err, errsz, "out of memory");

@@ -72,6 +72,10 @@ int loader__attached(const struct loader *l, int *total);
 /* The fd of the capture programs' map name (shared with other objects), or -1. */
 int loader__map_fd(const struct loader *l, const char *name);
 
+struct bpf_program;
+/* With -vv: how many instructions the verifier walked through for prog (load time). */
+void loader_print_verified(const struct bpf_program *prog);
+
 /* The sample_below of the BPF programs for a share of new traces kept. */
 uint64_t loader_sample_below(double rate);
 

@@ -97,8 +97,17 @@ def main():
                         and gs and gs.get("kind") == "SERVER"
                         and gs.get("tags", {}).get("http.path", "").rsplit("/", 1)[-1] == rid):
                     c["gw_joined"] += 1
+                elif (gc and gc.get("kind") == "CLIENT" and not gs and not any(
+                        x.get("kind") == "SERVER" and x["localEndpoint"]["serviceName"] == gateway
+                        for x in spans) and gc.get("tags", {}).get("http.path", "").startswith(
+                            sv.get("tags", {}).get("http.path", "?"))):
+                    # the gateway's client left before the answer (wrk's end): no SERVER span
+                    c["gw_unfinished"] = c.get("gw_unfinished", 0) + 1
                 else:
                     c["gw_wrong"] += 1
+                    if c["gw_wrong"] <= 3:
+                        sys.stderr.write("gateway: A server %s; gateway client %s; gateway server %s\n"
+                                         % (json.dumps(sv), json.dumps(gc), json.dumps(gs)))
     for k, v in c.items():
         print(k, v)
 

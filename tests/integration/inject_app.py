@@ -167,13 +167,14 @@ class A(BaseHTTPRequestHandler):
             r = c.getresponse()
             r.read()
             status = r.status
-        except Exception:
-            status = 599
+        except Exception as e:
+            status = 502
             A.local.c = None
+            sys.stderr.write("call %s: %r\n" % (rid, e))
         if not keep:
             c.close()
         out = str(status).encode()
-        self.send_response(200)
+        self.send_response(200 if status == 200 else 502)
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
@@ -183,6 +184,9 @@ class A(BaseHTTPRequestHandler):
 
 def main():
     ThreadingHTTPServer.daemon_threads = True
+    # nginx opens up to 64 upstream connections at once: the default backlog
+    # of 5 resets some of them (SYN cookies), which is not what is tested.
+    ThreadingHTTPServer.request_queue_size = 256
     if sys.argv[1] == "b":
         B.log = open(sys.argv[3], "a")
         srv = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), B)
