@@ -21,6 +21,13 @@
 #include "inject_maps.h"
 
 #define SK_PASS 1
+/*
+ * A send is made one piece again after the header is written: the header in
+ * a scatterlist entry of its own would go out as a segment of its own, and
+ * the request's rest would wait for its ACK (Nagle, delayed ACK: 40 ms per
+ * request, measured). Larger sends are not written into (too_long).
+ */
+#define LINEAR_MAX 65536
 
 /* Shared with the capture programs (the loader reuses their fds). */
 struct {
@@ -318,6 +325,8 @@ int sonde_inject(struct sk_msg_md *msg)
 		count(SONDE_INJ_PIPELINED);
 	} else if (s.trace) {
 		count(SONDE_INJ_HAS_HEADER);
+	} else if (size > LINEAR_MAX - SONDE_INJ_HDR_LEN) {
+		count(SONDE_INJ_TOO_LONG);
 	} else if (!client_ids(id, &sent.ids, &s)) {
 		count(SONDE_INJ_AMBIGUOUS);
 	} else {
@@ -329,6 +338,7 @@ int sonde_inject(struct sk_msg_md *msg)
 			bpf_msg_pop_data(msg, off + s.line_end, SONDE_INJ_HDR_LEN, 0);
 			count(SONDE_INJ_NO_MEMORY);
 		} else {
+			bpf_msg_pull_data(msg, 0, msg->size, 0); /* one piece (LINEAR_MAX) */
 			sent.lport = msg->local_port;
 			sent.rport = (__u16)bpf_ntohl(msg->remote_port);
 			sent.ts = bpf_ktime_get_ns();

@@ -81,7 +81,7 @@ enum sonde_inj_stat {
 	SONDE_INJ_AMBIGUOUS,  /* its thread serves several requests at once */
 	SONDE_INJ_SPLIT,      /* its head does not end in this send (the rest of the
 			       * connection is left alone) */
-	SONDE_INJ_TOO_LONG,   /* a head longer than SONDE_INJ_HEAD_MAX */
+	SONDE_INJ_TOO_LONG,   /* a head longer than SONDE_INJ_HEAD_MAX, or a send over 64 KiB */
 	SONDE_INJ_CHUNKED,    /* a chunked body: the connection is left alone */
 	SONDE_INJ_PIPELINED,  /* a second request in one send: the connection is left alone */
 	SONDE_INJ_NOT_HTTP,   /* bytes that do not begin an HTTP/1.x request */

@@ -36,7 +36,8 @@
 #                             pg_server_applogs
 #   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
 #                             nginx_saturated_zipkin nginx_saturated_logs
-#                             nginx_longhead nginx_ratelimit nginx_rate
+#                             nginx_longhead nginx_ratelimit nginx_proxy
+#                             nginx_proxy_inject nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
 #                             pg_node pg_server pg_server_applogs]
@@ -89,7 +90,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_ratelimit nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_ratelimit nginx_proxy nginx_proxy_inject nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -254,6 +255,7 @@ wait_quiet() {
 
 # One worker, pinned to the server CPU (lib.sh's start_nginx, told so).
 bench_nginx_up() {
+	[ -n "${PROXY_UP_PID:-}" ] && bench_proxy_down # the gateway is not this nginx
 	[ -n "${NGINX_PID:-}" ] && lib_alive "$NGINX_PID" && return 0
 	NGINX_MIN_WORKERS=1
 	NGINX_PIN=("${SERVER_PIN[@]}")
@@ -385,6 +387,80 @@ time includes the verdict and sockops programs (`sonde_rl_*`). Compare with ngin
 same run.'
 }
 wl_nginx_ratelimit_teardown() { :; }
+
+# ------------------------------------------------ workloads: nginx_proxy, nginx_proxy_inject
+
+# nginx as a gateway (one worker, on the server CPU) proxying every request to
+# a second nginx (not observed, on the load CPU) over kept-alive connections;
+# every request a path of its own (unique_ids.lua), as a shop's ids are. sonde
+# observes the gateway: nginx_proxy plain, nginx_proxy_inject with
+# --inject-traceparent (the header written into each forward, the proxy rule
+# finding its request by its line). Their ratio is what injection costs.
+bench_proxy_up() {
+	[ -n "${PROXY_UP_PID:-}" ] && lib_alive "$PROXY_UP_PID" && [ -n "${NGINX_PID:-}" ] &&
+		lib_alive "$NGINX_PID" && return 0
+	nginx_down
+	NGINX_MIN_WORKERS=1
+	NGINX_PIN=()
+	[ -n "$LOAD_CPU" ] && NGINX_PIN=(taskset -c "$LOAD_CPU")
+	start_nginx "$BENCH_DIR/nginx_upstream.conf.in"
+	PROXY_UP_PID=$NGINX_PID PROXY_UP_PORT=$NGINX_PORT
+	NGINX_PID=
+	NGINX_PIN=("${SERVER_PIN[@]}")
+	UPSTREAM_PORT=$PROXY_UP_PORT start_nginx "$BENCH_DIR/nginx_proxy.conf.in"
+	NGINX_URL=http://127.0.0.1:$NGINX_PORT/
+	BENCH_TARGET_PID=$NGINX_PID
+	BENCH_SERVICE=bench
+	BENCH_SERVER_PIDS="$NGINX_PID $(nginx_workers | tr '\n' ' ')"
+	BENCH_COUNT_SEL='http_server_requests_seconds_count{service="bench"}'
+	BENCH_SERVED_OVERHEAD=1
+	BENCH_SERVER_REAPED=0
+	bench_wrk "$LIB_TMP/warmup.txt" -t1 -c"$BENCH_CONNECTIONS" -d2s -s "$ROOT/tests/integration/unique_ids.lua" \
+		"$NGINX_URL" -- /w || die "wrk warm-up failed: $(cat "$LIB_TMP/warmup.txt")"
+}
+
+bench_proxy_down() {
+	nginx_down
+	[ -n "${PROXY_UP_PID:-}" ] && lib_stop "$PROXY_UP_PID" "$(lib_starttime "$PROXY_UP_PID")" TERM 5
+	PROXY_UP_PID=
+}
+
+wl_nginx_proxy_setup() { bench_proxy_up && BENCH_SONDE_ARGS=; }
+wl_nginx_proxy_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_proxy_load() {
+	bench_wrk "$1" -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency \
+		-s "$ROOT/tests/integration/unique_ids.lua" "$NGINX_URL" -- /r
+}
+wl_nginx_proxy_parse() { wrk_parse "$1"; }
+wl_nginx_proxy_served() { nginx_served; }
+wl_nginx_proxy_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_proxy_describe() {
+	cat <<EOF
+nginx as a gateway ([tests/bench/nginx_proxy.conf.in](../tests/bench/nginx_proxy.conf.in), one worker,
+pinned like nginx_saturated) proxying every request over kept-alive connections to a second nginx
+([tests/bench/nginx_upstream.conf.in](../tests/bench/nginx_upstream.conf.in), on the load CPU, not
+observed); every request has a path of its own:
+
+    wrk -t$BENCH_THREADS -c$BENCH_CONNECTIONS -d${BENCH_SECONDS}s --latency -s tests/integration/unique_ids.lua http://127.0.0.1:PORT/ -- /r
+
+sonde observes the gateway, as in nginx_saturated.
+EOF
+}
+wl_nginx_proxy_teardown() { :; } # nginx_proxy_inject reuses them; bench_nginx_up stops them
+
+wl_nginx_proxy_inject_setup() { bench_proxy_up && BENCH_SONDE_ARGS=--inject-traceparent; }
+wl_nginx_proxy_inject_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_proxy_inject_load() { wl_nginx_proxy_load "$@"; }
+wl_nginx_proxy_inject_parse() { wrk_parse "$1"; }
+wl_nginx_proxy_inject_served() { nginx_served; }
+wl_nginx_proxy_inject_targets() { echo "throughput_ratio>=0.90"; }
+wl_nginx_proxy_inject_describe() {
+	echo 'nginx_proxy with `--inject-traceparent`: the gateway'"'"'s every forward goes through the sk_msg
+program (`sonde_inject`), which finds the client request it forwards by its line and writes
+`traceparent` into it; the capture programs scan each request head for the ids. The goal: within
+3 % of nginx_proxy in the same run (docs/performance.md).'
+}
+wl_nginx_proxy_inject_teardown() { bench_proxy_down; }
 
 # ------------------------------------------------------ workload: nginx_rate
 
