@@ -52,12 +52,19 @@ struct {
 	__type(value, __u64);
 } inj_socks SEC(".maps");
 
-/* Where a connection's requests stand: freed with the socket. */
-enum { IC_START = 0, IC_LOST = 1 };
+/*
+ * Where a connection's requests stand (freed with the socket): at a request's
+ * start, in a body of known length, or in a chunked body (a chunk's size
+ * line, its data and CRLF, the trailer lines); lost for good when the
+ * program could not follow.
+ */
+enum { IC_START = 0, IC_LOST, IC_BODY, IC_CSIZE, IC_CDATA, IC_TRAILER };
 struct inj_conn {
-	__u32 left; /* body bytes of the current request still to come */
-	__u8 state; /* IC_* */
-	__u8 _pad[3];
+	__u32 left;  /* IC_BODY, IC_CDATA: bytes still to come (a chunk's CRLF included) */
+	__u32 csize; /* IC_CSIZE: the size read so far */
+	__u8 state;  /* IC_* */
+	__u8 ext;    /* IC_CSIZE: in a chunk extension (after ';') */
+	__u16 line;  /* IC_CSIZE: digits so far; IC_TRAILER: bytes of the line so far */
 };
 
 struct {
@@ -211,12 +218,20 @@ static __always_inline void build_header(struct hdr_line *h, const struct sonde_
 	h->b[69] = '\n';
 }
 
-/* Copy [off, off + n) of the message to buf (n <= HEAD_MASK + 1). Returns bytes copied. */
-static __always_inline __u32 copy_head(struct sk_msg_md *msg, __u32 off, __u32 n, __u8 *buf)
+/*
+ * Copy [off, off + n) of the message to the per-CPU head buffer (n <= HEAD_MASK
+ * + 1). Returns bytes copied. A global function: its loop is verified once,
+ * not once per path that reaches it.
+ */
+__noinline int copy_head(struct sk_msg_md *msg, __u32 off, __u32 n)
 {
-	__u8 *d, *end;
-	__u32 i;
+	__u32 zero = 0, i;
+	struct head_buf *hb = bpf_map_lookup_elem(&inj_head, &zero);
+	__u8 *d, *end, *buf;
 
+	if (!msg || !hb || n > HEAD_MASK + 1)
+		return 0;
+	buf = hb->b;
 	if (bpf_msg_pull_data(msg, off, off + n, 0))
 		return 0;
 	d = msg->data;
@@ -254,6 +269,124 @@ static __always_inline int write_header(struct sk_msg_md *msg, __u32 off, const 
 	return 0;
 }
 
+/*
+ * Following framing through a copy of the send (the per-CPU head buffer):
+ * bytes [0, wn) of it are in b, and the send goes on to avail. Stops at a
+ * request's start (stop 1), when it cannot follow (2), or at the send's end
+ * (3).
+ */
+struct walk {
+	__u8 *b;
+	__u32 wn, avail, pos, adv;
+	__u8 stop;
+	struct inj_conn st;
+};
+
+/* One byte of a chunk-size or trailer line, at pos + j (a bpf_loop step). */
+static int walk_byte(__u32 j, void *ctx)
+{
+	struct walk *w = ctx;
+	__u32 p = w->pos + j;
+	__u8 c;
+	int v;
+
+	if (p >= w->wn)
+		return 1;
+	c = w->b[p & HEAD_MASK];
+	if (c == '\n') {
+		w->adv = j + 1;
+		if (w->st.state == IC_TRAILER) {
+			if (!w->st.line)
+				w->st.state = IC_START;
+			w->st.line = 0;
+		} else if (!w->st.line) {
+			w->stop = 2; /* a size line without digits */
+		} else if (!w->st.csize) {
+			w->st.state = IC_TRAILER; /* the last chunk */
+			w->st.line = 0;
+		} else {
+			w->st.state = IC_CDATA;
+			w->st.left = w->st.csize + 2;
+		}
+		return 1;
+	}
+	if (c == '\r')
+		return 0;
+	if (w->st.state == IC_TRAILER) {
+		w->st.line++;
+		return 0;
+	}
+	if (w->st.ext)
+		return 0;
+	v = hexval(c);
+	if (v >= 0 && w->st.line < 7) {
+		w->st.csize = w->st.csize << 4 | v;
+		w->st.line++;
+	} else if ((c == ';' || c == ' ' || c == '\t') && w->st.line) {
+		w->st.ext = 1;
+	} else {
+		w->stop = 2;
+		return 1;
+	}
+	return 0;
+}
+
+/* One step of the framing: a skip through data, or one line (a bpf_loop step). */
+static int walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	__u32 skip;
+
+	if (w->stop)
+		return 1;
+	if (w->pos >= w->avail) {
+		w->stop = 3;
+		return 1;
+	}
+	switch (w->st.state) {
+	case IC_START:
+		w->stop = 1;
+		return 1;
+	case IC_BODY:
+	case IC_CDATA:
+		skip = w->avail - w->pos < w->st.left ? w->avail - w->pos : w->st.left;
+		w->pos += skip;
+		w->st.left -= skip;
+		if (!w->st.left) {
+			w->st.state = w->st.state == IC_BODY ? IC_START : IC_CSIZE;
+			w->st.csize = 0;
+			w->st.ext = 0;
+			w->st.line = 0;
+		}
+		return 0;
+	case IC_CSIZE:
+	case IC_TRAILER:
+		if (w->pos >= w->wn) {
+			w->stop = 2; /* past the copy */
+			return 1;
+		}
+		w->adv = 0;
+		bpf_loop(64, walk_byte, w, 0);
+		if (w->stop)
+			return 1;
+		if (!w->adv) {
+			/* No LF: the line goes on in the next send, or is too long. */
+			if (w->pos + 64 > w->wn && w->wn == w->avail) {
+				w->pos = w->wn;
+				w->stop = 3;
+			} else {
+				w->stop = 2;
+			}
+			return 1;
+		}
+		w->pos += w->adv;
+		return 0;
+	default:
+		w->stop = 2;
+		return 1;
+	}
+}
+
 SEC("sk_msg")
 int sonde_inject(struct sk_msg_md *msg)
 {
@@ -275,19 +408,49 @@ int sonde_inject(struct sk_msg_md *msg)
 	}
 	if (ic->state == IC_LOST)
 		return SK_PASS;
-	if (ic->left) { /* the current request's body goes on */
-		if (ic->left >= size) {
-			ic->left -= size;
-			return SK_PASS;
-		}
-		off = ic->left;
-		ic->left = 0;
+	if ((ic->state == IC_BODY || ic->state == IC_CDATA) && ic->left >= size) {
+		ic->left -= size; /* all body */
+		return SK_PASS;
 	}
 	hb = bpf_map_lookup_elem(&inj_head, &zero);
 	if (!hb)
 		return SK_PASS;
+	if (ic->state != IC_START) {
+		/* The body of the previous request goes on: where does this one start? */
+		struct walk w = { .b = hb->b, .st = *ic };
+
+		if (ic->state == IC_BODY || ic->state == IC_CDATA) {
+			off = ic->left;
+			w.st.left = 0;
+			w.st.state = ic->state == IC_BODY ? IC_START : IC_CSIZE;
+		}
+		if (w.st.state != IC_START) {
+			w.avail = size - off;
+			w.wn = w.avail > HEAD_MASK + 1 ? HEAD_MASK + 1 : w.avail;
+			if (copy_head(msg, off, w.wn) != w.wn) {
+				count(SONDE_INJ_NO_MEMORY);
+				ic->state = IC_LOST;
+				return SK_PASS;
+			}
+			bpf_loop(HEAD_STEPS, walk_step, &w, 0);
+			if (w.stop != 1) {
+				if (w.stop == 3) {
+					*ic = w.st;
+				} else {
+					count(SONDE_INJ_CHUNKED);
+					ic->state = IC_LOST;
+				}
+				return SK_PASS;
+			}
+			off += w.pos;
+		}
+		ic->state = IC_START;
+		ic->left = 0;
+		if (off >= size)
+			return SK_PASS;
+	}
 	n = size - off > HEAD_MASK + 1 ? HEAD_MASK + 1 : size - off;
-	if (n < 16 || copy_head(msg, off, n, hb->b) != n) {
+	if (n < 16 || copy_head(msg, off, n) != n) {
 		count(n < 16 ? SONDE_INJ_SPLIT : SONDE_INJ_NO_MEMORY);
 		ic->state = IC_LOST;
 		return SK_PASS;
@@ -309,12 +472,21 @@ int sonde_inject(struct sk_msg_md *msg)
 	}
 	/* Where the next request starts, before anything is written. */
 	rest = size - off - s.end;
-	if (s.chunked)
-		lose = SONDE_INJ_CHUNKED;
-	else if (rest > s.cl)
+	if (s.chunked) {
+		struct walk w = { .b = hb->b, .wn = n, .avail = size - off, .pos = s.end };
+
+		w.st.state = IC_CSIZE;
+		bpf_loop(HEAD_STEPS, walk_step, &w, 0);
+		if (w.stop == 3)
+			*ic = w.st;
+		else
+			lose = w.stop == 1 ? SONDE_INJ_PIPELINED : SONDE_INJ_CHUNKED;
+	} else if (rest > s.cl) {
 		lose = SONDE_INJ_PIPELINED;
-	else
+	} else if (s.cl > rest) {
+		ic->state = IC_BODY;
 		ic->left = s.cl - rest;
+	}
 	if (lose >= 0)
 		ic->state = IC_LOST;
 

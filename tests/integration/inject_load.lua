@@ -2,7 +2,8 @@
 -- for test_inject.sh: ids unique in the run; inject_app.py A calls B with a
 -- body of that size (0, 100, 1500 or 5000 bytes: over 1 KiB and over 4 KiB),
 -- over a new or a kept-alive connection, some with their own traceparent,
--- some chunked (over new connections).
+-- some chunked (over kept-alive connections: the requests after them must be
+-- found too).
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -19,7 +20,7 @@ function request()
   local id = th * 1000000 + n
   local q = "?size=" .. sizes[n % 5 + 1]
   if n % 13 == 5 then
-    q = q .. "&conn=new&chunked=1"
+    q = q .. "&conn=keep&chunked=1"
   elseif n % 2 == 0 then
     q = q .. "&conn=keep"
   else
