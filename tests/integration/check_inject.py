@@ -32,9 +32,11 @@ def main():
         if not r["ok"]:
             c["corrupted"] += 1
         tps = r["traceparent"]
-        if r["path"].startswith(("/split/", "/pipe/")):
+        if r["path"].startswith(("/split/", "/pipe/", "/after/")):
             c["raw"] = c.get("raw", 0) + 1
             c["duplicated"] += len(tps) > 1
+            if r["path"].startswith("/after/") and len(tps) == 1:
+                c["after_injected"] = c.get("after_injected", 0) + 1
             continue
         own = OWN_TP in tps
         if own:

@@ -16,7 +16,8 @@
       when chunked=1. Answers 200 with B's status.
       GET /split/<id>?size=N&at=K: the same POST written by hand in two sends,
       split at byte K (every K of a test's loop: inside the request line, the
-      head, the body). GET /pipe/<id>?size=N: two requests in one send.
+      head, the body). GET /pipe/<id>?size=N: two requests in one send, then
+      a third (POST /after/<id>) alone on the same connection.
 """
 import hashlib
 import http.client
@@ -127,8 +128,20 @@ class A(BaseHTTPRequestHandler):
             if not chunk:
                 break
             got += chunk
+        ok = got.count(b"HTTP/1.1 200") == want
+        if kind == "pipe" and ok:
+            # A third request on the same connection, alone in its send: the
+            # pipelined ones must have been followed for it to be found.
+            s.sendall(one(2).replace(b"POST /pipe/", b"POST /after/", 1))
+            got = b""
+            while b"HTTP/1.1 200" not in got:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            ok = b"HTTP/1.1 200" in got
         s.close()
-        return 200 if got.count(b"HTTP/1.1 200") == want else 598
+        return 200 if ok else 598
 
     def answer(self):
         n = int(self.headers.get("Content-Length") or 0)

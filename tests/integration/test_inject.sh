@@ -39,6 +39,16 @@ sleep 1.5
 check
 assert_eq "B saw it with one traceparent, A's CLIENT span under A's SERVER span" 1 "$(count joined)"
 
+step "the caller's traceparent: B gets its trace"
+: >"$LIB_TMP/b.jsonl"
+T1=4bf92f3577b34da6a3ce929d0e0e4736
+curl -sf -H "traceparent: 00-$T1-00f067aa0ba902b7-01" "http://127.0.0.1:$NGINX_PORT/chain/11?size=10&conn=new" \
+	>/dev/null || fail "request with a traceparent"
+assert_eq "the trace B received" "$T1" "$("$PYTHON" -c 'import json,sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["path"] == "/in/11": print(" ".join(x.split("-")[1] for x in r["traceparent"]))' "$LIB_TMP/b.jsonl")"
+
 step "30 requests one after the other through the gateway: its hop joined too"
 : >"$LIB_TMP/b.jsonl"
 for ((i = 0; i < 30; i++)); do
@@ -91,7 +101,7 @@ done
 assert_eq "requests that failed" 0 "$bad"
 sleep 1
 check
-assert_eq "B saw them all" $((329 + 40)) "$(count raw)"
+assert_eq "B saw them all" $((329 + 60)) "$(count raw)"
 assert_eq "bodies corrupted" 0 "$(count corrupted)"
 assert_eq "requests with two traceparents" 0 "$(count duplicated)"
 assert_gt "heads split before their end counted" 0 "$(metric 'sonde_inject_skipped_total{reason="split"}')"
