@@ -87,12 +87,14 @@ struct end {
 	uint8_t role;
 };
 
-static void rec(struct fixture *f, const struct end *e, uint8_t dir, uint64_t ts, const char *p)
+/* A data record of e (and, unless NULL, the ids the kernel gave its request: SONDE_F_IDS). */
+static void rec_ids(struct fixture *f, const struct end *e, uint8_t dir, uint64_t ts, const char *p,
+		    const struct sonde_ids *ids)
 {
-	uint8_t buf[sizeof(struct sonde_event) + sizeof(struct sonde_conn_tuple) + 2048];
+	uint8_t buf[sizeof(struct sonde_event) + sizeof(struct sonde_conn_tuple) + 2048 + 64];
 	struct sonde_event *ev = (struct sonde_event *)buf;
 	struct sonde_conn_tuple *t = (struct sonde_conn_tuple *)(ev + 1);
-	size_t n = strlen(p);
+	size_t n = strlen(p), at = SONDE_RECORD_ALIGN(sizeof(*ev) + sizeof(*t) + n);
 
 	memset(buf, 0, sizeof(buf));
 	ev->type = SONDE_EV_DATA;
@@ -103,7 +105,7 @@ static void rec(struct fixture *f, const struct end *e, uint8_t dir, uint64_t ts
 	ev->conn_id = e->conn_id;
 	ev->ts_ns = ts;
 	ev->caplen = ev->len = (uint32_t)n;
-	ev->flags = SONDE_F_TUPLE;
+	ev->flags = SONDE_F_TUPLE | (ids ? SONDE_F_IDS : 0);
 	t->family = SONDE_AF_INET;
 	t->role = e->role;
 	inet_pton(AF_INET, "127.0.0.1", t->laddr);
@@ -111,7 +113,14 @@ static void rec(struct fixture *f, const struct end *e, uint8_t dir, uint64_t ts
 	t->lport = e->lport;
 	t->rport = e->rport;
 	memcpy(t + 1, p, n);
-	agent__handle(f->a, buf, sizeof(*ev) + sizeof(*t) + n);
+	if (ids)
+		memcpy(buf + at, ids, sizeof(*ids));
+	agent__handle(f->a, buf, ids ? at + sizeof(*ids) : sizeof(*ev) + sizeof(*t) + n);
+}
+
+static void rec(struct fixture *f, const struct end *e, uint8_t dir, uint64_t ts, const char *p)
+{
+	rec_ids(f, e, dir, ts, p, NULL);
 }
 
 #define IN SONDE_DIR_INGRESS
@@ -150,6 +159,67 @@ static void redis_get(struct fixture *f, const struct end *r, uint64_t ts, const
 	snprintf(cmd, sizeof(cmd), "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", strlen(key), key);
 	rec(f, r, OUT, ts, cmd);
 	rec(f, r, IN, ts + 1, "$-1\r\n");
+}
+
+static struct sonde_ids kids(uint8_t t, uint64_t span, uint64_t parent, uint8_t flags)
+{
+	struct sonde_ids ids = { .span_id = span, .parent_id = parent, .flags = flags };
+
+	memset(ids.trace_id, t, sizeof(ids.trace_id));
+	return ids;
+}
+
+/*
+ * --inject-traceparent: the spans carry exactly the ids the kernel put in the
+ * records, for the server request (from its traceparent) and for the client
+ * call it wrote into; the Redis call between is the server's child as usual.
+ */
+static void test_kernel_ids(void **state)
+{
+	struct fixture *f = *state;
+	struct end srv = { 100, 7, 10, 1, 8080, 40000, SONDE_ROLE_SERVER };
+	struct end cli = { 100, 7, 11, 2, 40001, 9090, SONDE_ROLE_CLIENT };
+	struct end red = { 100, 7, 12, 3, 40002, 6379, SONDE_ROLE_CLIENT };
+	struct sonde_ids si = kids(0xab, 0x1111, 0x2222, SONDE_IDS_SAMPLED | SONDE_IDS_REMOTE);
+	struct sonde_ids ci = kids(0xab, 0x3333, 0x1111, SONDE_IDS_SAMPLED | SONDE_IDS_INJECTED);
+	const struct span *s, *c, *r;
+
+	rec_ids(f, &srv, IN, 1 * MS, GET("/orders/1"), &si);
+	redis_get(f, &red, 2 * MS, "orders:1");
+	rec_ids(f, &cli, OUT, 3 * MS, GET("/pay/1"), &ci);
+	rec(f, &cli, IN, 4 * MS, RESP);
+	rec(f, &srv, OUT, 5 * MS, RESP);
+	s = find(f, "get /orders/{id}", SPAN_KIND_SERVER);
+	c = find(f, "get /pay/{id}", SPAN_KIND_CLIENT);
+	r = find(f, "redis get", SPAN_KIND_CLIENT);
+	assert_memory_equal(s->trace_id, si.trace_id, 16);
+	assert_true(s->id == 0x1111 && s->parent_id == 0x2222);
+	assert_memory_equal(c->trace_id, si.trace_id, 16);
+	assert_true(c->id == 0x3333 && c->parent_id == 0x1111);
+	assert_memory_equal(r->trace_id, si.trace_id, 16);
+	assert_true(r->parent_id == 0x1111);
+}
+
+/*
+ * A head read in two parts: the kernel drew a root at the request line and
+ * found the traceparent in the next read (SONDE_IDS_UPDATE, same span id):
+ * the request continues that trace.
+ */
+static void test_kernel_ids_update(void **state)
+{
+	struct fixture *f = *state;
+	struct end srv = { 100, 7, 10, 1, 8080, 40000, SONDE_ROLE_SERVER };
+	struct sonde_ids first = kids(0x01, 0x1111, 0, SONDE_IDS_SAMPLED);
+	struct sonde_ids upd = kids(0xcd, 0x1111, 0x4444,
+				    SONDE_IDS_SAMPLED | SONDE_IDS_REMOTE | SONDE_IDS_UPDATE);
+	const struct span *s;
+
+	rec_ids(f, &srv, IN, 1 * MS, "GET /orders/2 HTTP/1.1\r\n", &first);
+	rec_ids(f, &srv, IN, 2 * MS, "traceparent: 00-x-y-01\r\nHost: x\r\n\r\n", &upd);
+	rec(f, &srv, OUT, 3 * MS, RESP);
+	s = find(f, "get /orders/{id}", SPAN_KIND_SERVER);
+	assert_memory_equal(s->trace_id, upd.trace_id, 16);
+	assert_true(s->id == 0x1111 && s->parent_id == 0x4444);
 }
 
 /* A thread serving one request: its Redis call is the request's child. */
@@ -367,6 +437,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_join_server_read_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_sampled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_ids_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_zero, setup_unsampled, teardown),
 	};
 
