@@ -617,7 +617,6 @@ struct {
 	__type(value, struct sonde_thread_ctx);
 } inj_zero SEC(".maps");
 
-
 /* Where a new inj_lines value is built (the stack is the capture programs'). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -784,8 +783,8 @@ static __always_inline int inj_server_more(__u8 *payload, __u32 got, __u8 *ids_a
  * The ids of the request in the record being written on this CPU (header,
  * toff bytes of tuple, got bytes of payload: toff_got = toff << 16 | got),
  * put after its payload. A global function: verified once on its own, not
- * once per path of io_exit. ports is the connection's lport << 16 | rport;
- * dir the direction, | 0x100 when the connection's inj_head is set. Returns
+ * once per path of io_exit. ports is the connection's lport << 16 | rport
+ * (0: no sk_msg program writes into it); dir the direction, | 0x100 when the connection's inj_head is set. Returns
  * bit 0: ids written; bit 1: a request head is still being read (inj_head).
  */
 __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u32 dir)
@@ -824,6 +823,8 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 		line_done(id >> 32, conn_id);
 		return 0;
 	}
+	if (!ports)
+		return 0;
 	sent = bpf_map_lookup_elem(&inj_sent, &id);
 	if (!sent)
 		return 0;
@@ -974,9 +975,17 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		cs->left[dir & 1] = cs->left[dir & 1] > e->hdr.len ? cs->left[dir & 1] - e->hdr.len : 0;
 	if (cap < e->hdr.len)
 		stat_inc(SONDE_STAT_TRUNCATED);
-	if (inject_on && got >= 4) {
+	/*
+	 * Injection looks at server reads (a request's ids), server writes (its
+	 * response) and TCP client writes (what sk_msg wrote): never at what a
+	 * client reads, nor at Unix sockets' writes (sockops marks TCP only).
+	 */
+	if (inject_on && got >= 4 &&
+	    (dir == SONDE_DIR_EGRESS || cs->tuple.role != SONDE_ROLE_CLIENT)) {
 		int ir = inj_ids(id, cs->conn_id, toff << 16 | got,
-				 (__u32)cs->tuple.lport << 16 | cs->tuple.rport,
+				 cs->tuple.family == SONDE_AF_UNIX || cs->tuple.role == SONDE_ROLE_SERVER
+					 ? 0 /* nothing was written into it */
+					 : (__u32)cs->tuple.lport << 16 | cs->tuple.rport,
 				 dir | (cs->inj_head ? 0x100 : 0));
 
 		if (dir == SONDE_DIR_INGRESS)

@@ -132,6 +132,14 @@ int sonde_inj_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/* out (its span id drawn) becomes a child of the server request p. Returns 1. */
+static __always_inline int child_of(struct sonde_ids *out, const struct sonde_ids *p)
+{
+	__builtin_memcpy(out->trace_id, p->trace_id, 16);
+	out->parent_id = p->span_id;
+	out->flags = (p->flags & SONDE_IDS_SAMPLED) | SONDE_IDS_INJECTED;
+	return 1;
+}
 
 /*
  * The context of a client request thread id sends now: its one server
@@ -155,6 +163,7 @@ static __always_inline int client_ids(__u64 id, struct sonde_ids *out, struct he
 					at = i;
 				}
 	}
+	out->span_id = rand64() | 1;
 	if (n > 1) {
 		/* Several: the one whose request line this is, if exactly one (a proxy's forward). */
 		struct sonde_line_key k = { .tgid = id >> 32, .hash = head_line_hash(s) };
@@ -162,19 +171,10 @@ static __always_inline int client_ids(__u64 id, struct sonde_ids *out, struct he
 
 		if (!f || f->count != 1 || now - f->ts >= SONDE_INFLIGHT_NS)
 			return 0;
-		__builtin_memcpy(out->trace_id, f->ids.trace_id, 16);
-		out->parent_id = f->ids.span_id;
-		out->flags = (f->ids.flags & SONDE_IDS_SAMPLED) | SONDE_IDS_INJECTED;
-		out->span_id = rand64() | 1;
-		return 1;
+		return child_of(out, &f->ids);
 	}
-	out->span_id = rand64() | 1;
-	if (n == 1 && tc && at >= 0 && at < SONDE_INFLIGHT) {
-		__builtin_memcpy(out->trace_id, tc->slot[at].ids.trace_id, 16);
-		out->parent_id = tc->slot[at].ids.span_id;
-		out->flags = (tc->slot[at].ids.flags & SONDE_IDS_SAMPLED) | SONDE_IDS_INJECTED;
-		return 1;
-	}
+	if (n == 1 && tc && at >= 0 && at < SONDE_INFLIGHT)
+		return child_of(out, &tc->slot[at].ids);
 	hi = rand64() | 1;
 	lo = rand64();
 	__builtin_memcpy(out->trace_id, &hi, 8);
@@ -197,7 +197,6 @@ static __always_inline void hex64(__u8 *o, __u64 v)
 }
 
 /* The header line, SONDE_INJ_HDR_LEN bytes (built in place: no .rodata). */
-
 static __always_inline void build_header(struct hdr_line *h, const struct sonde_ids *ids)
 {
 	__u64 hi, lo;
