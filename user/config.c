@@ -72,6 +72,7 @@ void config_usage(FILE *out)
 		"                           stdout and stderr as JSON lines with trace ids\n"
 		"      --loki-url URL       push the log lines to Loki\n"
 		"                           (e.g. http://127.0.0.1:3100/loki/api/v1/push)\n"
+		"      --loki-encoding E    protobuf (snappy, as Promtail; default) or json (gzip)\n"
 		"      --otlp-url URL       send spans and log lines as OTLP/HTTP JSON to\n"
 		"                           URL/v1/traces and URL/v1/logs (e.g. http://127.0.0.1:4318)\n"
 		"      --ratelimit-redis URL  share rate-limit counts with other sonde instances\n"
@@ -155,6 +156,7 @@ enum {
 	OPT_ENVIRONMENT,
 	OPT_APP_LOGS,
 	OPT_LOKI_URL,
+	OPT_LOKI_ENCODING,
 	OPT_OTLP_URL,
 	OPT_RATELIMIT_REDIS,
 	OPT_CORRELATION_REDIS,
@@ -235,6 +237,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "environment", required_argument, NULL, OPT_ENVIRONMENT },
 		{ "capture-app-logs", no_argument, NULL, OPT_APP_LOGS },
 		{ "loki-url", required_argument, NULL, OPT_LOKI_URL },
+		{ "loki-encoding", required_argument, NULL, OPT_LOKI_ENCODING },
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
 		{ "correlation-redis", required_argument, NULL, OPT_CORRELATION_REDIS },
@@ -362,6 +365,15 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			}
 			snprintf(c->loki_url, sizeof(c->loki_url), "%s", optarg);
 			c->cli_loki_url = true;
+			break;
+		case OPT_LOKI_ENCODING:
+			if (strcmp(optarg, "json") && strcmp(optarg, "protobuf")) {
+				fprintf(err, "sonde: bad --loki-encoding '%s' (want protobuf or json)\n",
+					optarg);
+				goto usage;
+			}
+			c->loki_json = !strcmp(optarg, "json");
+			c->cli_loki_encoding = true;
 			break;
 		case OPT_INJECT_TRACEPARENT:
 			c->inject_traceparent = true;
@@ -677,7 +689,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 		} else if (!strcmp(k, "logs")) {
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "logs: want a mapping (file, level, max_size, files, "
-					 "capture_app_logs, loki_url)");
+					 "capture_app_logs, loki_url, loki_encoding)");
 			for (yaml_node_pair_t *lp = vn->data.mapping.pairs.start;
 			     lp < vn->data.mapping.pairs.top; lp++) {
 				yaml_node_t *lk = yaml_document_get_node(&d, lp->key);
@@ -709,6 +721,11 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 						YERR(lv, "logs.loki_url: want http://...");
 					if (!c->cli_loki_url)
 						snprintf(c->loki_url, sizeof(c->loki_url), "%s", val);
+				} else if (!strcmp(key, "loki_encoding")) {
+					if (!val || (strcmp(val, "json") && strcmp(val, "protobuf")))
+						YERR(lv, "logs.loki_encoding: want protobuf or json");
+					if (!c->cli_loki_encoding)
+						c->loki_json = !strcmp(val, "json");
 				} else if (!strcmp(key, "capture_app_logs")) {
 					if (!val || (strcmp(val, "true") && strcmp(val, "false")))
 						YERR(lv, "logs.capture_app_logs: want true or false");

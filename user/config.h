@@ -58,7 +58,8 @@ struct config {
 	bool capture_app_logs;     /* --capture-app-logs: targets' stdout/stderr lines re-emitted */
 	char loki_url[512];        /* --loki-url URL: push the lines to Loki ("" none) */
 	char otlp_url[512];        /* --otlp-url URL: OTLP/HTTP JSON to URL/v1/traces, URL/v1/logs */
-	bool cli_loki_url, cli_otlp_url;
+	bool loki_json;            /* --loki-encoding json: gzip JSON push (else protobuf, snappy) */
+	bool cli_loki_url, cli_otlp_url, cli_loki_encoding;
 	bool cli_log_file, cli_log_level, cli_log_max_size, cli_log_files, cli_environment;
 
 	/* From the YAML file. */

@@ -379,7 +379,7 @@ static int start_logs(struct sonde *s)
 	}
 	s->logs = log_sink__new(&s->cfg);
 	if (s->cfg.loki_url[0]) {
-		s->loki = log_http__start(s->cfg.loki_url, LOG_HTTP_LOKI, 0);
+		s->loki = log_http__start(s->cfg.loki_url, s->cfg.loki_json ? LOG_HTTP_LOKI_JSON : LOG_HTTP_LOKI, 0);
 		if (!s->loki)
 			return -errno;
 	}

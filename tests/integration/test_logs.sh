@@ -74,28 +74,34 @@ wait_until 5 grep -q '"/api/products/8"' "$LOGS/sonde.log" 2>/dev/null &&
 assert_true "sonde still runs after SIGHUP" lib_alive "$SONDE_PID"
 stop_sonde
 
-step "Loki: the lines pushed as logproto.PushRequest, decoded by protobufjs with Loki's definitions"
-need_node_modules winston-loki
-LOKI_DIR=$LIB_TMP/loki
-mkdir -p "$LOKI_DIR"
-LOKI_PORT=$(free_port)
-"$PYTHON" "$HERE/zipkin_receiver.py" "$LOKI_PORT" "$LOKI_DIR" --path /loki/api/v1/push \
-	--content-type application/x-protobuf --suffix .pb >"$LIB_TMP/loki.log" 2>&1 &
-track_pid loki $!
-wait_until 10 grep -q ready "$LIB_TMP/loki.log" || die "loki receiver did not start"
-rm -f "$LOGS"/*
-SONDE_PORT=
-start_sonde --pid "$NGINX_PID=gateway" --environment test --log-file "$LOGS/both.log" \
-	--loki-url "http://127.0.0.1:$LOKI_PORT/loki/api/v1/push"
-for ((i = 0; i < 500; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
-	send_requests keep 4 200 >/dev/null
-curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/nope"
-wait_metric 'sonde_log_lines_exported_total{exporter="loki"}' 501 10 >/dev/null
-stop_sonde
-node "$LIB_DIR/node/loki_decode.js" "$LOKI_DIR"/*.pb >"$LIB_TMP/loki.entries" 2>"$LIB_TMP/loki.err" &&
-	pass "$(ls "$LOKI_DIR" | wc -l) push bodies decode and verify as logproto.PushRequest" ||
-	fail "loki bodies: $(head -3 "$LIB_TMP/loki.err")"
-"$PYTHON" - "$LIB_TMP/loki.entries" "$LOGS/both.log" >"$LIB_TMP/loki.out" 2>&1 <<'PY' && pass "$(cat "$LIB_TMP/loki.out")" || fail "$(cat "$LIB_TMP/loki.out")"
+# Loki, in the encoding $1 (protobuf: snappy logproto, the default; json: gzip JSON).
+loki_round() {
+	local enc=$1 dir=$LIB_TMP/loki-$1 port
+	mkdir -p "$dir"
+	port=$(free_port)
+	if [ "$enc" = json ]; then
+		"$PYTHON" "$HERE/zipkin_receiver.py" "$port" "$dir" --path /loki/api/v1/push \
+			--content-type application/json --encoding gzip --suffix .json.gz >"$LIB_TMP/loki-$enc.log" 2>&1 &
+	else
+		"$PYTHON" "$HERE/zipkin_receiver.py" "$port" "$dir" --path /loki/api/v1/push \
+			--content-type application/x-protobuf --suffix .pb >"$LIB_TMP/loki-$enc.log" 2>&1 &
+	fi
+	track_pid loki $!
+	wait_until 10 grep -q ready "$LIB_TMP/loki-$enc.log" || die "loki receiver did not start"
+	rm -f "$LOGS"/*
+	SONDE_PORT=
+	start_sonde --pid "$NGINX_PID=gateway" --environment test --log-file "$LOGS/both.log" \
+		--loki-url "http://127.0.0.1:$port/loki/api/v1/push" $([ "$enc" = json ] && echo --loki-encoding json)
+	for ((i = 0; i < 500; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
+		send_requests keep 4 200 >/dev/null
+	curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/nope"
+	wait_metric 'sonde_log_lines_exported_total{exporter="loki"}' 501 10 >/dev/null
+	stop_sonde
+	[ -n "$(ls "$dir")" ] || fail "$enc: no push body reached the receiver (415 on a wrong Content-Type or Content-Encoding)"
+	node "$LIB_DIR/node/loki_decode.js" "$dir"/* >"$LIB_TMP/loki.entries" 2>"$LIB_TMP/loki.err" &&
+		pass "$enc: $(ls "$dir" | wc -l) push bodies decode and verify as logproto.PushRequest" ||
+		fail "$enc: loki bodies: $(head -3 "$LIB_TMP/loki.err")"
+	"$PYTHON" - "$LIB_TMP/loki.entries" "$LOGS/both.log" >"$LIB_TMP/loki.out" 2>&1 <<'PY' && pass "$enc: $(cat "$LIB_TMP/loki.out")" || fail "$enc: $(cat "$LIB_TMP/loki.out")"
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1])]
 file_lines = [l.rstrip("\n") for l in open(sys.argv[2])]
@@ -110,6 +116,13 @@ ts_ok = all(abs(int(e["ts_ns"]) / 1e9 - time.time()) < 600 for e in entries)
 print("entries %d, the same lines as the file %d; stream labels %s" % (len(entries), len(file_lines), sorted(labels)))
 sys.exit(0 if ok and ts_ok and len(entries) == 501 else 1)
 PY
+}
+
+step "Loki: the lines pushed as logproto.PushRequest (snappy), decoded by protobufjs with Loki's definitions"
+need_node_modules winston-loki
+loki_round protobuf
+step "Loki: the same lines as gzip JSON (--loki-encoding json), checked by ajv against the push API's JSON form, then as a PushRequest"
+loki_round json
 
 step "Loki down: capture goes on, lines dropped and counted, /metrics answers"
 SONDE_PORT=

@@ -3,9 +3,12 @@
 
     zipkin_receiver.py PORT DIR [--delay SECONDS] [--status CODE]
                        [--path PATH --content-type TYPE --suffix .EXT]
+                       [--encoding gzip]
 
 The same receiver stands in for Loki (--path /loki/api/v1/push
---content-type application/x-protobuf --suffix .pb) and OTLP collectors.
+--content-type application/x-protobuf --suffix .pb, or with --encoding gzip
+for its gzip JSON form) and OTLP collectors. With --encoding, a POST without
+that Content-Encoding is answered 415; the body is kept as it came.
 
 DIR "-": bodies are read and answered, not kept.
 
@@ -44,6 +47,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if ctype != self.server.ctype:
             self.answer(415)  # the exporter must say what it sends
             return
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding != self.server.encoding:
+            self.answer(415)
+            return
         length = self.headers.get("Content-Length")
         if length is None:
             self.answer(411)  # libcurl always sends Content-Length for a POST body
@@ -70,9 +77,10 @@ class Receiver(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, port, out_dir, delay, status, paths=(PATH,), ctype="application/json",
-                 suffix=".json"):
+                 suffix=".json", encoding=""):
         super().__init__(("127.0.0.1", port), Handler)
         self.paths, self.ctype, self.suffix = tuple(paths), ctype, suffix
+        self.encoding = encoding
         self.out_dir = out_dir
         self.delay = delay
         self.status = status
@@ -102,10 +110,12 @@ def main():
     ap.add_argument("--path", action="append", help="a path POSTs go to (repeatable)")
     ap.add_argument("--content-type", default="application/json", help="the only one taken")
     ap.add_argument("--suffix", default=".json", help="of the saved bodies")
+    ap.add_argument("--encoding", default="", help="the only Content-Encoding taken (none: identity)")
     a = ap.parse_args()
     if a.dir != "-":
         os.makedirs(a.dir, exist_ok=True)
-    srv = Receiver(a.port, a.dir, a.delay, a.status, a.path or [PATH], a.content_type, a.suffix)
+    srv = Receiver(a.port, a.dir, a.delay, a.status, a.path or [PATH], a.content_type, a.suffix,
+                   a.encoding)
     print("ready", flush=True)
     try:
         srv.serve_forever()

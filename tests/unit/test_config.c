@@ -175,7 +175,10 @@ static void test_logs(void **state)
 			"  max_size: 2G\n"
 			"  files: 9\n"
 			"  capture_app_logs: true\n"
-			"  loki_url: http://loki:3100/loki/api/v1/push\n";
+			"  loki_url: http://loki:3100/loki/api/v1/push\n"
+			"  loki_encoding: json\n";
+	const char *pb[] = { "--pid", "1", "--loki-encoding", "protobuf", NULL };
+	const char *bad_enc[] = { "--pid", "1", "--loki-encoding", "xml", NULL };
 	char err[256];
 
 	(void)state;
@@ -188,8 +191,14 @@ static void test_logs(void **state)
 	assert_int_equal(c.log_level, LOG_ERROR);
 	assert_true(c.log_max_size == 2ULL << 30 && c.log_files == 9 && c.capture_app_logs);
 	assert_string_equal(c.loki_url, "http://loki:3100/loki/api/v1/push");
+	assert_true(c.loki_json);
 	assert_string_equal(c.otlp_url, "http://collector:4318");
 	config_free(&c);
+	assert_int_equal(parse(&c, pb), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_false(c.loki_json); /* the command line wins */
+	config_free(&c);
+	assert_int_equal(parse(&c, bad_enc), CONFIG_USAGE);
 	/* The command line wins. */
 	assert_int_equal(parse(&c, args), CONFIG_OK);
 	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);

@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
+#include <zlib.h>
 
 #include "config.h"
 #include "export/log_file.h"
+#include "export/log_http.h"
 #include "export/log_json.h"
 #include "sinks/log_sink.h"
 
@@ -261,6 +264,73 @@ static void test_file_rotation(void **state)
 	}
 }
 
+/*
+ * Loki's JSON push body: one stream per label set with its entries in order,
+ * nanosecond strings, lines escaped; gzip of it inflates back to the same bytes.
+ */
+static void test_loki_json(void **state)
+{
+	struct log_record r = { 0 };
+	char a[320], b[320];
+	struct zbuf body = { 0 }, gz = { 0 };
+	struct json_object *o, *streams, *st, *vals, *v;
+	char *back;
+	z_stream z = { 0 };
+
+	(void)state;
+	r.service = "sh\"op";
+	r.environment = "test";
+	r.level = LOG_INFO;
+	loki_labels(&r, true, a, sizeof(a));
+	assert_string_equal(a, "{\"service\":\"sh\\\"op\",\"environment\":\"test\",\"level\":\"INFO\"}");
+	r.environment = NULL;
+	r.level = LOG_ERROR;
+	loki_labels(&r, true, b, sizeof(b));
+	assert_string_equal(b, "{\"service\":\"sh\\\"op\",\"level\":\"ERROR\"}");
+	loki_labels(&r, false, b + 100, 200);
+	assert_string_equal(b + 100, "{service=\"sh\\\"op\", level=\"ERROR\"}");
+	loki_labels(&r, true, b, sizeof(b));
+
+	const struct loki_entry e[] = {
+		{ a, 1733380000123456789ULL, "{\"message\":\"one\"}", 17 },
+		{ b, 1733380000123456790ULL, "{\"message\":\"two\\n\"}", 20 },
+		{ a, 1733380000123456791ULL, "{\"message\":\"three\"}", 19 },
+	};
+	loki_push_json(&body, e, 3);
+	assert_false(body.oom);
+	o = json_tokener_parse(body.p);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "streams", &streams));
+	assert_int_equal(json_object_array_length(streams), 2);
+	st = json_object_array_get_idx(streams, 0);
+	assert_true(json_object_object_get_ex(st, "values", &vals));
+	assert_int_equal(json_object_array_length(vals), 2);
+	v = json_object_array_get_idx(vals, 1);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)), "1733380000123456791");
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 1)), "{\"message\":\"three\"}");
+	st = json_object_array_get_idx(streams, 1);
+	assert_true(json_object_object_get_ex(st, "stream", &v));
+	assert_true(json_object_object_get_ex(v, "level", &v));
+	assert_string_equal(json_object_get_string(v), "ERROR");
+	json_object_put(o);
+
+	assert_int_equal(gzip_buf(&gz, body.p, body.len), 0);
+	assert_true(gz.len > 18 && (unsigned char)gz.p[0] == 0x1f && (unsigned char)gz.p[1] == 0x8b);
+	back = malloc(body.len + 1);
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)gz.p;
+	z.avail_in = (uInt)gz.len;
+	z.next_out = (Bytef *)back;
+	z.avail_out = (uInt)body.len + 1;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.total_out, body.len);
+	assert_memory_equal(back, body.p, body.len);
+	inflateEnd(&z);
+	free(back);
+	zbuf_free(&body);
+	zbuf_free(&gz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_call_line),
 	    cmocka_unit_test(test_json_escapes),
 	    cmocka_unit_test(test_file_rotation),
+	    cmocka_unit_test(test_loki_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <snappy-c.h>
+#include <zlib.h>
 
 #include "export/byte_ring.h"
 #include "export/log_json.h"
@@ -43,7 +44,7 @@ struct log_http {
 	struct curl_slist *headers;
 	char *batch;        /* records taken out of the ring */
 	struct loki_entry *entries;
-	struct zbuf body, stream, entry;
+	struct zbuf body, gz; /* the request, and its gzip (JSON form) */
 	char *snap;
 	size_t snap_cap;
 	bool failing;
@@ -124,6 +125,80 @@ void loki_push_request(struct zbuf *b, const struct loki_entry *e, size_t n)
 	zbuf_free(&ts);
 }
 
+/*
+ * The JSON push body: {"streams":[{"stream":{...},"values":[["<ns>","<line>"],...]},...]},
+ * one stream per label set, entries in order. Timestamps are nanosecond strings.
+ */
+void loki_push_json(struct zbuf *b, const struct loki_entry *e, size_t n)
+{
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	bool first_stream = true;
+	char ts[24];
+
+	if (!done) {
+		b->oom = true;
+		return;
+	}
+	zbuf_puts(b, "{\"streams\":[");
+	for (size_t i = 0; i < n; i++) {
+		bool first = true;
+
+		if (done[i])
+			continue;
+		if (!first_stream)
+			zbuf_put(b, ",", 1);
+		first_stream = false;
+		zbuf_puts(b, "{\"stream\":");
+		zbuf_puts(b, e[i].labels);
+		zbuf_puts(b, ",\"values\":[");
+		for (size_t k = i; k < n; k++) {
+			if (done[k] || strcmp(e[k].labels, e[i].labels))
+				continue;
+			done[k] = true;
+			if (!first)
+				zbuf_put(b, ",", 1);
+			first = false;
+			zbuf_put(b, ts, snprintf(ts, sizeof(ts), "[\"%llu\",", (unsigned long long)e[k].ts_ns));
+			zipkin_json_str(b, e[k].line, e[k].len);
+			zbuf_put(b, "]", 1);
+		}
+		zbuf_puts(b, "]}");
+	}
+	zbuf_puts(b, "]}");
+	free(done);
+}
+
+int gzip_buf(struct zbuf *out, const char *p, size_t n)
+{
+	z_stream z = { 0 };
+	size_t room;
+	int rc;
+
+	zbuf_reset(out);
+	/* 15 + 16: a gzip header and trailer around the deflate stream; level 1: cheap. */
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	room = deflateBound(&z, n) + 32;
+	if (room > out->cap) {
+		char *q = realloc(out->p, room);
+
+		if (!q) {
+			deflateEnd(&z);
+			return -1;
+		}
+		out->p = q;
+		out->cap = room;
+	}
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out->p;
+	z.avail_out = (uInt)room;
+	rc = deflate(&z, Z_FINISH);
+	out->len = room - z.avail_out;
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : -1;
+}
+
 /* A label value, escaped as Prometheus/LogQL label values are. */
 static size_t label_value(char *out, size_t room, const char *v)
 {
@@ -138,10 +213,32 @@ static size_t label_value(char *out, size_t room, const char *v)
 	return n;
 }
 
-void loki_labels(const struct log_record *r, char *out, size_t outsz)
+/* {"service":"..","environment":"..","level":".."}: the JSON form's stream. */
+static void loki_labels_json(const struct log_record *r, char *out, size_t outsz)
+{
+	struct zbuf b = { 0 };
+
+	zbuf_puts(&b, "{\"service\":");
+	zipkin_json_str(&b, r->service ? r->service : "", 127);
+	if (r->environment && r->environment[0]) {
+		zbuf_puts(&b, ",\"environment\":");
+		zipkin_json_str(&b, r->environment, 127);
+	}
+	zbuf_puts(&b, ",\"level\":\"");
+	zbuf_puts(&b, log_level_name(r->level));
+	zbuf_puts(&b, "\"}");
+	snprintf(out, outsz, "%s", b.oom || !b.p ? "{}" : b.p);
+	zbuf_free(&b);
+}
+
+void loki_labels(const struct log_record *r, bool json, char *out, size_t outsz)
 {
 	char svc[128], env[128];
 
+	if (json) {
+		loki_labels_json(r, out, outsz);
+		return;
+	}
 	label_value(svc, sizeof(svc), r->service ? r->service : "");
 	label_value(env, sizeof(env), r->environment ? r->environment : "");
 	if (env[0])
@@ -171,7 +268,7 @@ void log_http__out(void *ctx, const struct log_record *r)
 		log_json_line(&l->enc, r);
 		if (l->enc.len)
 			l->enc.len--; /* its '\n': Loki's entries are lines already */
-		loki_labels(r, labels, sizeof(labels));
+		loki_labels(r, l->format == LOG_HTTP_LOKI_JSON, labels, sizeof(labels));
 	}
 	if (l->enc.oom || !l->enc.len)
 		return;
@@ -269,6 +366,14 @@ static bool post(struct log_http *l, size_t nentries)
 			return false;
 		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, l->body.p);
 		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->body.len);
+		goto send;
+	}
+	if (l->format == LOG_HTTP_LOKI_JSON) {
+		loki_push_json(&l->body, l->entries, nentries);
+		if (l->body.oom || gzip_buf(&l->gz, l->body.p, l->body.len))
+			return false;
+		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, l->gz.p);
+		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->gz.len);
 		goto send;
 	}
 	loki_push_request(&l->body, l->entries, nentries);
@@ -418,9 +523,11 @@ struct log_http *log_http__start(const char *url, enum log_http_format format,
 	l->entries = calloc(ENTRIES_MAX, sizeof(*l->entries));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	l->easy = curl_easy_init();
-	l->headers = curl_slist_append(NULL, format == LOG_HTTP_OTLP
-						       ? "Content-Type: application/json"
-						       : "Content-Type: application/x-protobuf");
+	l->headers = curl_slist_append(NULL, format == LOG_HTTP_LOKI
+						       ? "Content-Type: application/x-protobuf"
+						       : "Content-Type: application/json");
+	if (l->headers && format == LOG_HTTP_LOKI_JSON)
+		l->headers = curl_slist_append(l->headers, "Content-Encoding: gzip");
 	if (l->headers)
 		l->headers = curl_slist_append(l->headers, "Expect:");
 	if (!l->url || !l->ring || !l->batch || !l->entries || !l->easy || !l->headers) {
@@ -481,8 +588,7 @@ void log_http__free(struct log_http *l)
 	curl_easy_cleanup(l->easy);
 	zbuf_free(&l->enc);
 	zbuf_free(&l->body);
-	zbuf_free(&l->stream);
-	zbuf_free(&l->entry);
+	zbuf_free(&l->gz);
 	free(l->snap);
 	free(l->entries);
 	free(l->batch);

@@ -5,13 +5,16 @@
  *   LOG_HTTP_LOKI  Loki's push API (--loki-url .../loki/api/v1/push) in its
  *                  protobuf form (logproto.PushRequest, snappy block-compressed,
  *                  as Promtail and the Grafana Agent send it);
+ *   LOG_HTTP_LOKI_JSON  the same API in its JSON form ({"streams":[{"stream":
+ *                  {labels}, "values":[["ns","line"]]}]}), gzip-compressed
+ *                  (Content-Encoding: gzip): --loki-encoding json;
  *   LOG_HTTP_OTLP  OTLP/HTTP JSON (--otlp-url ...: POST .../v1/logs), an
  *                  ExportLogsServiceRequest (export/otlp.h).
  *
  *   capture thread                          sender thread
  *   log_http__out(): the JSON line, copied --> byte ring --> every 1 s or 1 MiB: streams by
  *        never blocks; full: dropped          labels {service, environment, level}, encode,
- *                                             snappy, POST; 408/429/5xx/no answer: 3 retries
+ *                                             snappy or gzip, POST; 408/429/5xx/no answer: 3 retries
  *                                             (250 ms, 500 ms, 1 s), then dropped
  *
  * Loki's stream labels are service, environment and level only: the trace id
@@ -19,10 +22,11 @@
  * records by resource (service, pid).
  */
 
-enum log_http_format { LOG_HTTP_LOKI = 0, LOG_HTTP_OTLP };
+enum log_http_format { LOG_HTTP_LOKI = 0, LOG_HTTP_OTLP, LOG_HTTP_LOKI_JSON };
 #ifndef SONDE_EXPORT_LOG_HTTP_H
 #define SONDE_EXPORT_LOG_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,7 +61,14 @@ struct loki_entry {
 };
 struct zbuf;
 void loki_push_request(struct zbuf *b, const struct loki_entry *e, size_t n);
-/* The labels of a record: {service="..", environment="..", level=".."} into out. */
-void loki_labels(const struct log_record *r, char *out, size_t outsz);
+/* The same entries as the JSON push body; entries' labels are JSON objects (json). */
+void loki_push_json(struct zbuf *b, const struct loki_entry *e, size_t n);
+/*
+ * The labels of a record into out: {service="..", environment="..", level=".."}
+ * (LogQL, the protobuf form), or with json {"service":"..",...} (the JSON form).
+ */
+void loki_labels(const struct log_record *r, bool json, char *out, size_t outsz);
+/* gzip (RFC 1952) of n bytes into out (reset first). 0, or -1. */
+int gzip_buf(struct zbuf *out, const char *p, size_t n);
 
 #endif /* SONDE_EXPORT_LOG_HTTP_H */
