@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """check_inject.py B_LOG SONDE_URL SERVICE [GATEWAY]: what B received against
 the spans sonde built (test_inject.sh). Prints one "name value" line per
-count; the test compares them.
+count; the test compares them. Requests to /big/ (heads of over 1 KiB or
+4 KiB) that carry no traceparent are counted as big_plain, not missing
+(a head over 4 KiB is sent unchanged); those that carry one are checked as
+any other.
 
 For every request B saw: its body arrived whole (length and sha256 as the
 caller computed them); a request that had its own traceparent (tp=1) kept it,
@@ -37,6 +40,9 @@ def main():
             c["duplicated"] += len(tps) > 1
             if r["path"].startswith("/after/") and len(tps) == 1:
                 c["after_injected"] = c.get("after_injected", 0) + 1
+            continue
+        if r["path"].startswith("/big/") and not tps:
+            c["big_plain"] = c.get("big_plain", 0) + 1
             continue
         own = OWN_TP in tps
         if own:

@@ -13,7 +13,8 @@
       [&tp=1][&chunked=1] it calls B once: POST /in/<id> with a body of N
       deterministic bytes (GET when N is 0), over a new connection or the
       thread's kept-alive one, with its own traceparent when tp=1, chunked
-      when chunked=1. Answers 200 with B's status.
+      when chunked=1; with pad=P, to /big/<id> with an X-Pad header of P bytes
+      (heads over 1 KiB and over 4 KiB). Answers 200 with B's status.
       GET /split/<id>?size=N&at=K: the same POST written by hand in two sends,
       split at byte K (every K of a test's loop: inside the request line, the
       head, the body). GET /pipe/<id>?size=N: two requests in one send, then
@@ -169,13 +170,17 @@ class A(BaseHTTPRequestHandler):
         }
         if q.get("tp"):
             headers["traceparent"] = OWN_TP
+        pad = int(q.get("pad", "0"))
+        if pad:
+            headers["X-Pad"] = "p" * pad
+        path = ("/big/" if pad else "/in/") + rid
         c = self.conn(keep)
         try:
             if q.get("chunked") and size:
-                c.request("POST", "/in/" + rid, body=iter([body[: size // 2], body[size // 2:]]),
+                c.request("POST", path, body=iter([body[: size // 2], body[size // 2:]]),
                           headers=headers, encode_chunked=True)
             else:
-                c.request("POST" if size else "GET", "/in/" + rid, body=body or None,
+                c.request("POST" if size else "GET", path, body=body or None,
                           headers=headers)
             r = c.getresponse()
             r.read()

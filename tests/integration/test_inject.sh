@@ -107,6 +107,28 @@ assert_eq "requests with two traceparents" 0 "$(count duplicated)"
 assert_gt "heads split before their end counted" 0 "$(metric 'sonde_inject_skipped_total{reason="split"}')"
 assert_gt "second requests of a send counted" 0 "$(metric 'sonde_inject_skipped_total{reason="pipelined"}')"
 
+step "heads and bodies over 1 KiB and over 4 KiB"
+: >"$LIB_TMP/b.jsonl"
+skipped0=$(metric 'sonde_inject_skipped_total{reason="too_long"}')
+# 20 heads of ~1.4 KiB on one kept-alive connection (curl reuses it, so A's
+# thread reuses its own to B), bodies of 0, 2,500 and 5,000 bytes; then 10 heads
+# of ~5.2 KiB on new connections.
+urls=()
+for ((i = 0; i < 20; i++)); do urls+=("http://127.0.0.1:$A_PORT/call/$((700 + i))?size=$(((i % 3) * 2500))&conn=keep&pad=1200"); done
+ok=$(curl -s "${urls[@]}" | grep -o 200 | wc -l)
+for ((i = 0; i < 10; i++)); do
+	curl -s "http://127.0.0.1:$A_PORT/call/$((800 + i))?size=$(((i % 2) * 5000))&conn=new&pad=5000" | grep -q 200 && ok=$((ok + 1))
+done
+assert_eq "requests answered 200" 30 "$ok"
+sleep 1
+check
+assert_eq "B saw them all" 30 "$(count requests)"
+assert_eq "bodies corrupted" 0 "$(count corrupted)"
+assert_eq "requests with two traceparents" 0 "$(count duplicated)"
+assert_eq "heads of ~1.4 KiB: injected, and joined to A's spans" 20 "$(count joined)"
+assert_eq "heads of ~5.2 KiB: sent unchanged" 10 "$(count big_plain)"
+assert_eq "... and counted as too_long" 10 "$(($(metric 'sonde_inject_skipped_total{reason="too_long"}') - skipped0))"
+
 step "a second sonde observing B: one trace across the two, through the header alone"
 SONDE1_PID=$SONDE_PID SONDE1_PORT=$SONDE_PORT
 SONDE_PORT=
