@@ -17,6 +17,27 @@
 #include "sonde.h"
 #include "sonde_inject.h"
 #include "sock.h"
+
+/* Per CPU: the head being scanned has a b3 or X-B3-* line (http_head.h's HEAD_B3_SEEN). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inj_b3_seen SEC(".maps");
+
+static __always_inline __u32 *b3_seen(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&inj_b3_seen, &zero);
+}
+#define HEAD_B3_SEEN()                                                         \
+	do {                                                                   \
+		__u32 *seen_ = b3_seen();                                      \
+		if (seen_)                                                     \
+			*seen_ = 1;                                            \
+	} while (0)
 #include "http_head.h"
 #include "inject_maps.h"
 
@@ -625,6 +646,36 @@ struct {
 	__type(value, struct sonde_line_flight);
 } inj_line_new SEC(".maps");
 
+/*
+ * A request head that names its trace in B3 headers only: read by
+ * sonde_inj_b3, which the data exit tail-calls once the record is published
+ * (its own program: parsing B3 in the capture programs took their
+ * verification past its million instructions).
+ */
+struct inj_b3_job {
+	__u64 rec_off;  /* the record's offset in this CPU's ring (& ring_mask) */
+	__u64 conn_id;
+	__u64 span_id;  /* the server span's, as drawn */
+	__u32 toff;     /* the payload's offset in the record body */
+	__u32 n;        /* head bytes in the payload; 0: no job */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inj_b3_job);
+} inj_b3 SEC(".maps");
+
+/* Slot 0: sonde_inj_b3, set by the loader with --inject-traceparent (empty: no tail call). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} inj_tail SEC(".maps");
+#define IO_B3 2 /* io_exit: an inj_b3 job is set */
+
 /* The request in flight on conn_id is over: its line no longer counts. */
 static __always_inline void line_done(__u32 tgid, __u64 conn_id)
 {
@@ -681,7 +732,10 @@ static __always_inline int inj_server(__u8 *payload, __u32 got, __u8 *ids_at, __
 	__u64 parent = 0, hi, lo, oldest = ~0ULL;
 	__u8 sampled = 0;
 	int at = -1, open;
+	__u32 *seen = b3_seen();
 
+	if (seen)
+		*seen = 0;
 	bpf_loop(HEAD_STEPS, head_step_tp, &s, 0);
 	open = !s.end && s.line_end && !s.tp;
 	__builtin_memset(ids, 0, sizeof(*ids));
@@ -724,6 +778,17 @@ static __always_inline int inj_server(__u8 *payload, __u32 got, __u8 *ids_at, __
 		}
 	}
 	line_begin(&s, ids, id >> 32, conn_id, now);
+	seen = b3_seen();
+	if (seen && *seen && !s.tp && s.end) {
+		struct inj_b3_job *j = bpf_map_lookup_elem(&inj_b3, &z);
+
+		if (j) { /* inj_ids says where the record is */
+			j->conn_id = conn_id;
+			j->span_id = ids->span_id;
+			j->n = s.end;
+			return 1 | 4;
+		}
+	}
 	return 1 | open << 1;
 }
 
@@ -785,7 +850,8 @@ static __always_inline int inj_server_more(__u8 *payload, __u32 got, __u8 *ids_a
  * put after its payload. A global function: verified once on its own, not
  * once per path of io_exit. ports is the connection's lport << 16 | rport
  * (0: no sk_msg program writes into it); dir the direction, | 0x100 when the connection's inj_head is set. Returns
- * bit 0: ids written; bit 1: a request head is still being read (inj_head).
+ * bit 0: ids written; bit 1: a request head is still being read (inj_head);
+ * bit 2: its head has B3 headers and no traceparent (an inj_b3 job is set).
  */
 __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u32 dir)
 {
@@ -796,7 +862,7 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	struct sonde_sent *sent;
 	struct event_buf *e;
 	__u8 *payload, *ids_at;
-	__u32 w;
+	__u32 w, zero = 0;
 
 	if (!base || got < 4)
 		return 0;
@@ -806,7 +872,17 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	ids_at = &e->body[MASKED(SONDE_RECORD_ALIGN(toff + got), LEN_MASK)];
 	if ((dir & 0xff) == SONDE_DIR_INGRESS) {
 		if (http_request_start(payload))
-			return inj_server(payload, got, ids_at, id, conn_id);
+		{
+			int r = inj_server(payload, got, ids_at, id, conn_id);
+			struct inj_b3_job *j;
+
+			if ((r & 4) && (base = bpf_map_lookup_elem(&rings, &cpu)) &&
+			    (j = bpf_map_lookup_elem(&inj_b3, &zero))) {
+				j->rec_off = ((struct sonde_ring_ctl *)base)->head & ring_mask;
+				j->toff = (toff_got >> 16) & 127;
+			}
+			return r;
+		}
 		if (dir & 0x100)
 			return inj_server_more(payload, got, ids_at, id, conn_id);
 		return 0;
@@ -849,6 +925,7 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	long walked;
 	__u8 walk;
 	__u64 now;
+	int b3 = 0;
 
 	cs = conn_cached(tgid, a->fd, t->gen);
 	if (!cs)
@@ -988,8 +1065,10 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 					 : (__u32)cs->tuple.lport << 16 | cs->tuple.rport,
 				 dir | (cs->inj_head ? 0x100 : 0));
 
-		if (dir == SONDE_DIR_INGRESS)
+		if (dir == SONDE_DIR_INGRESS) {
 			cs->inj_head = (ir >> 1) & 1;
+			b3 = (ir >> 2) & 1;
+		}
 		if (ir & 1) {
 			e->hdr.flags |= SONDE_F_IDS;
 			rec_commit(&r, toff, got, sizeof(struct sonde_ids));
@@ -1002,8 +1081,16 @@ announced:
 		cs->announced = 1;
 		cs->announced_ts = now;
 	}
-	return 0;
+	return b3 ? IO_B3 : 0;
 }
+
+/* A data exit's end: io_exit's record is published; B3 headers are read by a tail call. */
+#define IO_DONE(ctx, r)                                                        \
+	do {                                                                   \
+		if ((r) == IO_B3)                                              \
+			bpf_tail_call(ctx, &inj_tail, 0);                      \
+		return 0;                                                      \
+	} while (0)
 
 /*
  * Errors by which a socket call fails its caller's call (err > 0): the peer
@@ -1389,7 +1476,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	{                                                                      \
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
-		return io_exit(ret, call, dir, t, &a);                            \
+		IO_DONE(ctx, io_exit(ret, call, dir, t, &a));                  \
 	}
 
 /* readv(fd, iov, iovcnt), writev */
@@ -1400,7 +1487,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
 		a.iovcnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);            \
-		return io_exit(ret, call, dir, t, &a);                            \
+		IO_DONE(ctx, io_exit(ret, call, dir, t, &a));                  \
 	}
 
 /* recvmsg(fd, msghdr, flags), sendmsg: the iovec array lives in the msghdr. */
@@ -1408,18 +1495,21 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	SEC("tp/syscalls/sys_exit_" #name)                                     \
 	int sonde_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
 	{                                                                      \
-		__u64 iv[2]; /* msg_iov, msg_iovlen: the stack is scarce */    \
-		DATA_PROLOGUE(ctx, call, dir);                                            \
+		DATA_PROLOGUE(ctx, call, dir);                                 \
 		if (dir == SONDE_DIR_INGRESS &&                                \
-		    (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK))             \
+		    (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK))                  \
 			return 0; /* the bytes will be read again */           \
-		if (bpf_probe_read_user(iv, sizeof(iv),                        \
-					(void *)PT_REGS_PARM2_SYSCALL(regs) +   \
-					offsetof(struct user_msghdr, msg_iov))) \
+		/* msg_iovlen, then msg_iov, through a.buf: no stack of its own */ \
+		if (bpf_probe_read_user(&a.buf, sizeof(a.buf),                 \
+					(void *)PT_REGS_PARM2_SYSCALL(regs) +  \
+					offsetof(struct user_msghdr, msg_iovlen))) \
 			return 0;                                              \
-		a.buf = iv[0];                                                 \
-		a.iovcnt = (__u32)iv[1];                                       \
-		return io_exit(ret, call, dir, t, &a);                            \
+		a.iovcnt = (__u32)a.buf;                                       \
+		if (bpf_probe_read_user(&a.buf, sizeof(a.buf),                 \
+					(void *)PT_REGS_PARM2_SYSCALL(regs) +  \
+					offsetof(struct user_msghdr, msg_iov)))  \
+			return 0;                                              \
+		IO_DONE(ctx, io_exit(ret, call, dir, t, &a));                  \
 	}
 
 PLAIN_EXIT(read, SONDE_CALL_READ, SONDE_DIR_INGRESS)
@@ -1437,7 +1527,7 @@ int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 	if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
 		return 0; /* the bytes will be read again */
 	a.buf = PT_REGS_PARM2_SYSCALL(regs);
-	return io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, t, &a);
+	IO_DONE(ctx, io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, t, &a));
 }
 
 /* sendfile(out_fd, in_fd, offset, count): counted, not copied. */
@@ -1446,6 +1536,293 @@ int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	DATA_PROLOGUE(ctx, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS);
 	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, t, &a);
+}
+
+/*
+ * B3 (github.com/openzipkin/b3-propagation), read by a program of its own
+ * (capture's sonde_inj_b3, a tail call): the single `b3` header or the
+ * X-B3-TraceId/SpanId/Sampled/Flags ones, as the agent reads them (trace.c):
+ * a trace id of 16 or 32 hex digits, a span id of 16, sampled unless it says
+ * 0; `b3: 0` or `X-B3-Sampled: 0` alone say "do not sample" only.
+ *
+ * Where each value begins is kept in a map value, not in the loop's state:
+ * offsets that differ from one step to the next in a bpf_loop state, later
+ * used to index, keep the verifier from ever seeing two steps alike.
+ */
+struct b3_pos {
+	__u32 single, tid, sid, smp, flg; /* just past the colon; 0: no such header */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct b3_pos);
+} inj_b3_pos SEC(".maps");
+
+struct b3_scan {
+	struct head_scan h;  /* b, n, end */
+	struct b3_pos p;     /* read back from inj_b3_pos after the loop */
+};
+
+static __always_inline void b3_note(int which, __u32 at)
+{
+	__u32 zero = 0;
+	struct b3_pos *p = bpf_map_lookup_elem(&inj_b3_pos, &zero);
+
+	if (!p)
+		return;
+	if (which == 0)
+		p->single = at;
+	else if (which == 1)
+		p->tid = at;
+	else if (which == 2)
+		p->sid = at;
+	else if (which == 3)
+		p->smp = at;
+	else
+		p->flg = at;
+}
+
+static __always_inline int b3_line(struct b3_scan *s, __u32 q)
+{
+	struct head_scan *h = &s->h;
+	__u64 w0, w1;
+	__u8 c = HB(h, q);
+
+	if (c == '\r' || c == '\n') {
+		h->end = q + 1;
+		return 1;
+	}
+	if (q + 8 > h->n) /* as head_line_of */
+		return 0;
+	w0 = head_word_lc(h, q);
+	w1 = head_word_lc(h, q + 8);
+	if ((w0 & 0xffffff) == 0x3a3362 /* "b3:" */)
+		b3_note(0, q + 3);
+	else if ((w0 & 0xffffffffffULL) != 0x2d33622d78ULL /* "x-b3-" */)
+		return 0;
+	else if (w0 == 0x6172742d33622d78ULL /* "x-b3-tra" */ && (w1 & 0xffffffffffULL) == 0x3a64696563ULL /* "ceid:" */)
+		b3_note(1, q + 13);
+	else if (w0 == 0x6170732d33622d78ULL /* "x-b3-spa" */ && (w1 & 0xffffffff) == 0x3a64696e /* "nid:" */)
+		b3_note(2, q + 12);
+	else if (w0 == 0x6d61732d33622d78ULL /* "x-b3-sam" */ && (w1 & 0xffffffffffULL) == 0x3a64656c70ULL /* "pled:" */)
+		b3_note(3, q + 13);
+	else if (w0 == 0x616c662d33622d78ULL /* "x-b3-fla" */ && (w1 & 0xffffff) == 0x3a7367 /* "gs:" */)
+		b3_note(4, q + 11);
+	return 0;
+}
+
+/* A bpf_loop step over bytes [8i, 8i + 8): the lines after its LFs (the request line is skipped). */
+static int b3_step(__u32 i, void *ctx)
+{
+	struct b3_scan *s = ctx;
+	__u32 o = i * 8;
+	__u8 c[8];
+
+	if (o >= s->h.n || s->h.end)
+		return 1;
+	__builtin_memcpy(c, &s->h.b[o & HEAD_MASK], 8);
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		if (c[j] == '\n' && (o + j + 1 >= s->h.n || b3_line(s, o + j + 1)))
+			return 1;
+	return 0;
+}
+
+struct hex16 {
+	struct head_scan *s;
+	__u32 o;
+	int bad;
+	__u64 v;
+};
+
+static int hex16_step(__u32 i, void *ctx)
+{
+	struct hex16 *p = ctx;
+	int d = hexval(HB(p->s, p->o + i));
+
+	p->bad |= d;
+	p->v = p->v << 4 | (d & 15);
+	return 0;
+}
+
+/* 16 hex digits at o (after up to two spaces when lead), as a number; 1 if they are. */
+static __always_inline int head_hex16(struct head_scan *s, __u32 o, __u64 *v)
+{
+	struct hex16 p = { .s = s, .o = o };
+
+	if (o + 16 > s->n)
+		return 0;
+	bpf_loop(16, hex16_step, &p, 0);
+	*v = p.v;
+	return p.bad >= 0;
+}
+
+/* The byte after a value: end of line or a space. */
+static __always_inline int b3_value_end(struct head_scan *s, __u32 o)
+{
+	__u8 c = HB(s, o);
+
+	return o >= s->n || c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+static __always_inline __u32 skip_sp(struct head_scan *s, __u32 o)
+{
+	if (HB(s, o) == ' ')
+		o++;
+	if (HB(s, o) == ' ')
+		o++;
+	return o;
+}
+
+/*
+ * The context the B3 headers give: returns 1 with trace/parent/sampled set,
+ * 2 when they only say "do not sample", 0 when there is none (or it is bad).
+ */
+static __always_inline int head_b3(struct b3_scan *b, __u8 trace[16], __u64 *parent,
+				   __u8 *sampled)
+{
+	struct head_scan *s = &b->h;
+	__u64 hi = 0, lo = 0, sp = 0;
+	__u32 o, so;
+	__u8 c;
+
+	if (b->p.single) {
+		o = skip_sp(s, b->p.single);
+		c = HB(s, o);
+		if (b3_value_end(s, o + 1))
+			return c == '0' ? 2 : 0; /* the sampling state alone */
+		if (HB(s, o + 16) == '-') {
+			if (!head_hex16(s, o, &lo))
+				return 0;
+			so = o + 17;
+		} else if (HB(s, o + 32) == '-') {
+			if (!head_hex16(s, o, &hi) || !head_hex16(s, o + 16, &lo))
+				return 0;
+			so = o + 33;
+		} else {
+			return 0;
+		}
+		if (!head_hex16(s, so, &sp) || (!hi && !lo) || !sp)
+			return 0;
+		*sampled = 1;
+		if (HB(s, so + 16) == '-') {
+			c = HB(s, so + 17);
+			if ((c != '0' && c != '1' && c != 'd') ||
+			    !(b3_value_end(s, so + 18) || HB(s, so + 18) == '-'))
+				return 0;
+			*sampled = c != '0';
+		} else if (!b3_value_end(s, so + 16)) {
+			return 0;
+		}
+	} else if (b->p.tid && b->p.sid) {
+		o = skip_sp(s, b->p.tid);
+		if (b3_value_end(s, o + 16)) {
+			if (!head_hex16(s, o, &lo))
+				return 0;
+		} else if (b3_value_end(s, o + 32)) {
+			if (!head_hex16(s, o, &hi) || !head_hex16(s, o + 16, &lo))
+				return 0;
+		} else {
+			return 0;
+		}
+		so = skip_sp(s, b->p.sid);
+		if (!head_hex16(s, so, &sp) || !b3_value_end(s, so + 16) || (!hi && !lo) || !sp)
+			return 0;
+		*sampled = !b->p.smp || HB(s, skip_sp(s, b->p.smp)) != '0' ||
+			   (b->p.flg && HB(s, skip_sp(s, b->p.flg)) == '1');
+	} else {
+		return b->p.smp && HB(s, skip_sp(s, b->p.smp)) == '0' ? 2 : 0;
+	}
+	hi = __builtin_bswap64(hi);
+	lo = __builtin_bswap64(lo);
+	__builtin_memcpy(trace, &hi, 8);
+	__builtin_memcpy(trace + 8, &lo, 8);
+	*parent = sp;
+	return 1;
+}
+
+/*
+ * Tail-called by a data exit whose server read began a request with B3
+ * headers and no traceparent (an inj_b3 job): the request continues the B3
+ * trace. Its thread's slot (what sk_msg writes into the calls it makes) and
+ * its line's flight take the context, and a record of no bytes carrying the
+ * ids (SONDE_IDS_UPDATE, the same span id) tells the agent, right after the
+ * request's own record in this CPU's ring. Not attached: only tail-called.
+ */
+SEC("tp")
+int sonde_inj_b3(void *ctx)
+{
+	__u32 zero = 0, cpu = bpf_get_smp_processor_id();
+	struct inj_b3_job *j = bpf_map_lookup_elem(&inj_b3, &zero), job;
+	__u8 *base = bpf_map_lookup_elem(&rings, &cpu);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct b3_scan b = {};
+	struct b3_pos *pos;
+	struct sonde_thread_ctx *tc;
+	struct sonde_ids ids = {};
+	struct event_buf *e;
+	__u64 parent = 0;
+	__u8 sampled = 0;
+	struct rec r;
+	int at = -1, got;
+
+	if (!j || !base || !j->n)
+		return 0;
+	job = *j;
+	j->n = 0;
+	e = (struct event_buf *)(base + sizeof(struct sonde_ring_ctl) + (job.rec_off & ring_mask));
+	pos = bpf_map_lookup_elem(&inj_b3_pos, &zero);
+	if (!pos)
+		return 0;
+	__builtin_memset(pos, 0, sizeof(*pos));
+	b.h.b = &e->body[job.toff & 127];
+	b.h.n = job.n > HEAD_MASK + 1 ? HEAD_MASK + 1 : job.n;
+	bpf_loop(HEAD_STEPS, b3_step, &b, 0);
+	b.p = *pos;
+	got = head_b3(&b, ids.trace_id, &parent, &sampled);
+	if (!got)
+		return 0;
+	tc = bpf_map_lookup_elem(&inj_threads, &id);
+	if (!tc)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < SONDE_INFLIGHT; i++)
+		if (tc->slot[i].conn_id == job.conn_id && tc->slot[i].ids.span_id == job.span_id)
+			at = i;
+	if (at < 0 || at >= SONDE_INFLIGHT)
+		return 0;
+	if (got == 2) { /* "do not sample": the drawn ids, unsampled */
+		__builtin_memcpy(&ids, &tc->slot[at].ids, sizeof(ids));
+		ids.flags &= ~SONDE_IDS_SAMPLED;
+	} else {
+		ids.span_id = job.span_id;
+		ids.parent_id = parent;
+		ids.flags = SONDE_IDS_REMOTE | (sampled ? SONDE_IDS_SAMPLED : 0);
+	}
+	__builtin_memcpy(&tc->slot[at].ids, &ids, sizeof(ids));
+	{
+		__u64 *h = bpf_map_lookup_elem(&inj_conn_line, &job.conn_id);
+		struct sonde_line_key k = { .tgid = id >> 32 };
+		struct sonde_line_flight *f;
+
+		if (h) {
+			k.hash = *h;
+			f = bpf_map_lookup_elem(&inj_lines, &k);
+			if (f && f->ids.span_id == ids.span_id)
+				__builtin_memcpy(&f->ids, &ids, sizeof(f->ids));
+		}
+	}
+	if (!rec_begin(&r))
+		return 0;
+	r.e->hdr = e->hdr;
+	r.e->hdr.flags = SONDE_F_IDS;
+	r.e->hdr.len = 0;
+	ids.flags |= SONDE_IDS_UPDATE;
+	__builtin_memcpy(&r.e->body[0], &ids, sizeof(ids));
+	rec_commit(&r, 0, 0, sizeof(ids));
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -29,6 +29,15 @@ struct head_scan {
 	__u8 _pad;
 };
 
+/*
+ * HEAD_B3_SEEN(): what the traceparent-only scan does on a b3 or X-B3-* line
+ * (the capture programs note it in a map, where the loop's state does not
+ * change with it); nothing by default.
+ */
+#ifndef HEAD_B3_SEEN
+#define HEAD_B3_SEEN() do { } while (0)
+#endif
+
 #define HB(s, o) ((s)->b[(o) & HEAD_MASK])
 /* Eight bytes at o, lower-cased (| 0x20 leaves ':', '-' and digits as they are). */
 static __always_inline __u64 head_word_lc(struct head_scan *s, __u32 o)
@@ -95,8 +104,15 @@ static __always_inline int head_line_of(struct head_scan *s, __u32 q, int full)
 			return 0;
 		return 1;
 	}
-	if (q + 20 > s->n)
-		return 0; /* too short for a header this scan looks for, or past the bytes */
+	/*
+	 * Names are read 16 bytes at a time, past n at the head's end (the
+	 * buffer's slack): a value cut there fails its own bounds check
+	 * (traceparent's 55 bytes, Content-Length's digits), and the shortest
+	 * lines looked for ("b3: 0", the last header) are 8 bytes with the CRLF
+	 * that ends the head.
+	 */
+	if (q + 8 > s->n)
+		return 0;
 	w0 = head_word_lc(s, q);
 	w1 = head_word_lc(s, q + 8);
 	/* Little-endian constants: the bytes of the name, first byte lowest. */
@@ -105,6 +121,9 @@ static __always_inline int head_line_of(struct head_scan *s, __u32 q, int full)
 		s->trace = 1;
 		s->tp = q + 12;
 	} else if (!full) {
+		if ((w0 & 0xffffff) == 0x3a3362 /* "b3:" */ ||
+		    (w0 & 0xffffffffffULL) == 0x2d33622d78ULL /* "x-b3-" */)
+			HEAD_B3_SEEN();
 		return 0;
 	} else if ((w0 & 0xffffff) == 0x3a3362 /* "b3:" */ ||
 		   (w0 == 0x6172742d33622d78ULL /* "x-b3-tra" */ &&

@@ -1107,6 +1107,8 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 	c->last_ts = e->ts_ns;
 	if (ids && a->tracer)
 		tracer__kernel_ids(a->tracer, c, ids, e->ts_ns);
+	if (!e->len)
+		return; /* ids alone (B3 read by the kernel after the request's record) */
 	if (!segs) {
 		consume(a, c, e, data);
 		return;

@@ -283,6 +283,8 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	bpf_map__set_max_entries(l->skel->maps.rings, l->ncpus);
 	bpf_map__set_value_size(l->skel->maps.rings,
 				sizeof(struct sonde_ring_ctl) + l->ring_mask + 1 + SONDE_RING_SLACK);
+	/* B3 headers are read by a tail call, and only with injection. */
+	bpf_program__set_autoload(l->skel->progs.sonde_inj_b3, inject);
 	e = capture_bpf__load(l->skel);
 	if (e) {
 		snprintf(err, errsz, "kernel refused the BPF programs (%s); run with -v for the "
@@ -290,9 +292,21 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 		goto fail;
 	}
 	bpf_object__for_each_program(prog, l->skel->obj) {
-		l->nprogs++;
+		if (!bpf_program__autoload(prog))
+			continue;
 		if (verbose >= 2)
 			loader_print_verified(prog);
+		if (prog != l->skel->progs.sonde_inj_b3)
+			l->nprogs++; /* the ones attached */
+	}
+	if (inject) {
+		__u32 zero = 0;
+		int fd = bpf_program__fd(l->skel->progs.sonde_inj_b3);
+
+		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.inj_tail), &zero, &fd, BPF_ANY)) {
+			snprintf(err, errsz, "cannot set the B3 tail call: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	l->links = calloc(l->nprogs, sizeof(*l->links));
 	if (!l->links) {
@@ -300,8 +314,11 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 		goto fail;
 	}
 	bpf_object__for_each_program(prog, l->skel->obj) {
-		struct bpf_link *link = bpf_program__attach(prog);
+		struct bpf_link *link;
 
+		if (prog == l->skel->progs.sonde_inj_b3)
+			continue; /* tail-called, not attached */
+		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(err, errsz, "kernel lacks a needed feature: cannot attach %s (%s): %s",
 				 bpf_program__name(prog), bpf_program__section_name(prog),

@@ -49,6 +49,49 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     if r["path"] == "/in/11": print(" ".join(x.split("-")[1] for x in r["traceparent"]))' "$LIB_TMP/b.jsonl")"
 
+step "B3 from the caller (the seed's Sleuth services send B3): read by the kernel, B gets its trace"
+# Each: the header(s) sent to the gateway, the trace id B must receive, its
+# flags, and the span id A's SERVER span must name as parent (none: a new trace).
+: >"$LIB_TMP/b.jsonl"
+T2=80f198ee56343ba864fe8b2a57d3eff7 S2=e457b5a2e4d86bd1
+T3=a3ce929d0e0e4736 S3=00f067aa0ba902b7
+T4=463ac35c9f6413ad48485a3953bb6124 S4=0020000000000001
+curl -sf -H "b3: $T2-$S2-1" "http://127.0.0.1:$NGINX_PORT/chain/21?size=10&conn=new" >/dev/null || fail "b3 single"
+curl -sf -H "X-B3-TraceId: $T3" -H "X-B3-SpanId: $S3" -H "X-B3-Sampled: 1" \
+	"http://127.0.0.1:$NGINX_PORT/chain/22?size=0&conn=keep" >/dev/null || fail "X-B3 multi"
+curl -sf -H "b3: $T4-$S4-0" "http://127.0.0.1:$NGINX_PORT/chain/23?size=10&conn=new" >/dev/null || fail "b3 not sampled"
+curl -sf -H "b3: 0" "http://127.0.0.1:$NGINX_PORT/chain/24?size=10&conn=new" >/dev/null || fail "b3: 0"
+sleep 1.5
+"$PYTHON" - "$LIB_TMP/b.jsonl" "$M" "$T2" "$S2" "0000000000000000$T3" "$S3" "$T4" >"$LIB_TMP/b3.out" 2>&1 <<'PY'
+import json, sys, urllib.request
+log, url, t2, s2, t3, s3, t4 = sys.argv[1:]
+got = {}
+for l in open(log):
+    r = json.loads(l)
+    got[r["path"]] = r["traceparent"]
+def parent_of_server(trace, want_parent):
+    spans = json.load(urllib.request.urlopen("%s/api/traces/%s" % (url, trace), timeout=5))
+    return any(x.get("kind") == "SERVER" and x["localEndpoint"]["serviceName"] == "app-a"
+               and x.get("parentId") == want_parent for x in spans)
+for path, trace, parent, flags in (("/in/21", t2, s2, "01"), ("/in/22", t3, s3, "01")):
+    tps = got.get(path, [])
+    ok = len(tps) == 1 and tps[0].split("-")[1] == trace and tps[0].endswith("-" + flags)
+    ok = ok and parent_of_server(trace, parent)
+    print("%s %s %s" % (path, "ok" if ok else "BAD", tps))
+for path, trace in (("/in/23", t4), ("/in/24", None)):
+    tps = got.get(path, [])
+    ok = len(tps) == 1 and tps[0].endswith("-00") and (trace is None or tps[0].split("-")[1] == trace)
+    print("%s %s %s" % (path, "ok" if ok else "BAD", tps))
+PY
+assert_eq "b3 single header: B in the caller's trace, A's SERVER span the child of the caller's span" \
+	ok "$(awk '$1 == "/in/21" { print $2 }' "$LIB_TMP/b3.out")"
+assert_eq "X-B3-TraceId (16 digits), X-B3-SpanId, X-B3-Sampled: the same" \
+	ok "$(awk '$1 == "/in/22" { print $2 }' "$LIB_TMP/b3.out")"
+assert_eq "b3 with sampling state 0: the caller's trace, not sampled (flags 00)" \
+	ok "$(awk '$1 == "/in/23" { print $2 }' "$LIB_TMP/b3.out")"
+assert_eq "b3: 0 alone: a new trace, not sampled" ok "$(awk '$1 == "/in/24" { print $2 }' "$LIB_TMP/b3.out")"
+grep -q BAD "$LIB_TMP/b3.out" && cat "$LIB_TMP/b3.out"
+
 step "30 requests one after the other through the gateway: its hop joined too"
 : >"$LIB_TMP/b.jsonl"
 for ((i = 0; i < 30; i++)); do
