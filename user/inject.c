@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -122,6 +129,133 @@ fail:
 	inject__free(in);
 	errno = e;
 	return NULL;
+}
+
+/* Local ports of the sockets listening in pid's network namespace (TCP, v4 and v6). */
+static size_t listening_ports(pid_t pid, uint16_t *ports, size_t max)
+{
+	static const char *const files[] = { "tcp", "tcp6" };
+	size_t n = 0;
+
+	for (int f = 0; f < 2; f++) {
+		char path[64], line[512];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[f]);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		while (n < max && fgets(line, sizeof(line), fp)) {
+			char *colon = strchr(line, ':'), *lport;
+			unsigned port, st;
+
+			/* "  0: 0100007F:1F90 00000000:0000 0A ...": sl, local, remote, state */
+			if (!colon || !(lport = strchr(colon + 1, ':')) ||
+			    sscanf(lport + 1, "%x %*s %x", &port, &st) != 2)
+				continue;
+			if (st == 0x0A)
+				ports[n++] = (uint16_t)port;
+		}
+		fclose(fp);
+	}
+	return n;
+}
+
+/* An established TCP socket this process connected (its local port listens nowhere)? */
+static bool client_tcp(int fd, const uint16_t *listen, size_t nlisten)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	int proto = 0;
+	socklen_t pl = sizeof(proto);
+	uint16_t port;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) || proto != IPPROTO_TCP ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) || ti.tcpi_state != 1 /* ESTABLISHED */)
+		return false;
+	port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	for (size_t i = 0; i < nlisten; i++)
+		if (listen[i] == port)
+			return false; /* accepted: a server's side */
+	return true;
+}
+
+/* pid's client sockets into the SOCKHASH; how many. */
+static int adopt_pid(struct inject *in, pid_t pid, int verbose)
+{
+	uint16_t listen[1024];
+	size_t nlisten = listening_ports(pid, listen, 1024);
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), socks = bpf_map__fd(in->skel->maps.inj_socks);
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (pidfd < 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char link[64], path[sizeof(dir) + 260];
+		ssize_t k;
+		int fd;
+		uint64_t cookie;
+		socklen_t cl = sizeof(cookie);
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		k = readlink(path, link, sizeof(link) - 1);
+		if (k <= 0 || strncmp(link, "socket:", 7))
+			continue;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (fd < 0)
+			continue;
+		if (client_tcp(fd, listen, nlisten) &&
+		    !getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl)) {
+			uint64_t v = (uint64_t)fd;
+
+			/* The kernel takes the socket from the fd; an existing entry stays. */
+			if (!bpf_map_update_elem(socks, &cookie, &v, BPF_NOEXIST))
+				n++;
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	close(pidfd);
+	if (verbose && n)
+		fprintf(stderr, "sonde: inject: %d connection(s) pid %d made before sonde started\n",
+			n, pid);
+	return n;
+}
+
+int inject__adopt(struct inject *in, struct loader *l, int verbose)
+{
+	int targets = loader__map_fd(l, "targets"), n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (!in || targets < 0 || !(d = opendir("/proc")))
+		return 0;
+	while ((de = readdir(d))) {
+		struct sonde_target t;
+		uint32_t pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (uint32_t)atoi(de->d_name);
+		if (pid == (uint32_t)getpid() || bpf_map_lookup_elem(targets, &pid, &t) || !t.gen)
+			continue;
+		n += adopt_pid(in, (pid_t)pid, verbose);
+	}
+	closedir(d);
+	return n;
 }
 
 void inject__free(struct inject *in)

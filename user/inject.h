@@ -20,5 +20,11 @@ struct metrics;
 struct inject *inject__start(struct loader *l, double sample_rate, struct metrics *m, char *err,
 			     size_t errsz);
 void inject__free(struct inject *in); /* accepts NULL */
+/*
+ * Connections the targets made before sonde started (sockops saw no connect):
+ * their established TCP client sockets, taken with pidfd_getfd(2), join the
+ * SOCKHASH like new ones. Returns how many joined.
+ */
+int inject__adopt(struct inject *in, struct loader *l, int verbose);
 
 #endif /* SONDE_INJECT_USER_H */

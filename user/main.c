@@ -640,6 +640,7 @@ int main(int argc, char **argv)
 		if (s.cfg.verbose)
 			fprintf(stderr, "sonde: observing pid %d as service \"%s\"\n", t->pid, name);
 	}
+	inject__adopt(s.inj, s.loader, s.cfg.verbose);
 	if (s.cfg.command && start_command(&s)) {
 		fprintf(stderr, "sonde: cannot start %s: %s\n", s.cfg.command[0], strerror(errno));
 		goto out;

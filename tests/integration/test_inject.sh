@@ -11,7 +11,8 @@
 # gateway's hop is measured (joined or none; never a wrong join). Then heads
 # split at every byte boundary and pipelined requests: never corrupted, never
 # two headers. SIGKILL of sonde during load: no failed request, no program
-# left, no header written after it.
+# left, no header written after it. A connection made before sonde started
+# is written into once it runs.
 set -u -o pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -218,5 +219,38 @@ assert_eq "B's request after: no traceparent" '[]' \
 	"$("$PYTHON" -c 'import json,sys; print(json.dumps(json.loads(open(sys.argv[1]).readline())["traceparent"]))' "$LIB_TMP/b.jsonl")"
 assert_true "no sonde_inject program left (bpftool prog)" wait_until 5 bash -c \
 	"! bpftool prog show 2>/dev/null | grep -q 'sonde_inj'"
+
+step "a connection A made to B before sonde started: written into once sonde runs"
+# One client connection to A (so one thread of A, and its one kept-alive
+# connection to B): a request before sonde starts, five after.
+: >"$LIB_TMP/b.jsonl"
+cat >"$LIB_TMP/pre.py" <<'PY'
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+def one(i):
+    c.request("GET", "/call/%d?size=100&conn=keep" % i)
+    r = c.getresponse()
+    r.read()
+    return r.status
+print(one(900), flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+print(" ".join(str(one(901 + i)) for i in range(5)), flush=True)
+PY
+"$PYTHON" "$LIB_TMP/pre.py" "$A_PORT" "$LIB_TMP/pre.flag" >"$LIB_TMP/pre.out" 2>&1 &
+PRE_PID=$!
+track_pid client "$PRE_PID"
+wait_until 10 grep -q 200 "$LIB_TMP/pre.out" || fail "the first request: $(cat "$LIB_TMP/pre.out")"
+start_sonde --pid "$A_PID=app-a" --inject-traceparent -v
+touch "$LIB_TMP/pre.flag"
+wait "$PRE_PID"
+assert_eq "the five requests after" "200 200 200 200 200" "$(tail -1 "$LIB_TMP/pre.out")"
+sleep 1.5
+check
+assert_eq "B's requests on the connection made before sonde: injected, joined to A's spans" 5 "$(count joined)"
+assert_eq "... the one before sonde: none" 1 "$(count missing)"
+assert_eq "bodies corrupted" 0 "$(count corrupted)"
+assert_true "sonde said it took the connection over" grep -q "made before sonde started" "$SONDE_LOG"
+stop_sonde
 
 finish
