@@ -96,6 +96,32 @@ struct {
 	__type(value, struct head_buf);
 } inj_head SEC(".maps");
 
+/*
+ * Pipelining: a send that holds more than one request. The first is written
+ * into as any; the others are followed (never written into: the send's
+ * record carries one context) by sonde_inj_follow, tail-called once per
+ * request with where it starts, so that the connection's state is right
+ * when the next send comes.
+ */
+struct inj_next {
+	__u32 off; /* where the next request starts in the send */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inj_next);
+} inj_next SEC(".maps");
+
+/* Slot 0: sonde_inj_follow (set by the loader). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} inj_progs SEC(".maps");
+
 static __always_inline void count(__u32 what)
 {
 	__u64 *v = bpf_map_lookup_elem(&inj_stats, &what);
@@ -386,6 +412,103 @@ static int walk_step(__u32 i, void *ctx)
 	}
 }
 
+/*
+ * After a request head [off, off + s->end) of a send of size bytes (n of
+ * them copied from off): the connection's state at the send's end, or, in
+ * *next, where the next request starts in the send (0: none). Returns the
+ * reason the connection is lost, or -1.
+ */
+static __always_inline int frame_body(struct inj_conn *ic, struct head_buf *hb,
+				      struct head_scan *s, __u32 n, __u32 size, __u32 off,
+				      __u32 *next)
+{
+	__u32 rest = size - off - s->end;
+
+	*next = 0;
+	if (s->chunked) {
+		struct walk w = { .b = hb->b, .wn = n, .avail = size - off, .pos = s->end };
+
+		w.st.state = IC_CSIZE;
+		bpf_loop(HEAD_STEPS, walk_step, &w, 0);
+		if (w.stop == 3)
+			*ic = w.st;
+		else if (w.stop == 1)
+			*next = off + w.pos;
+		else
+			return SONDE_INJ_CHUNKED;
+	} else if (rest > s->cl) {
+		*next = off + s->end + s->cl;
+	} else if (s->cl > rest) {
+		ic->state = IC_BODY;
+		ic->left = s->cl - rest;
+	} else {
+		ic->state = IC_START;
+	}
+	return -1;
+}
+
+/* Follow the request at inj_next's offset (tail call): never written into. */
+static __always_inline int follow(struct sk_msg_md *msg, struct inj_conn *ic, __u32 next)
+{
+	__u32 zero = 0;
+	struct inj_next *nx = bpf_map_lookup_elem(&inj_next, &zero);
+
+	if (nx) {
+		nx->off = next;
+		ic->state = IC_START;
+		bpf_tail_call(msg, &inj_progs, 0);
+	}
+	ic->state = IC_LOST; /* no tail call (its limit reached, or not set) */
+	count(SONDE_INJ_PIPELINED);
+	return SK_PASS;
+}
+
+SEC("sk_msg")
+int sonde_inj_follow(struct sk_msg_md *msg)
+{
+	struct head_scan s = {};
+	struct inj_conn *ic;
+	struct head_buf *hb;
+	struct inj_next *nx;
+	__u32 zero = 0, size = msg->size, off, n, next;
+	int lose;
+
+	if (!msg->sk)
+		return SK_PASS;
+	ic = bpf_sk_storage_get(&inj_conns, msg->sk, 0, 0);
+	nx = bpf_map_lookup_elem(&inj_next, &zero);
+	hb = bpf_map_lookup_elem(&inj_head, &zero);
+	if (!ic || !nx || !hb)
+		return SK_PASS;
+	off = nx->off;
+	count(SONDE_INJ_PIPELINED); /* this request goes out unchanged */
+	if (off >= size || off > LINEAR_MAX) {
+		ic->state = IC_LOST;
+		return SK_PASS;
+	}
+	n = size - off > HEAD_MASK + 1 ? HEAD_MASK + 1 : size - off;
+	if (n < 16 || copy_head(msg, off, n) != n || !http_request_start(hb->b)) {
+		ic->state = IC_LOST;
+		return SK_PASS;
+	}
+	s.b = hb->b;
+	s.n = n;
+	bpf_loop(HEAD_STEPS, head_step, &s, 0);
+	if (!s.end || !s.line_end || s.cl_bad) {
+		ic->state = IC_LOST; /* a head cut by the send's end is not followed */
+		return SK_PASS;
+	}
+	lose = frame_body(ic, hb, &s, n, size, off, &next);
+	if (lose >= 0) {
+		ic->state = IC_LOST;
+		count(lose);
+		return SK_PASS;
+	}
+	if (next)
+		return follow(msg, ic, next);
+	return SK_PASS;
+}
+
 SEC("sk_msg")
 int sonde_inject(struct sk_msg_md *msg)
 {
@@ -393,10 +516,10 @@ int sonde_inject(struct sk_msg_md *msg)
 	struct sonde_sent sent = {};
 	struct inj_conn *ic;
 	struct head_buf *hb;
-	__u32 zero = 0, size = msg->size, off = 0, n, rest;
+	__u32 zero = 0, size = msg->size, off = 0, n, next = 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sonde_sent *prev;
-	int lose = -1;
+	int lose = -1, wrote = 0;
 
 	if (!msg->sk)
 		return SK_PASS;
@@ -470,22 +593,7 @@ int sonde_inject(struct sk_msg_md *msg)
 		return SK_PASS;
 	}
 	/* Where the next request starts, before anything is written. */
-	rest = size - off - s.end;
-	if (s.chunked) {
-		struct walk w = { .b = hb->b, .wn = n, .avail = size - off, .pos = s.end };
-
-		w.st.state = IC_CSIZE;
-		bpf_loop(HEAD_STEPS, walk_step, &w, 0);
-		if (w.stop == 3)
-			*ic = w.st;
-		else
-			lose = w.stop == 1 ? SONDE_INJ_PIPELINED : SONDE_INJ_CHUNKED;
-	} else if (rest > s.cl) {
-		lose = SONDE_INJ_PIPELINED;
-	} else if (s.cl > rest) {
-		ic->state = IC_BODY;
-		ic->left = s.cl - rest;
-	}
+	lose = frame_body(ic, hb, &s, n, size, off, &next);
 	if (lose >= 0)
 		ic->state = IC_LOST;
 
@@ -515,10 +623,13 @@ int sonde_inject(struct sk_msg_md *msg)
 			sent.ts = bpf_ktime_get_ns();
 			bpf_map_update_elem(&inj_sent, &id, &sent, BPF_ANY);
 			count(SONDE_INJ_INJECTED);
+			wrote = 1;
 		}
 	}
 	if (lose >= 0)
 		count(lose);
+	else if (next) /* the header moved what follows it */
+		return follow(msg, ic, next + (wrote ? SONDE_INJ_HDR_LEN : 0));
 	return SK_PASS;
 }
 

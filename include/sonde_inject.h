@@ -83,7 +83,7 @@ enum sonde_inj_stat {
 			       * connection is left alone) */
 	SONDE_INJ_TOO_LONG,   /* a head longer than SONDE_INJ_HEAD_MAX, or a send over 64 KiB */
 	SONDE_INJ_CHUNKED,    /* a chunked body: the connection is left alone */
-	SONDE_INJ_PIPELINED,  /* a second request in one send: the connection is left alone */
+	SONDE_INJ_PIPELINED,  /* a request after the first in one send (followed, not written into) */
 	SONDE_INJ_NOT_HTTP,   /* bytes that do not begin an HTTP/1.x request */
 	SONDE_INJ_NO_MEMORY,  /* the kernel could not make room (push or pull failed) */
 	SONDE_INJ__MAX,

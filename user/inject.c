@@ -93,6 +93,16 @@ struct inject *inject__start(struct loader *l, double sample_rate, struct metric
 			 "run with -v for the verifier log", strerror(-e));
 		goto fail;
 	}
+	{
+		__u32 zero = 0;
+		int fd = bpf_program__fd(in->skel->progs.sonde_inj_follow);
+
+		if (bpf_map_update_elem(bpf_map__fd(in->skel->maps.inj_progs), &zero, &fd, BPF_ANY)) {
+			snprintf(err, errsz, "--inject-traceparent: cannot set the pipelining tail call: %s",
+				 strerror(errno));
+			goto fail;
+		}
+	}
 	if (bpf_prog_attach(bpf_program__fd(in->skel->progs.sonde_inject),
 			    bpf_map__fd(in->skel->maps.inj_socks), BPF_SK_MSG_VERDICT, 0)) {
 		snprintf(err, errsz, "--inject-traceparent: cannot attach the sk_msg program: %s",

@@ -150,6 +150,7 @@ assert_eq "bodies corrupted" 0 "$(count corrupted)"
 assert_eq "requests with two traceparents" 0 "$(count duplicated)"
 assert_gt "heads split before their end counted" 0 "$(metric 'sonde_inject_skipped_total{reason="split"}')"
 assert_gt "second requests of a send counted" 0 "$(metric 'sonde_inject_skipped_total{reason="pipelined"}')"
+assert_eq "the request alone after each pipelined pair: injected (the pair was followed)" 20 "$(count after_injected)"
 
 step "heads and bodies over 1 KiB and over 4 KiB"
 : >"$LIB_TMP/b.jsonl"
