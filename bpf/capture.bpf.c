@@ -1395,6 +1395,28 @@ int sonde_dup3_enter(struct trace_event_raw_sys_enter *ctx)
 	return forget_fd((__u32)ctx->args[1]);
 }
 
+/*
+ * --all (node-wide): every exec on the node is a record, for userspace to
+ * match the new program against the discovery rules; set before load.
+ */
+const volatile __u8 watch_all = 0;
+
+/* A record about a process, not a connection: SONDE_EV_EXEC, SONDE_EV_EXIT. */
+static __always_inline void proc_record(__u8 type, __u32 tgid, __u32 service)
+{
+	struct rec r;
+
+	if (!rec_begin(&r))
+		return;
+	__builtin_memset(&r.e->hdr, 0, sizeof(r.e->hdr));
+	r.e->hdr.type = type;
+	r.e->hdr.tgid = tgid;
+	r.e->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	r.e->hdr.service = service;
+	r.e->hdr.ts_ns = bpf_ktime_get_ns();
+	rec_commit(&r, 0, 0, 0);
+}
+
 /* exec (close-on-exec) and close_range close fds without close(): bump gen. */
 static __always_inline int bump_gen(void)
 {
@@ -1415,7 +1437,32 @@ int sonde_close_range_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("raw_tracepoint/sched_process_exec")
 int sonde_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	return bump_gen();
+	bump_gen();
+	if (watch_all)
+		proc_record(SONDE_EV_EXEC, bpf_get_current_pid_tgid() >> 32, 0);
+	return 0;
+}
+
+/*
+ * A target's last thread exits: it stops being a target at once, in the
+ * kernel (a process that reuses its tgid inherits nothing of it), and a
+ * record tells userspace, after the process's own last records.
+ */
+SEC("raw_tracepoint/sched_process_exit")
+int sonde_proc_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(p, tgid), svc;
+	struct sonde_target *t = target_of(tgid);
+
+	if (!t || BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0; /* not a target, or other threads of it still run */
+	svc = t->service;
+	__sync_fetch_and_and(&target_bits[(tgid >> 6) & (SONDE_TGID_WORDS - 1)],
+			     ~(1ULL << (tgid & 63)));
+	t->gen = 0;
+	proc_record(SONDE_EV_EXIT, tgid, svc);
+	return 0;
 }
 
 /* A child of a target is a target, with the parent's service. */

@@ -21,6 +21,8 @@ enum sonde_event_type {
 	SONDE_EV_CLOSE = 2, /* an observed socket fd was closed */
 	SONDE_EV_LOG = 3,   /* bytes a target wrote to its stdout or stderr (--capture-app-logs) */
 	SONDE_EV_FAIL = 4,  /* a socket call failed: len holds the errno (see below) */
+	SONDE_EV_EXEC = 5,  /* --all: a process (tgid) exec'd a new program; no payload */
+	SONDE_EV_EXIT = 6,  /* a target's last thread exited: it is no target any more */
 };
 
 /* Direction of a data event, as seen from the observed process. */

@@ -229,14 +229,31 @@ void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx)
 	a->capture_ctx = ctx;
 }
 
+int agent__find_service(const struct agent *a, const char *name)
+{
+	for (int i = 0; i < a->nsvc; i++)
+		if (!strcmp(a->names[i], name))
+			return i;
+	return -1;
+}
+
+int agent__service_count(const struct agent *a)
+{
+	return a->nsvc;
+}
+
+const char *agent__service_name(const struct agent *a, int i)
+{
+	return i >= 0 && i < a->nsvc ? a->names[i] : "";
+}
+
 int agent__add_service(struct agent *a, const char *name)
 {
 	char **nn;
-	int i;
+	int i = agent__find_service(a, name);
 
-	for (i = 0; i < a->nsvc; i++)
-		if (!strcmp(a->names[i], name))
-			return i;
+	if (i >= 0)
+		return i;
 	nn = realloc(a->names, (a->nsvc + 1) * sizeof(*nn));
 	if (!nn)
 		return -1;

@@ -61,6 +61,10 @@ bool agent__tracer_stats(const struct agent *a, struct tracer_stats *st);
 
 /* Register a service name; returns its index (what BPF carries in events), or -1. */
 int agent__add_service(struct agent *a, const char *name);
+/* A service's index by name, or -1; how many there are; the name of index i ("" if none). */
+int agent__find_service(const struct agent *a, const char *name);
+int agent__service_count(const struct agent *a);
+const char *agent__service_name(const struct agent *a, int i);
 
 /*
  * One ring-buffer record: hdr, then caplen bytes of payload. size is the

@@ -26,6 +26,7 @@ void config_init(struct config *c)
 	c->log_level = LOG_INFO;
 	c->log_max_size = 100ULL << 20;
 	c->log_files = 5;
+	c->max_services = 100;
 }
 
 void config_free(struct config *c)
@@ -45,6 +46,7 @@ void config_usage(FILE *out)
 	fprintf(out,
 		"Usage: sonde [options] --pid PID[=NAME] [--pid PID[=NAME] ...]\n"
 		"       sonde [options] -- COMMAND [ARGS...]\n"
+		"       sonde [options] --all [--match-comm REGEX ...]\n"
 		"\n"
 		"Observe the HTTP traffic of running processes (and their threads and\n"
 		"children) with eBPF and serve Prometheus metrics. Needs root, or\n"
@@ -53,6 +55,13 @@ void config_usage(FILE *out)
 		"Options:\n"
 		"  -p, --pid PID[=NAME]     observe PID; NAME is its service label\n"
 		"                           (default: the process name)\n"
+		"      --all                observe every process of the node (or those the\n"
+		"                           --match-* options select), as they start and exit\n"
+		"      --match-comm REGEX   --all: processes whose name matches (repeatable)\n"
+		"      --match-exe REGEX    --all: processes whose executable's path matches\n"
+		"      --match-cgroup PATH  --all: processes in this cgroup or below it\n"
+		"      --exclude-comm REGEX --all: never these (wins over --match-*)\n"
+		"      --max-services N     distinct service names, past them \"other\" (100)\n"
 		"  -l, --listen HOST:PORT   serve /metrics, /healthz, /readyz (default %s)\n"
 		"  -c, --config FILE        YAML configuration (routes, limits)\n"
 		"      --capture-bytes N    payload bytes copied per syscall, 1..%d (default %d)\n"
@@ -161,7 +170,26 @@ enum {
 	OPT_RATELIMIT_REDIS,
 	OPT_CORRELATION_REDIS,
 	OPT_INJECT_TRACEPARENT,
+	OPT_ALL,
+	OPT_MATCH_COMM,
+	OPT_MATCH_EXE,
+	OPT_MATCH_CGROUP,
+	OPT_EXCLUDE_COMM,
+	OPT_MAX_SERVICES,
 };
+
+/* One selection rule into c; -1 when there are too many or the pattern is too long. */
+static int add_select(struct config *c, int kind, const char *pattern)
+{
+	if (c->nselect >= CONFIG_SELECT_MAX || !pattern || !*pattern ||
+	    strlen(pattern) >= sizeof(c->select[0].pattern) ||
+	    (kind == CONFIG_MATCH_CGROUP && pattern[0] != '/'))
+		return -1;
+	c->select[c->nselect].kind = kind;
+	snprintf(c->select[c->nselect].pattern, sizeof(c->select[0].pattern), "%s", pattern);
+	c->nselect++;
+	return 0;
+}
 
 static bool url_ok(const char *s, size_t max)
 {
@@ -238,6 +266,12 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "capture-app-logs", no_argument, NULL, OPT_APP_LOGS },
 		{ "loki-url", required_argument, NULL, OPT_LOKI_URL },
 		{ "loki-encoding", required_argument, NULL, OPT_LOKI_ENCODING },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "match-comm", required_argument, NULL, OPT_MATCH_COMM },
+		{ "match-exe", required_argument, NULL, OPT_MATCH_EXE },
+		{ "match-cgroup", required_argument, NULL, OPT_MATCH_CGROUP },
+		{ "exclude-comm", required_argument, NULL, OPT_EXCLUDE_COMM },
+		{ "max-services", required_argument, NULL, OPT_MAX_SERVICES },
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
 		{ "correlation-redis", required_argument, NULL, OPT_CORRELATION_REDIS },
@@ -401,6 +435,32 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			snprintf(c->otlp_url, sizeof(c->otlp_url), "%s", optarg);
 			c->cli_otlp_url = true;
 			break;
+		case OPT_ALL:
+			c->all = true;
+			break;
+		case OPT_MATCH_COMM:
+		case OPT_MATCH_EXE:
+		case OPT_MATCH_CGROUP:
+		case OPT_EXCLUDE_COMM:
+			if (add_select(c, o - OPT_MATCH_COMM, optarg)) {
+				fprintf(err, "sonde: bad or too many --match-*/--exclude-comm: '%s' "
+					     "(at most %d; --match-cgroup wants a path)\n",
+					optarg, CONFIG_SELECT_MAX);
+				goto usage;
+			}
+			c->cli_select = true;
+			break;
+		case OPT_MAX_SERVICES: {
+			unsigned long n;
+
+			if (parse_uint(optarg, 100000, &n) || n == 0) {
+				fprintf(err, "sonde: bad --max-services '%s' (want 1..100000)\n", optarg);
+				goto usage;
+			}
+			c->max_services = (int)n;
+			c->cli_max_services = true;
+			break;
+		}
 		case 'v':
 			c->verbose++;
 			break;
@@ -426,8 +486,12 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		}
 		c->command = &argv[optind];
 	}
-	if (!c->ntargets && !c->command) {
-		fprintf(err, "sonde: nothing to observe: give --pid PID or -- COMMAND\n");
+	if (!c->ntargets && !c->command && !c->all) {
+		fprintf(err, "sonde: nothing to observe: give --pid PID, -- COMMAND or --all\n");
+		goto usage;
+	}
+	if (c->nselect && !c->all) {
+		fprintf(err, "sonde: --match-* and --exclude-comm select processes for --all\n");
 		goto usage;
 	}
 	return CONFIG_OK;
@@ -686,6 +750,48 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				YERR(vn, "otlp_url: want http://HOST:4318");
 			if (!c->cli_otlp_url)
 				snprintf(c->otlp_url, sizeof(c->otlp_url), "%s", val);
+		} else if (!strcmp(k, "discovery")) {
+			static const char *const keys[] = { "match_comm", "match_exe", "match_cgroup",
+							    "exclude_comm" };
+
+			if (vn->type != YAML_MAPPING_NODE)
+				YERR(vn, "discovery: want a mapping (match_comm, match_exe, "
+					 "match_cgroup, exclude_comm, max_services)");
+			for (yaml_node_pair_t *dp = vn->data.mapping.pairs.start;
+			     dp < vn->data.mapping.pairs.top; dp++) {
+				yaml_node_t *dk = yaml_document_get_node(&d, dp->key);
+				yaml_node_t *dv = yaml_document_get_node(&d, dp->value);
+				const char *key = scalar(&d, dk);
+				unsigned long n;
+				int kind = -1;
+
+				for (int i = 0; key && i < 4; i++)
+					if (!strcmp(key, keys[i]))
+						kind = i;
+				if (key && !strcmp(key, "max_services")) {
+					if (parse_uint(scalar(&d, dv), 100000, &n) || n == 0)
+						YERR(dv, "discovery.max_services: want 1..100000");
+					if (!c->cli_max_services)
+						c->max_services = (int)n;
+					continue;
+				}
+				if (kind < 0)
+					YERR(dk, "discovery: unknown key (match_comm, match_exe, "
+						 "match_cgroup, exclude_comm, max_services)");
+				if (dv->type != YAML_SEQUENCE_NODE)
+					YERR(dv, "discovery.%s: want a list", key);
+				for (yaml_node_item_t *it = dv->data.sequence.items.start;
+				     it < dv->data.sequence.items.top; it++) {
+					yaml_node_t *in = yaml_document_get_node(&d, *it);
+
+					if (c->cli_select)
+						continue; /* the command line's rules win */
+					if (add_select(c, kind, scalar(&d, in)))
+						YERR(in, "discovery.%s: a pattern%s, at most %d rules in all",
+						     key, kind == CONFIG_MATCH_CGROUP ? " (a path)" : "",
+						     CONFIG_SELECT_MAX);
+				}
+			}
 		} else if (!strcmp(k, "logs")) {
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "logs: want a mapping (file, level, max_size, files, "

@@ -18,6 +18,20 @@
 #define CONFIG_RATE_LIMITS_MAX 32 /* RL_RULES_MAX */
 #define CONFIG_MATCH_MAX 200      /* RULES_MATCH_MAX */
 #define CONFIG_PROXIES_MAX 64
+#define CONFIG_SELECT_MAX  64  /* --match-* and --exclude-comm rules */
+
+/* A node-wide selection rule (--all; user/discover.h). */
+enum config_select_kind {
+	CONFIG_MATCH_COMM = 0, /* --match-comm REGEX */
+	CONFIG_MATCH_EXE,      /* --match-exe REGEX */
+	CONFIG_MATCH_CGROUP,   /* --match-cgroup PATH (a prefix) */
+	CONFIG_EXCLUDE_COMM,   /* --exclude-comm REGEX */
+};
+
+struct config_select {
+	int kind; /* enum config_select_kind */
+	char pattern[256];
+};
 
 struct config_target {
 	pid_t pid;
@@ -38,6 +52,11 @@ struct config {
 	const char *config_file;   /* --config FILE */
 	int ntargets;
 	struct config_target targets[CONFIG_TARGETS_MAX];
+	bool all;                  /* --all: node-wide (user/discover.h) */
+	int nselect;               /* --match-*, --exclude-comm, or discovery: in the file */
+	struct config_select select[CONFIG_SELECT_MAX];
+	int max_services;          /* --max-services N: distinct service names (100) */
+	bool cli_select, cli_max_services;
 	char **command;            /* argv after "--", NULL-terminated, or NULL */
 	bool cli_listen, cli_capture; /* set on the command line: wins over the file */
 

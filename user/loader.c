@@ -253,7 +253,7 @@ uint64_t loader_percpu_sum(int fd, uint32_t idx, int ncpus)
 }
 
 struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
-			    double sample_rate, int verbose,
+			    double sample_rate, bool watch_all, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz)
 {
@@ -276,6 +276,7 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	l->skel->rodata->capture_bytes = capture_bytes;
 	l->skel->rodata->app_logs = app_logs;
 	l->skel->rodata->inject_on = inject;
+	l->skel->rodata->watch_all = watch_all;
 	l->skel->rodata->sample_below = loader_sample_below(sample_rate);
 	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
 	l->ring_mask = ring_bytes(l->ncpus) - 1;
@@ -372,6 +373,18 @@ static void target_del(struct loader *l, __u32 tgid)
 	__atomic_fetch_and(w, ~mask, __ATOMIC_SEQ_CST);
 	/* gen 0: not a target for programs that do not see the bits (inject.bpf.c). */
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.targets), &tgid, &none, BPF_ANY);
+}
+
+bool loader__is_target(struct loader *l, uint32_t tgid)
+{
+	__u64 mask, *w = target_word(l, tgid, &mask);
+
+	return __atomic_load_n(w, __ATOMIC_RELAXED) & mask;
+}
+
+void loader__del_target(struct loader *l, uint32_t tgid)
+{
+	target_del(l, tgid);
 }
 
 /* ppid of pid from /proc/PID/stat, or -1. */

@@ -24,12 +24,13 @@ int loader_check_env(char *err, size_t errsz);
  * Open, configure, load and attach. app_logs: targets' writes to their
  * stdout and stderr are captured too (SONDE_EV_LOG). inject: HTTP requests'
  * ids are born in the kernel (--inject-traceparent; new traces sampled at
- * sample_rate), records carry them (SONDE_F_IDS). on_event is called for
- * each ring record from loader__poll. NULL with a one-line reason in err on
- * failure.
+ * sample_rate), records carry them (SONDE_F_IDS). watch_all: every exec of
+ * the node is a record (SONDE_EV_EXEC, --all). on_event is called for each
+ * ring record from loader__poll (SONDE_EV_EXIT: a target's process ended,
+ * the kernel side forgot it). NULL with a one-line reason in err on failure.
  */
 struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
-			    double sample_rate, int verbose,
+			    double sample_rate, bool watch_all, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz);
 void loader__close(struct loader *l); /* accepts NULL */
@@ -40,6 +41,9 @@ void loader__close(struct loader *l); /* accepts NULL */
  * Returns 0, or -errno (-ESRCH: no such process).
  */
 int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendants);
+/* Is tgid observed? Stop observing it (its children stay observed). */
+bool loader__is_target(struct loader *l, uint32_t tgid);
+void loader__del_target(struct loader *l, uint32_t tgid);
 
 /*
  * Remove targets whose process is gone; calls gone(ctx, tgid) for each.

@@ -7,6 +7,8 @@
  * httpd thread: /metrics, /healthz, /readyz, /api/traces
  * exporter threads: one per span exporter (Zipkin over HTTP)
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "discover.h"
 #include "export/httpd.h"
 #include "export/log_file.h"
 #include "export/log_http.h"
@@ -73,6 +76,8 @@ struct sonde {
 	struct correlation *corr;  /* NULL: no --correlation-redis */
 	struct metric_family *corr_links; /* sonde_trace_correlation_total */
 	pid_t child;               /* -- COMMAND, or 0 */
+	struct discover *disc;     /* --all, else NULL */
+	struct metric_family *discovered, *svc_overflow; /* --all */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
 
@@ -105,9 +110,23 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+static void discovered(struct sonde *s, pid_t pid);
+
 static int on_event(void *ctx, void *data, size_t size)
 {
-	agent__handle(ctx, data, size);
+	struct sonde *s = ctx;
+	const struct sonde_event *e = data;
+
+	if (size >= sizeof(*e) && e->type == SONDE_EV_EXEC) {
+		discovered(s, (pid_t)e->tgid);
+		return 0;
+	}
+	if (size >= sizeof(*e) && e->type == SONDE_EV_EXIT) {
+		/* The kernel unmarked it; its last records came before this one. */
+		agent__drop_tgid(s->agent, e->tgid);
+		return 0;
+	}
+	agent__handle(s->agent, data, size);
 	return 0;
 }
 
@@ -127,7 +146,8 @@ static bool ready(void *ctx, char *reason, size_t reasonsz)
 		snprintf(reason, reasonsz, "%d of %d programs attached", n, total);
 		return false;
 	}
-	if (atomic_load(&s->live_targets) == 0) {
+	if (!s->cfg.all && atomic_load(&s->live_targets) == 0) {
+		/* --all: a node where nothing matches yet is ready all the same */
 		snprintf(reason, reasonsz, "no observed process is alive");
 		return false;
 	}
@@ -423,6 +443,66 @@ static void comm_of(pid_t pid, char *out, size_t outsz)
 		snprintf(out, outsz, "pid%d", pid);
 }
 
+/* The service index for a discovered process's name: past --max-services new names, "other". */
+static int service_for(struct sonde *s, const char *name)
+{
+	int svc = agent__find_service(s->agent, name);
+
+	if (svc >= 0)
+		return svc;
+	if (agent__service_count(s->agent) >= s->cfg.max_services) {
+		metric__add(s->svc_overflow, NULL, 1);
+		return agent__add_service(s->agent, "other");
+	}
+	return agent__add_service(s->agent, name);
+}
+
+/*
+ * --all: a process that exec'd (or that ran when sonde started) is observed
+ * if the rules match it, and stops being observed if it no longer matches.
+ */
+static void discovered(struct sonde *s, pid_t pid)
+{
+	struct proc_info p;
+	int svc;
+
+	if (!s->disc || pid == getpid() || proc_info_read(pid, &p))
+		return;
+	if (!discover_match(s->disc, &p)) {
+		for (int i = 0; i < s->cfg.ntargets; i++)
+			if (s->cfg.targets[i].pid == pid)
+				return; /* given with --pid: observed whatever it runs */
+		if (loader__is_target(s->loader, (uint32_t)pid)) {
+			loader__del_target(s->loader, (uint32_t)pid);
+			agent__drop_tgid(s->agent, (uint32_t)pid);
+		}
+		return;
+	}
+	svc = service_for(s, p.comm);
+	if (svc < 0 || loader__add_target(s->loader, pid, (uint32_t)svc, false))
+		return;
+	ratelimit__add_target(s->rl, pid, p.comm);
+	metric__add(s->discovered, NULL, 1);
+	if (s->cfg.verbose >= 2)
+		fprintf(stderr, "sonde: --all: observing pid %d (%s) as \"%s\"\n", pid, p.exe,
+			agent__service_name(s->agent, svc));
+}
+
+/* --all at start: the processes already running, read once. */
+static int discover_running(struct sonde *s)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (isdigit((unsigned char)de->d_name[0]))
+			discovered(s, (pid_t)atoi(de->d_name));
+	closedir(d);
+	return 0;
+}
+
 static void raise_capture(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
 			  uint16_t bytes, uint8_t walk)
 {
@@ -603,8 +683,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.capture_app_logs,
-				s.cfg.inject_traceparent, s.cfg.trace_sample_rate, s.cfg.verbose,
-				on_event, s.agent, err, sizeof(err));
+				s.cfg.inject_traceparent, s.cfg.trace_sample_rate, s.cfg.all,
+				s.cfg.verbose, on_event, &s, err, sizeof(err));
 	if (!s.loader) {
 		fprintf(stderr, "sonde: %s\n", err);
 		goto out;
@@ -639,6 +719,23 @@ int main(int argc, char **argv)
 		}
 		if (s.cfg.verbose)
 			fprintf(stderr, "sonde: observing pid %d as service \"%s\"\n", t->pid, name);
+	}
+	if (s.cfg.all) {
+		s.disc = discover__new(&s.cfg, err, sizeof(err));
+		s.discovered = metrics__counter(s.m, "sonde_discovered_processes_total",
+						"Processes --all started observing (at start, then at "
+						"each exec that matched)", NULL, 0);
+		s.svc_overflow = metrics__counter(s.m, "sonde_services_overflow_total",
+						  "Processes named \"other\": --max-services distinct "
+						  "service names were taken", NULL, 0);
+		if (!s.disc || !s.discovered || !s.svc_overflow) {
+			fprintf(stderr, "sonde: --all: %s\n", s.disc ? "out of memory" : err);
+			goto out;
+		}
+		if ((e = discover_running(&s))) {
+			fprintf(stderr, "sonde: --all: cannot read /proc: %s\n", strerror(-e));
+			goto out;
+		}
 	}
 	inject__adopt(s.inj, s.loader, s.cfg.verbose);
 	if (s.cfg.command && start_command(&s)) {
@@ -678,6 +775,7 @@ out:
 	span_sink__free(s.spans);
 	trace_store__free(s.store);
 	metrics__free(s.m);
+	discover__free(s.disc);
 	config_free(&s.cfg);
 	return ret;
 }

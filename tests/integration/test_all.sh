@@ -1,0 +1,70 @@
+#!/bin/bash
+# Node-wide mode (--all): sonde is started first, with no PID; nginx, a
+# python3 server and redis-server start after it and are observed from their
+# exec on, each under its process name, with exact counts (Redis commands are
+# counted on the client's side, docs/metrics.md: redis-cli, observed too).
+# redis-server exits and a new one takes its port: it is found again at its
+# exec, and the commands sent to it are counted exactly. Then --match-comm
+# nginx: only nginx's series.
+set -u -o pipefail
+. "$(dirname "$0")/lib.sh"
+
+N_NGINX=50 N_PY=30 N_REDIS=40 N_REDIS2=20
+
+# Every process of the machine is observed: room for all their names.
+start_sonde --all --max-services 5000 -vv
+
+step "nginx, a python3 server and redis-server start after sonde"
+start_nginx "$LIB_DIR/nginx.conf.in"
+PY_PORT=$(free_port)
+"$PYTHON" -m http.server "$PY_PORT" --bind 127.0.0.1 --directory "$LIB_TMP" >"$LIB_TMP/py.log" 2>&1 &
+PY_PID=$!
+track_pid python "$PY_PID"
+wait_until 10 lib_port_listening "$PY_PORT" || die "python3 server did not start"
+start_redis
+for ((i = 0; i < N_NGINX; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
+	send_requests keep 4 200 >/dev/null
+for ((i = 0; i < N_PY; i++)); do echo "http://127.0.0.1:$PY_PORT/"; done | send_requests keep 2 200 >/dev/null
+for ((i = 0; i < N_REDIS; i++)); do echo "GET all:$i"; done | redis-cli -p "$REDIS_PORT" >/dev/null
+assert_metric "nginx: every request, under its process name" \
+	'http_server_requests_seconds_count{service="nginx",method="GET",uri="/api/products/{id}",status="200",outcome="SUCCESS"}' "$N_NGINX"
+assert_metric "python3 http.server: every request" \
+	'http_server_requests_seconds_count{service="python3",method="GET",uri="/",status="200",outcome="SUCCESS"}' "$N_PY"
+assert_metric "redis-server: every GET (redis-cli's side)" \
+	'redis_commands_seconds_count{service="redis-cli",command="GET",outcome="SUCCESS"}' "$N_REDIS"
+assert_gt "processes discovered at their exec" 2 "$(metric sonde_discovered_processes_total)"
+assert_true "sonde never observes itself" bash -c "! grep -q 'observing pid $SONDE_PID ' '$SONDE_LOG'"
+
+step "redis-server exits; a new one on the same port inherits nothing"
+old_pid=$REDIS_PID
+found=$(metric sonde_discovered_processes_total)
+kill "$old_pid"
+wait "$old_pid" 2>/dev/null
+port=$REDIS_PORT
+redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize no \
+	--dir "$LIB_TMP" >"$LIB_TMP/redis2.log" 2>&1 &
+REDIS_PID=$!
+track_pid redis "$REDIS_PID"
+wait_until 10 lib_redis_ready || die "the second redis-server did not start"
+for ((i = 0; i < N_REDIS2; i++)); do echo "GET all:$i"; done | redis-cli -p "$port" >/dev/null
+assert_true "the new redis-server found at its exec" grep -q "observing pid $REDIS_PID (" "$SONDE_LOG"
+assert_gt "... counted as discovered" "$found" "$(metric sonde_discovered_processes_total)"
+assert_metric "the GETs sent to it counted exactly (the series goes on: same names)" \
+	'redis_commands_seconds_count{service="redis-cli",command="GET",outcome="SUCCESS"}' $((N_REDIS + N_REDIS2))
+assert_eq "no record of a process sonde no longer knows" 0 "$(metric_sum sonde_events_malformed_total)"
+stop_sonde
+
+step "--all --match-comm '^nginx\$': only nginx"
+SONDE_PORT=
+start_sonde --all --match-comm '^nginx$'
+for ((i = 0; i < 10; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
+	send_requests keep 2 200 >/dev/null
+for ((i = 0; i < 10; i++)); do echo "http://127.0.0.1:$PY_PORT/"; done | send_requests keep 2 200 >/dev/null
+for ((i = 0; i < 10; i++)); do echo "GET all:$i"; done | redis-cli -p "$port" >/dev/null
+assert_metric "nginx (running before this sonde: found at start)" \
+	'http_server_requests_seconds_count{service="nginx",method="GET",uri="/api/products/{id}",status="200",outcome="SUCCESS"}' 10
+assert_eq "no other service's series" "" \
+	"$(curl -s "http://127.0.0.1:$SONDE_PORT/metrics" | grep -E '^(http_server|http_client|redis)_' | grep -v 'service="nginx"' | head -3)"
+stop_sonde
+
+finish
