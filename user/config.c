@@ -27,6 +27,7 @@ void config_init(struct config *c)
 	c->log_max_size = 100ULL << 20;
 	c->log_files = 5;
 	c->max_services = 100;
+	snprintf(c->kubelet_pods, sizeof(c->kubelet_pods), "/var/lib/kubelet/pods");
 }
 
 void config_free(struct config *c)
@@ -756,7 +757,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "discovery: want a mapping (match_comm, match_exe, "
-					 "match_cgroup, exclude_comm, max_services)");
+					 "match_cgroup, exclude_comm, max_services, kubelet_pods)");
 			for (yaml_node_pair_t *dp = vn->data.mapping.pairs.start;
 			     dp < vn->data.mapping.pairs.top; dp++) {
 				yaml_node_t *dk = yaml_document_get_node(&d, dp->key);
@@ -768,6 +769,14 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				for (int i = 0; key && i < 4; i++)
 					if (!strcmp(key, keys[i]))
 						kind = i;
+				if (key && !strcmp(key, "kubelet_pods")) {
+					const char *v = scalar(&d, dv);
+
+					if (!v || v[0] != '/' || strlen(v) >= sizeof(c->kubelet_pods))
+						YERR(dv, "discovery.kubelet_pods: want an absolute path");
+					snprintf(c->kubelet_pods, sizeof(c->kubelet_pods), "%s", v);
+					continue;
+				}
 				if (key && !strcmp(key, "max_services")) {
 					if (parse_uint(scalar(&d, dv), 100000, &n) || n == 0)
 						YERR(dv, "discovery.max_services: want 1..100000");
@@ -777,7 +786,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				}
 				if (kind < 0)
 					YERR(dk, "discovery: unknown key (match_comm, match_exe, "
-						 "match_cgroup, exclude_comm, max_services)");
+						 "match_cgroup, exclude_comm, max_services, kubelet_pods)");
 				if (dv->type != YAML_SEQUENCE_NODE)
 					YERR(dv, "discovery.%s: want a list", key);
 				for (yaml_node_item_t *it = dv->data.sequence.items.start;

@@ -56,6 +56,7 @@ struct config {
 	int nselect;               /* --match-*, --exclude-comm, or discovery: in the file */
 	struct config_select select[CONFIG_SELECT_MAX];
 	int max_services;          /* --max-services N: distinct service names (100) */
+	char kubelet_pods[256];    /* discovery.kubelet_pods: the kubelet's pod directories */
 	bool cli_select, cli_max_services;
 	char **command;            /* argv after "--", NULL-terminated, or NULL */
 	bool cli_listen, cli_capture; /* set on the command line: wins over the file */

@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "config.h"
 #include "discover.h"
+#include "k8s.h"
 #include "export/httpd.h"
 #include "export/log_file.h"
 #include "export/log_http.h"
@@ -464,6 +465,9 @@ static int service_for(struct sonde *s, const char *name)
 static void discovered(struct sonde *s, pid_t pid)
 {
 	struct proc_info p;
+	struct k8s_ids ids;
+	struct k8s_pod pod;
+	char name[CONFIG_NAME_MAX];
 	int svc;
 
 	if (!s->disc || pid == getpid() || proc_info_read(pid, &p))
@@ -478,13 +482,20 @@ static void discovered(struct sonde *s, pid_t pid)
 		}
 		return;
 	}
-	svc = service_for(s, p.comm);
+	/* In a pod the kubelet knows: the service is its workload (docs/kubernetes.md). */
+	snprintf(name, sizeof(name), "%s", p.comm);
+	if (!k8s_cgroup_ids(p.cgroup, &ids) && !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &pod))
+		k8s_workload(pod.name, name, sizeof(name));
+	else
+		pod.name[0] = pod.namespace_[0] = '\0';
+	svc = service_for(s, name);
 	if (svc < 0 || loader__add_target(s->loader, pid, (uint32_t)svc, false))
 		return;
-	ratelimit__add_target(s->rl, pid, p.comm);
+	ratelimit__add_target(s->rl, pid, name);
 	metric__add(s->discovered, NULL, 1);
 	if (s->cfg.verbose >= 2)
-		fprintf(stderr, "sonde: --all: observing pid %d (%s) as \"%s\"\n", pid, p.exe,
+		fprintf(stderr, "sonde: --all: observing pid %d (%s%s%s%s%s) as \"%s\"\n", pid, p.exe,
+			pod.name[0] ? ", pod " : "", pod.namespace_, pod.name[0] ? "/" : "", pod.name,
 			agent__service_name(s->agent, svc));
 }
 

@@ -5,11 +5,15 @@
 # counted on the client's side, docs/metrics.md: redis-cli, observed too).
 # redis-server exits and a new one takes its port: it is found again at its
 # exec, and the commands sent to it are counted exactly. Then --match-comm
-# nginx: only nginx's series.
+# nginx: only nginx's series. Then Kubernetes names: two python3 servers put
+# in cgroups named as containerd and CRI-O name a pod's container (the test
+# makes them under cgroup v2) with the kubelet's directories of their pods
+# (a hosts file, a ServiceAccount volume): each is named after its workload.
 set -u -o pipefail
 . "$(dirname "$0")/lib.sh"
 
 N_NGINX=50 N_PY=30 N_REDIS=40 N_REDIS2=20
+pod_pids=()
 
 # Every process of the machine is observed: room for all their names.
 start_sonde --all --max-services 5000 -vv
@@ -66,5 +70,49 @@ assert_metric "nginx (running before this sonde: found at start)" \
 assert_eq "no other service's series" "" \
 	"$(curl -s "http://127.0.0.1:$SONDE_PORT/metrics" | grep -E '^(http_server|http_client|redis)_' | grep -v 'service="nginx"' | head -3)"
 stop_sonde
+
+step "pods: cgroups named as containerd and CRI-O name them, the kubelet's pod directories"
+# The cgroup v2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid layout).
+CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[ -n "$CG" ] && [ -f "$CG/cgroup.procs" ] || die "no cgroup v2 hierarchy mounted"
+CID1=$(printf 'a%.0s' {1..64}) CID2=$(printf 'b%.0s' {1..63})c
+UID1=0a1b2c3d-4e5f-6789-abcd-ef0123456789 UID2=11111111-2222-3333-4444-555555555555
+POD1=$CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID1//-/_}.slice
+POD2=$CG/kubepods.slice/kubepods-pod${UID2//-/_}.slice
+mkdir -p "$POD1/cri-containerd-$CID1.scope" "$POD2/crio-$CID2.scope" || die "cannot make cgroups"
+PODS=$LIB_TMP/kubelet/pods
+for u in "$UID1:order-service-7d9f8c6b5d-x2x9z:order" "$UID2:payment-0:payment"; do
+	IFS=: read -r uid name container <<<"$u"
+	mkdir -p "$PODS/$uid/containers/$container" "$PODS/$uid/volumes/kubernetes.io~projected/kube-api-access-abcde"
+	printf '# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n10.244.1.7\t%s\n' "$name" >"$PODS/$uid/etc-hosts"
+	echo shop >"$PODS/$uid/volumes/kubernetes.io~projected/kube-api-access-abcde/namespace"
+done
+printf 'discovery:\n  kubelet_pods: %s\n' "$PODS" >"$LIB_TMP/k8s.yaml"
+SONDE_PORT=
+start_sonde --all --match-cgroup /kubepods.slice --config "$LIB_TMP/k8s.yaml" -vv
+ports=()
+for cg in "$POD1/cri-containerd-$CID1.scope" "$POD2/crio-$CID2.scope"; do
+	port=$(free_port)
+	start_gated "pod$port" "$PYTHON" -m http.server "$port" --bind 127.0.0.1 --directory "$LIB_TMP"
+	echo "$GATED_PID" >"$cg/cgroup.procs" || die "cannot move $GATED_PID into $cg"
+	open_gate "pod$port"
+	wait_until 10 lib_port_listening "$port" || die "the server in $cg did not start"
+	ports+=("$port")
+	pod_pids+=("$GATED_PID")
+done
+for ((i = 0; i < 12; i++)); do echo "http://127.0.0.1:${ports[0]}/"; done | send_requests keep 2 200 >/dev/null
+for ((i = 0; i < 7; i++)); do echo "http://127.0.0.1:${ports[1]}/"; done | send_requests keep 2 200 >/dev/null
+assert_metric "containerd's pod: its workload's name (Deployment)" \
+	'http_server_requests_seconds_count{service="order-service",method="GET",uri="/",status="200",outcome="SUCCESS"}' 12
+assert_metric "CRI-O's pod: its workload's name (StatefulSet)" \
+	'http_server_requests_seconds_count{service="payment",method="GET",uri="/",status="200",outcome="SUCCESS"}' 7
+assert_true "sonde named the pod and its namespace" grep -q "pod shop/order-service-7d9f8c6b5d-x2x9z" "$SONDE_LOG"
+assert_eq "nothing outside the pods' cgroups (--match-cgroup)" "" \
+	"$(curl -s "http://127.0.0.1:$SONDE_PORT/metrics" | grep '^http_server' | grep -v -e 'service="order-service"' -e 'service="payment"' | head -3)"
+stop_sonde
+kill "${pod_pids[@]}" 2>/dev/null
+wait "${pod_pids[@]}" 2>/dev/null
+rmdir "$POD1/cri-containerd-$CID1.scope" "$POD1" "$POD2/crio-$CID2.scope" "$POD2" \
+	"$CG/kubepods.slice/kubepods-burstable.slice" "$CG/kubepods.slice" 2>/dev/null
 
 finish

@@ -119,7 +119,8 @@ static void test_yaml(void **state)
 			"  match_comm: [\"^nginx$\", \"^gunicorn\"]\n"
 			"  match_cgroup: [/kubepods]\n"
 			"  exclude_comm: [\"^sh$\"]\n"
-			"  max_services: 40\n";
+			"  max_services: 40\n"
+			"  kubelet_pods: /srv/kubelet/pods\n";
 	struct config c;
 	char err[256];
 
@@ -130,6 +131,7 @@ static void test_yaml(void **state)
 	assert_int_equal(c.select[2].kind, CONFIG_MATCH_CGROUP);
 	assert_int_equal(c.select[3].kind, CONFIG_EXCLUDE_COMM);
 	assert_int_equal(c.max_services, 40);
+	assert_string_equal(c.kubelet_pods, "/srv/kubelet/pods");
 	config_free(&c);
 	/* The command line's rules and limit win. */
 	assert_int_equal(parse(&c, cli), CONFIG_OK);
