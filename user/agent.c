@@ -50,6 +50,8 @@ struct agent {
 	int npools;
 	agent_capture_fn capture_fn;
 	void *capture_ctx;
+	agent_k8s_fn k8s_fn;
+	void *k8s_ctx;
 	struct metrics_sink *ms;
 	struct tracer *tracer; /* NULL: tracing off */
 	struct sink sinks[SINKS_MAX];
@@ -229,6 +231,17 @@ void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx)
 	a->capture_ctx = ctx;
 }
 
+void agent__set_k8s_hook(struct agent *a, agent_k8s_fn fn, void *ctx)
+{
+	a->k8s_fn = fn;
+	a->k8s_ctx = ctx;
+}
+
+static const struct k8s_meta *k8s_of(const struct agent *a, uint32_t tgid)
+{
+	return a->k8s_fn ? a->k8s_fn(a->k8s_ctx, tgid) : NULL;
+}
+
 int agent__find_service(const struct agent *a, const char *name)
 {
 	for (int i = 0; i < a->nsvc; i++)
@@ -278,6 +291,7 @@ static void exchange_init(struct agent *a, const struct conn *c, struct exchange
 	x->service_name = c->service < (uint32_t)a->nsvc ? a->names[c->service] : "";
 	x->tgid = c->tgid;
 	x->tid = 0;
+	x->k8s = k8s_of(a, c->tgid);
 	x->conn_id = c->conn_id;
 	x->tuple = &c->tuple;
 	x->start_ns = start;
@@ -465,6 +479,7 @@ static void give_line(void *p, const char *text, size_t len, bool truncated)
 		.truncated = truncated,
 	};
 
+	l.k8s = k8s_of(a, l.tgid);
 	if (a->tracer)
 		l.has_ctx = tracer__thread_ctx(a->tracer, l.tgid, l.tid, l.ts_ns, &l.ctx);
 	a->lines.put(a->lines.ctx, &l);
@@ -592,6 +607,7 @@ static void put_net(struct agent *a, struct conn *c, const struct sonde_event *e
 	};
 
 	x.service_name = x.service < (uint32_t)a->nsvc ? a->names[x.service] : "";
+	x.k8s = k8s_of(a, x.tgid);
 	x.net.app = c && c->proto >= CONN_PROTO_HTTP && c->proto <= CONN_PROTO_KAFKA
 			    ? proto_name(c->proto)
 			    : "";

@@ -39,6 +39,11 @@ typedef void (*agent_capture_fn)(void *ctx, uint32_t tgid, uint32_t fd, uint64_t
 				 uint16_t bytes, uint8_t walk);
 void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx);
 
+/* The Kubernetes pod of a process, for spans and log lines (exchange.k8s); NULL none. */
+struct k8s_meta;
+typedef const struct k8s_meta *(*agent_k8s_fn)(void *ctx, uint32_t tgid);
+void agent__set_k8s_hook(struct agent *a, agent_k8s_fn fn, void *ctx);
+
 /*
  * Another sink for the exchanges (the metrics sink is built in, first).
  * Returns 0, or -1 when there are too many.

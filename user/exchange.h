@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "k8s.h"
 #include "sonde.h"
 
 enum exchange_kind {
@@ -95,6 +96,7 @@ struct exchange {
 	uint32_t service; /* index in the agent's services */
 	const char *service_name;
 	uint32_t tgid, tid; /* tid: the thread that made the request's first read or write; 0 unknown */
+	const struct k8s_meta *k8s; /* the process's Kubernetes pod, NULL if none known */
 	uint64_t conn_id;
 	const struct sonde_conn_tuple *tuple; /* the connection's identity (zeroed if unknown) */
 	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC: first request byte, last response byte */
@@ -148,6 +150,7 @@ struct app_line {
 	uint32_t service;
 	const char *service_name;
 	uint32_t tgid, tid, fd; /* fd: 1 stdout, 2 stderr */
+	const struct k8s_meta *k8s; /* the process's Kubernetes pod, NULL if none known */
 	uint64_t ts_ns;         /* CLOCK_MONOTONIC of the write that ended the line */
 	const char *text;       /* not NUL-terminated, no '\n' */
 	size_t len;

@@ -38,4 +38,12 @@ int k8s_pod_read(const char *pods_dir, const char *uid, struct k8s_pod *out);
 /* The workload's name of a pod's name, into out. */
 void k8s_workload(const char *pod, char *out, size_t outsz);
 
+/* What spans and log lines carry of a process's pod (exchange.k8s). */
+struct k8s_meta {
+	char namespace_[64];
+	char pod[254];
+	char container[64]; /* "" unknown */
+	char node[254];     /* NODE_NAME ("" unset) */
+};
+
 #endif /* SONDE_K8S_H */

@@ -78,6 +78,7 @@ struct sonde {
 	struct metric_family *corr_links; /* sonde_trace_correlation_total */
 	pid_t child;               /* -- COMMAND, or 0 */
 	struct discover *disc;     /* --all, else NULL */
+	struct k8s_slot *k8s;      /* pods of the observed processes, by tgid (K8S_SLOTS) */
 	struct metric_family *discovered, *svc_overflow; /* --all */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
@@ -113,6 +114,48 @@ static void on_signal(int sig)
 
 static void discovered(struct sonde *s, pid_t pid);
 
+/*
+ * The pod of each observed process, for spans and log lines: read once per
+ * process from /proc and the kubelet's directories (user/k8s.h), kept by
+ * tgid in a direct-mapped table, forgotten when the process ends.
+ */
+#define K8S_SLOTS 1024
+struct k8s_slot {
+	uint32_t tgid;
+	bool known; /* read; m.pod[0] == 0: not in a pod */
+	struct k8s_meta m;
+};
+
+static const struct k8s_meta *k8s_hook(void *ctx, uint32_t tgid)
+{
+	struct sonde *s = ctx;
+	struct k8s_slot *e = &s->k8s[tgid % K8S_SLOTS];
+	struct proc_info p;
+	struct k8s_ids ids;
+	struct k8s_pod pod;
+	const char *node = getenv("NODE_NAME");
+
+	if (e->tgid != tgid || !e->known) {
+		memset(e, 0, sizeof(*e));
+		e->tgid = tgid;
+		e->known = true;
+		if (!proc_info_read((pid_t)tgid, &p) && !k8s_cgroup_ids(p.cgroup, &ids) &&
+		    !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &pod)) {
+			snprintf(e->m.namespace_, sizeof(e->m.namespace_), "%s", pod.namespace_);
+			snprintf(e->m.pod, sizeof(e->m.pod), "%s", pod.name);
+			snprintf(e->m.container, sizeof(e->m.container), "%s", pod.container);
+			snprintf(e->m.node, sizeof(e->m.node), "%s", node ? node : "");
+		}
+	}
+	return e->m.pod[0] ? &e->m : NULL;
+}
+
+static void k8s_forget(struct sonde *s, uint32_t tgid)
+{
+	if (s->k8s && s->k8s[tgid % K8S_SLOTS].tgid == tgid)
+		s->k8s[tgid % K8S_SLOTS].known = false;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct sonde *s = ctx;
@@ -125,6 +168,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size >= sizeof(*e) && e->type == SONDE_EV_EXIT) {
 		/* The kernel unmarked it; its last records came before this one. */
 		agent__drop_tgid(s->agent, e->tgid);
+		k8s_forget(s, e->tgid);
 		return 0;
 	}
 	agent__handle(s->agent, data, size);
@@ -524,7 +568,10 @@ static void raise_capture(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_i
 
 static void target_gone(void *ctx, uint32_t tgid)
 {
-	agent__drop_tgid(ctx, tgid);
+	struct sonde *s = ctx;
+
+	agent__drop_tgid(s->agent, tgid);
+	k8s_forget(s, tgid);
 }
 
 /*
@@ -620,7 +667,7 @@ static int run(struct sonde *s)
 		if (now - last_sweep >= SWEEP_NS) {
 			last_sweep = now;
 			atomic_store(&s->live_targets,
-				     loader__sweep(s->loader, target_gone, s->agent));
+				     loader__sweep(s->loader, target_gone, s));
 			agent__expire(s->agent, now, IDLE_NS);
 		}
 		if (s->child > 0 && waitpid(s->child, &status, WNOHANG) == s->child) {
@@ -701,6 +748,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	agent__set_capture_hook(s.agent, raise_capture, &s);
+	s.k8s = calloc(K8S_SLOTS, sizeof(*s.k8s));
+	if (!s.k8s) {
+		fprintf(stderr, "sonde: out of memory\n");
+		goto out;
+	}
+	agent__set_k8s_hook(s.agent, k8s_hook, &s);
 	if (s.cfg.inject_traceparent &&
 	    !(s.inj = inject__start(s.loader, s.cfg.trace_sample_rate, s.m, err, sizeof(err)))) {
 		fprintf(stderr, "sonde: %s\n", err);
@@ -753,7 +806,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sonde: cannot start %s: %s\n", s.cfg.command[0], strerror(errno));
 		goto out;
 	}
-	atomic_store(&s.live_targets, loader__sweep(s.loader, target_gone, s.agent));
+	atomic_store(&s.live_targets, loader__sweep(s.loader, target_gone, &s));
 	atomic_store(&s.heartbeat, now_ns());
 	s.httpd = httpd__start(s.cfg.listen, s.m, &health);
 	if (!s.httpd) {
@@ -787,6 +840,7 @@ out:
 	trace_store__free(s.store);
 	metrics__free(s.m);
 	discover__free(s.disc);
+	free(s.k8s);
 	config_free(&s.cfg);
 	return ret;
 }

@@ -14,7 +14,7 @@
 
 #define SPAN_NAME_MAX    128
 #define SPAN_SERVICE_MAX 64
-#define SPAN_TAGS_MAX    10
+#define SPAN_TAGS_MAX    14 /* 10 of the call, 4 of its pod */
 #define SPAN_TAG_KEY_MAX 32
 #define SPAN_TAG_VAL_MAX 128
 

@@ -89,7 +89,10 @@ for u in "$UID1:order-service-7d9f8c6b5d-x2x9z:order" "$UID2:payment-0:payment";
 done
 printf 'discovery:\n  kubelet_pods: %s\n' "$PODS" >"$LIB_TMP/k8s.yaml"
 SONDE_PORT=
-start_sonde --all --match-cgroup /kubepods.slice --config "$LIB_TMP/k8s.yaml" -vv
+export NODE_NAME=node-1 # as the DaemonSet's downward API sets it
+start_sonde --all --match-cgroup /kubepods.slice --config "$LIB_TMP/k8s.yaml" -vv \
+	--log-file "$LIB_TMP/pods.log"
+unset NODE_NAME
 ports=()
 for cg in "$POD1/cri-containerd-$CID1.scope" "$POD2/crio-$CID2.scope"; do
 	port=$(free_port)
@@ -107,6 +110,22 @@ assert_metric "containerd's pod: its workload's name (Deployment)" \
 assert_metric "CRI-O's pod: its workload's name (StatefulSet)" \
 	'http_server_requests_seconds_count{service="payment",method="GET",uri="/",status="200",outcome="SUCCESS"}' 7
 assert_true "sonde named the pod and its namespace" grep -q "pod shop/order-service-7d9f8c6b5d-x2x9z" "$SONDE_LOG"
+wait_until 5 grep -q '"k8s.pod.name":"payment-0"' "$LIB_TMP/pods.log"
+"$PYTHON" - "$LIB_TMP/pods.log" "http://127.0.0.1:$SONDE_PORT" >"$LIB_TMP/pods.check" 2>&1 <<'PY'
+import json, sys, urllib.request
+lines = [json.loads(l) for l in open(sys.argv[1])]
+order = [l for l in lines if l.get("service.name") == "order-service"]
+want = {"k8s.namespace.name": "shop", "k8s.pod.name": "order-service-7d9f8c6b5d-x2x9z",
+        "k8s.container.name": "order", "k8s.node.name": "node-1"}
+ok_lines = len(order) == 12 and all(all(l.get(k) == v for k, v in want.items()) for l in order)
+spans = json.load(urllib.request.urlopen("%s/api/traces/%s" % (sys.argv[2], order[0]["trace.id"]), timeout=5))
+tags = [s.get("tags", {}) for s in spans if s.get("kind") == "SERVER"]
+ok_span = len(tags) == 1 and all(tags[0].get(k) == v for k, v in want.items())
+print("lines %d %s; span %s" % (len(order), "ok" if ok_lines else "BAD", "ok" if ok_span else "BAD %r" % tags))
+sys.exit(0 if ok_lines and ok_span else 1)
+PY
+[ $? = 0 ] && pass "the pod on log lines and spans: $(cat "$LIB_TMP/pods.check")" ||
+	fail "k8s fields: $(cat "$LIB_TMP/pods.check")"
 assert_eq "nothing outside the pods' cgroups (--match-cgroup)" "" \
 	"$(curl -s "http://127.0.0.1:$SONDE_PORT/metrics" | grep '^http_server' | grep -v -e 'service="order-service"' -e 'service="payment"' | head -3)"
 stop_sonde

@@ -89,7 +89,22 @@ static void test_access_line(void **state)
 	assert_null(strstr(l, "secret"));
 	assert_string_equal(l + strlen(l) - 2, "}\n");
 	assert_true(l[0] == '{' && !strncmp(l + 1, "\"@timestamp\":\"", 14));
+	assert_null(strstr(l, "k8s."));
 	free(l);
+
+	/* In a pod: its namespace, name, container and node. */
+	{
+		struct k8s_meta k = { .namespace_ = "shop", .pod = "order-7d9f8c6b5d-x2x9z",
+				      .container = "order", .node = "node-1" };
+
+		x = http_x(200, "/api/products/17", &t);
+		x.k8s = &k;
+		l = line_of(ls, &x);
+		assert_non_null(strstr(l, "\"k8s.namespace.name\":\"shop\",\"k8s.pod.name\":"
+					  "\"order-7d9f8c6b5d-x2x9z\",\"k8s.container.name\":\"order\","
+					  "\"k8s.node.name\":\"node-1\""));
+		free(l);
+	}
 
 	/* Levels: 4xx WARN, 5xx ERROR; a successful call makes no line, a failed one does. */
 	x = http_x(404, "/x", &t);

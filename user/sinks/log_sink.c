@@ -129,6 +129,19 @@ static void peer(struct log_record *r, const struct exchange *x, struct scratch 
 static const char *const loggers[] = { "sonde.http", "sonde.redis", "sonde.postgresql",
 				       "sonde.kafka", "sonde.net" };
 
+/* The pod of the process (ECS's and OpenTelemetry's k8s.* names), when known. */
+static void k8s_fields(struct log_record *r, const struct k8s_meta *k)
+{
+	if (!k || !k->pod[0])
+		return;
+	field_s(r, "k8s.namespace.name", k->namespace_);
+	field_s(r, "k8s.pod.name", k->pod);
+	if (k->container[0])
+		field_s(r, "k8s.container.name", k->container);
+	if (k->node[0])
+		field_s(r, "k8s.node.name", k->node);
+}
+
 bool log_sink__build(const struct log_sink *ls, const struct exchange *x, struct log_record *r,
 		     char *scratch)
 {
@@ -156,6 +169,7 @@ bool log_sink__build(const struct log_sink *ls, const struct exchange *x, struct
 	r->environment = ls->cfg ? ls->cfg->environment : "";
 	r->pid = x->tgid;
 	r->tid = x->tid;
+	k8s_fields(r, x->k8s);
 	if (x->ctx.span_id) {
 		r->has_trace = true;
 		memcpy(r->trace_id, x->ctx.trace_id, 16);
@@ -385,6 +399,7 @@ void log_sink__app_line(void *ctx, const struct app_line *l)
 	r.environment = ls->cfg ? ls->cfg->environment : "";
 	r.pid = l->tgid;
 	r.tid = l->tid;
+	k8s_fields(&r, l->k8s);
 	if (l->has_ctx) {
 		r.has_trace = true;
 		memcpy(r.trace_id, l->ctx.trace_id, 16);

@@ -169,6 +169,15 @@ static void base(const struct span_sink *ss, const struct exchange *x, struct sp
 	endpoint(&s->remote, "", x->tuple, false);
 	if (x->ctx.flags & TRACE_UNLINKED)
 		span_tag(s, "sonde.unlinked", "true");
+	/* The pod (OpenTelemetry's k8s.* resource attribute names; docs/kubernetes.md). */
+	if (x->k8s && x->k8s->pod[0]) {
+		span_tag(s, "k8s.namespace.name", x->k8s->namespace_);
+		span_tag(s, "k8s.pod.name", x->k8s->pod);
+		if (x->k8s->container[0])
+			span_tag(s, "k8s.container.name", x->k8s->container);
+		if (x->k8s->node[0])
+			span_tag(s, "k8s.node.name", x->k8s->node);
+	}
 }
 
 static void build_http(const struct span_sink *ss, const struct exchange *x, struct span *s)
