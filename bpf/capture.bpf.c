@@ -1280,6 +1280,54 @@ static __noinline int connect_fail(__u32 tgid, long ret)
 	return 0;
 }
 
+/*
+ * --all (node-wide): every exec on the node is a record, for userspace to
+ * match the new program against the discovery rules; set before load.
+ */
+const volatile __u8 watch_all = 0;
+
+/* A record about a process, not a connection: SONDE_EV_EXEC, SONDE_EV_EXIT. */
+static __always_inline void proc_record(__u8 type, __u32 tgid, __u32 service)
+{
+	struct rec r;
+
+	if (!rec_begin(&r))
+		return;
+	__builtin_memset(&r.e->hdr, 0, sizeof(r.e->hdr));
+	r.e->hdr.type = type;
+	r.e->hdr.tgid = tgid;
+	r.e->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	r.e->hdr.service = service;
+	r.e->hdr.ts_ns = bpf_ktime_get_ns();
+	rec_commit(&r, 0, 0, 0);
+}
+
+/*
+ * --match-port: a process not observed yet that listens on or connects to
+ * one of these ports is reported (SONDE_EV_PORT, the port in `service`), for
+ * userspace to observe it. Set before load; the ports after.
+ */
+const volatile __u8 watch_ports = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} match_ports SEC(".maps");
+
+static __always_inline void port_seen(__u32 tgid, __u32 fd, int listening)
+{
+	struct sonde_conn_tuple tu = {};
+	__u16 port;
+
+	if (sonde_sock_tuple(fd, &tu) || (tu.family != SONDE_AF_INET && tu.family != SONDE_AF_INET6))
+		return;
+	port = listening ? tu.lport : tu.rport;
+	if (bpf_map_lookup_elem(&match_ports, &port))
+		proc_record(SONDE_EV_PORT, tgid, port);
+}
+
 SEC("tp/syscalls/sys_exit_accept")
 int sonde_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
@@ -1306,6 +1354,20 @@ int sonde_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	if (t) /* the fd is an argument: from the saved registers */
 		conn_learn(tgid, (__u32)PT_REGS_PARM1_SYSCALL(user_regs()), t->gen,
 			   SONDE_ROLE_CLIENT);
+	else if (watch_ports)
+		port_seen(tgid, (__u32)PT_REGS_PARM1_SYSCALL(user_regs()), 0);
+	return 0;
+}
+
+/* listen(): with --match-port, a process not observed yet listening on a watched port. */
+SEC("tp/syscalls/sys_exit_listen")
+int sonde_listen_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!watch_ports || ctx->ret != 0 || target_of(tgid))
+		return 0;
+	port_seen(tgid, (__u32)PT_REGS_PARM1_SYSCALL(user_regs()), 1);
 	return 0;
 }
 
@@ -1393,28 +1455,6 @@ SEC("tp/syscalls/sys_enter_dup3")
 int sonde_dup3_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	return forget_fd((__u32)ctx->args[1]);
-}
-
-/*
- * --all (node-wide): every exec on the node is a record, for userspace to
- * match the new program against the discovery rules; set before load.
- */
-const volatile __u8 watch_all = 0;
-
-/* A record about a process, not a connection: SONDE_EV_EXEC, SONDE_EV_EXIT. */
-static __always_inline void proc_record(__u8 type, __u32 tgid, __u32 service)
-{
-	struct rec r;
-
-	if (!rec_begin(&r))
-		return;
-	__builtin_memset(&r.e->hdr, 0, sizeof(r.e->hdr));
-	r.e->hdr.type = type;
-	r.e->hdr.tgid = tgid;
-	r.e->hdr.tid = (__u32)bpf_get_current_pid_tgid();
-	r.e->hdr.service = service;
-	r.e->hdr.ts_ns = bpf_ktime_get_ns();
-	rec_commit(&r, 0, 0, 0);
 }
 
 /* exec (close-on-exec) and close_range close fds without close(): bump gen. */

@@ -23,6 +23,7 @@ enum sonde_event_type {
 	SONDE_EV_FAIL = 4,  /* a socket call failed: len holds the errno (see below) */
 	SONDE_EV_EXEC = 5,  /* --all: a process (tgid) exec'd a new program; no payload */
 	SONDE_EV_EXIT = 6,  /* a target's last thread exited: it is no target any more */
+	SONDE_EV_PORT = 7,  /* --match-port: tgid listened on or connected to port `service` */
 };
 
 /* Direction of a data event, as seen from the observed process. */

@@ -61,6 +61,7 @@ void config_usage(FILE *out)
 		"      --match-comm REGEX   --all: processes whose name matches (repeatable)\n"
 		"      --match-exe REGEX    --all: processes whose executable's path matches\n"
 		"      --match-cgroup PATH  --all: processes in this cgroup or below it\n"
+		"      --match-port PORT    --all: processes listening on or connecting to PORT\n"
 		"      --exclude-comm REGEX --all: never these (wins over --match-*)\n"
 		"      --max-services N     distinct service names, past them \"other\" (100)\n"
 		"  -l, --listen HOST:PORT   serve /metrics, /healthz, /readyz (default %s)\n"
@@ -177,14 +178,18 @@ enum {
 	OPT_MATCH_CGROUP,
 	OPT_EXCLUDE_COMM,
 	OPT_MAX_SERVICES,
+	OPT_MATCH_PORT,
 };
 
 /* One selection rule into c; -1 when there are too many or the pattern is too long. */
 static int add_select(struct config *c, int kind, const char *pattern)
 {
+	unsigned long port;
+
 	if (c->nselect >= CONFIG_SELECT_MAX || !pattern || !*pattern ||
 	    strlen(pattern) >= sizeof(c->select[0].pattern) ||
-	    (kind == CONFIG_MATCH_CGROUP && pattern[0] != '/'))
+	    (kind == CONFIG_MATCH_CGROUP && pattern[0] != '/') ||
+	    (kind == CONFIG_MATCH_PORT && (parse_uint(pattern, 65535, &port) || !port)))
 		return -1;
 	c->select[c->nselect].kind = kind;
 	snprintf(c->select[c->nselect].pattern, sizeof(c->select[0].pattern), "%s", pattern);
@@ -273,6 +278,7 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "match-cgroup", required_argument, NULL, OPT_MATCH_CGROUP },
 		{ "exclude-comm", required_argument, NULL, OPT_EXCLUDE_COMM },
 		{ "max-services", required_argument, NULL, OPT_MAX_SERVICES },
+		{ "match-port", required_argument, NULL, OPT_MATCH_PORT },
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
 		{ "correlation-redis", required_argument, NULL, OPT_CORRELATION_REDIS },
@@ -443,9 +449,12 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		case OPT_MATCH_EXE:
 		case OPT_MATCH_CGROUP:
 		case OPT_EXCLUDE_COMM:
-			if (add_select(c, o - OPT_MATCH_COMM, optarg)) {
+		case OPT_MATCH_PORT:
+			if (add_select(c, o == OPT_MATCH_PORT ? CONFIG_MATCH_PORT : o - OPT_MATCH_COMM,
+				       optarg)) {
 				fprintf(err, "sonde: bad or too many --match-*/--exclude-comm: '%s' "
-					     "(at most %d; --match-cgroup wants a path)\n",
+					     "(at most %d; --match-cgroup wants a path, --match-port "
+					     "1..65535)\n",
 					optarg, CONFIG_SELECT_MAX);
 				goto usage;
 			}
@@ -753,7 +762,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				snprintf(c->otlp_url, sizeof(c->otlp_url), "%s", val);
 		} else if (!strcmp(k, "discovery")) {
 			static const char *const keys[] = { "match_comm", "match_exe", "match_cgroup",
-							    "exclude_comm" };
+							    "exclude_comm", "match_port" };
 
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "discovery: want a mapping (match_comm, match_exe, "
@@ -766,7 +775,7 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				unsigned long n;
 				int kind = -1;
 
-				for (int i = 0; key && i < 4; i++)
+				for (int i = 0; key && i < 5; i++)
 					if (!strcmp(key, keys[i]))
 						kind = i;
 				if (key && !strcmp(key, "kubelet_pods")) {
@@ -786,7 +795,8 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				}
 				if (kind < 0)
 					YERR(dk, "discovery: unknown key (match_comm, match_exe, "
-						 "match_cgroup, exclude_comm, max_services, kubelet_pods)");
+						 "match_cgroup, exclude_comm, match_port, max_services, "
+						 "kubelet_pods)");
 				if (dv->type != YAML_SEQUENCE_NODE)
 					YERR(dv, "discovery.%s: want a list", key);
 				for (yaml_node_item_t *it = dv->data.sequence.items.start;
@@ -797,7 +807,8 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 						continue; /* the command line's rules win */
 					if (add_select(c, kind, scalar(&d, in)))
 						YERR(in, "discovery.%s: a pattern%s, at most %d rules in all",
-						     key, kind == CONFIG_MATCH_CGROUP ? " (a path)" : "",
+						     key, kind == CONFIG_MATCH_CGROUP ? " (a path)"
+							  : kind == CONFIG_MATCH_PORT ? " (a port)" : "",
 						     CONFIG_SELECT_MAX);
 				}
 			}

@@ -26,6 +26,7 @@ enum config_select_kind {
 	CONFIG_MATCH_EXE,      /* --match-exe REGEX */
 	CONFIG_MATCH_CGROUP,   /* --match-cgroup PATH (a prefix) */
 	CONFIG_EXCLUDE_COMM,   /* --exclude-comm REGEX */
+	CONFIG_MATCH_PORT,     /* --match-port PORT (pattern: its digits) */
 };
 
 struct config_select {

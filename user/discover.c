@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
@@ -12,6 +14,7 @@
 struct rule {
 	int kind; /* enum config_select_kind */
 	regex_t re;
+	uint16_t port; /* CONFIG_MATCH_PORT */
 	char prefix[256]; /* CONFIG_MATCH_CGROUP */
 };
 
@@ -25,7 +28,7 @@ void discover__free(struct discover *d)
 	if (!d)
 		return;
 	for (int i = 0; i < d->n; i++)
-		if (d->r[i].kind != CONFIG_MATCH_CGROUP)
+		if (d->r[i].kind != CONFIG_MATCH_CGROUP && d->r[i].kind != CONFIG_MATCH_PORT)
 			regfree(&d->r[i].re);
 	free(d);
 }
@@ -44,7 +47,9 @@ struct discover *discover__new(const struct config *c, char *err, size_t errsz)
 		int e;
 
 		r->kind = s->kind;
-		if (s->kind == CONFIG_MATCH_CGROUP) {
+		if (s->kind == CONFIG_MATCH_PORT) {
+			r->port = (uint16_t)atoi(s->pattern);
+		} else if (s->kind == CONFIG_MATCH_CGROUP) {
 			size_t n;
 
 			snprintf(r->prefix, sizeof(r->prefix), "%s", s->pattern);
@@ -99,9 +104,31 @@ bool discover_match(const struct discover *d, const struct proc_info *p)
 		case CONFIG_MATCH_CGROUP:
 			matched = matched || under(p->cgroup, r->prefix);
 			break;
+		default: /* CONFIG_MATCH_PORT: the kernel says (discover_ports) */
+			break;
 		}
 	}
 	return matched;
+}
+
+bool discover_excluded(const struct discover *d, const struct proc_info *p)
+{
+	if (!p->exe[0])
+		return true;
+	for (int i = 0; i < d->n; i++)
+		if (d->r[i].kind == CONFIG_EXCLUDE_COMM && !regexec(&d->r[i].re, p->comm, 0, NULL, 0))
+			return true;
+	return false;
+}
+
+int discover_ports(const struct discover *d, uint16_t *out, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < d->n && n < max; i++)
+		if (d->r[i].kind == CONFIG_MATCH_PORT)
+			out[n++] = d->r[i].port;
+	return n;
 }
 
 /* The first line of path into out (its newline dropped); 0 or -errno. */
@@ -151,4 +178,94 @@ int proc_info_read(pid_t pid, struct proc_info *p)
 	}
 	fclose(f);
 	return 0;
+}
+
+int proc_tcp_sockets(pid_t pid, proc_tcp_fn fn, void *ctx)
+{
+	static const char *const files[] = { "tcp", "tcp6" };
+	int read = 0;
+
+	for (int f = 0; f < 2; f++) {
+		char path[64], line[512];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[f]);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		read++;
+		/* "sl local rem st tx:rx tr:when retrnsmt uid timeout inode" */
+		while (fgets(line, sizeof(line), fp)) {
+			char local[64], remote[64];
+			unsigned st, lport, rport;
+			unsigned long inode;
+			char *lc, *rc;
+
+			if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %lu", local, remote, &st,
+				   &inode) != 4 ||
+			    !(lc = strrchr(local, ':')) || !(rc = strrchr(remote, ':')) ||
+			    sscanf(lc + 1, "%x", &lport) != 1 || sscanf(rc + 1, "%x", &rport) != 1)
+				continue;
+			if (fn(ctx, st, (uint16_t)lport, (uint16_t)rport, inode))
+				break;
+		}
+		fclose(fp);
+	}
+	return read ? 0 : -1;
+}
+
+struct port_inodes {
+	const uint16_t *ports;
+	int n;
+	unsigned long ino[256];
+	size_t k;
+};
+
+/* Sockets listening on (0A) or connected to (01) one of the ports. */
+static bool port_inode(void *ctx, unsigned st, uint16_t lport, uint16_t rport, unsigned long inode)
+{
+	struct port_inodes *pi = ctx;
+
+	for (int i = 0; i < pi->n; i++)
+		if ((st == 0x0A && lport == pi->ports[i]) || (st == 0x01 && rport == pi->ports[i])) {
+			pi->ino[pi->k++] = inode;
+			break;
+		}
+	return pi->k == sizeof(pi->ino) / sizeof(pi->ino[0]);
+}
+
+bool proc_uses_port(pid_t pid, const uint16_t *ports, int n)
+{
+	struct port_inodes pi = { .ports = ports, .n = n };
+	unsigned long *ino = pi.ino;
+	size_t k;
+	char dir[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (n <= 0 || proc_tcp_sockets(pid, port_inode, &pi) || !(k = pi.k))
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		char path[sizeof(dir) + 260], link[64];
+		unsigned long v;
+		ssize_t len;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &v) != 1)
+			continue;
+		for (size_t i = 0; i < k && !found; i++)
+			found = ino[i] == v;
+	}
+	if (d)
+		closedir(d);
+	return found;
 }

@@ -8,7 +8,9 @@
  * command name (comm), its executable's path, its cgroup path.
  *
  *   rules: --match-comm, --match-exe (POSIX extended regexes), --match-cgroup
- *          (a cgroup path prefix), any number, OR-ed; none: every process.
+ *          (a cgroup path prefix), --match-port (the kernel reports a listen or
+ *          connect on the port: SONDE_EV_PORT), any number, OR-ed; none:
+ *          every process.
  *          --exclude-comm (regexes) wins over them. sonde never matches itself.
  *   name:  the process's comm; past --max-services distinct names, "other"
  *          (counted by the caller).
@@ -20,6 +22,7 @@
 #define SONDE_DISCOVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -36,10 +39,30 @@ struct discover;
 struct discover *discover__new(const struct config *c, char *err, size_t errsz);
 void discover__free(struct discover *d);
 
-/* Does the process match? Kernel threads (no exe) never do. */
+/* Does the process match (its port aside)? Kernel threads (no exe) never do. */
 bool discover_match(const struct discover *d, const struct proc_info *p);
+/* Excluded by --exclude-comm (a process a port brought in is still checked)? */
+bool discover_excluded(const struct discover *d, const struct proc_info *p);
+/* The --match-port ports into out (at most max); how many. */
+int discover_ports(const struct discover *d, uint16_t *out, int max);
 
 /* 0, or -errno (the process is gone). */
 int proc_info_read(pid_t pid, struct proc_info *p);
+
+/*
+ * Each TCP socket of pid's network namespace (/proc/PID/net/tcp, tcp6): its
+ * state (0x0A listening, 0x01 established), ports and inode, until fn says
+ * true. 0, or -1 when neither file could be read.
+ */
+typedef bool (*proc_tcp_fn)(void *ctx, unsigned state, uint16_t lport, uint16_t rport,
+			    unsigned long inode);
+int proc_tcp_sockets(pid_t pid, proc_tcp_fn fn, void *ctx);
+
+/*
+ * Does pid hold a TCP socket listening on one of ports, or connected to one
+ * (its network namespace's /proc/PID/net/tcp{,6}, then its fds)? For the
+ * processes already running at start; later ones the kernel reports.
+ */
+bool proc_uses_port(pid_t pid, const uint16_t *ports, int n);
 
 #endif /* SONDE_DISCOVER_H */

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "discover.h"
 #include "export/metrics.h"
 #include "inject.h"
 #include "inject.skel.h"
@@ -141,34 +142,29 @@ fail:
 	return NULL;
 }
 
+struct listening {
+	uint16_t *ports;
+	size_t n, max;
+};
+
+static bool listening_port(void *ctx, unsigned st, uint16_t lport, uint16_t rport,
+			   unsigned long inode)
+{
+	struct listening *l = ctx;
+
+	(void)rport, (void)inode;
+	if (st == 0x0A)
+		l->ports[l->n++] = lport;
+	return l->n == l->max;
+}
+
 /* Local ports of the sockets listening in pid's network namespace (TCP, v4 and v6). */
 static size_t listening_ports(pid_t pid, uint16_t *ports, size_t max)
 {
-	static const char *const files[] = { "tcp", "tcp6" };
-	size_t n = 0;
+	struct listening l = { ports, 0, max };
 
-	for (int f = 0; f < 2; f++) {
-		char path[64], line[512];
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[f]);
-		fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		while (n < max && fgets(line, sizeof(line), fp)) {
-			char *colon = strchr(line, ':'), *lport;
-			unsigned port, st;
-
-			/* "  0: 0100007F:1F90 00000000:0000 0A ...": sl, local, remote, state */
-			if (!colon || !(lport = strchr(colon + 1, ':')) ||
-			    sscanf(lport + 1, "%x %*s %x", &port, &st) != 2)
-				continue;
-			if (st == 0x0A)
-				ports[n++] = (uint16_t)port;
-		}
-		fclose(fp);
-	}
-	return n;
+	proc_tcp_sockets(pid, listening_port, &l);
+	return l.n;
 }
 
 /* An established TCP socket this process connected (its local port listens nowhere)? */

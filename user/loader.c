@@ -253,7 +253,7 @@ uint64_t loader_percpu_sum(int fd, uint32_t idx, int ncpus)
 }
 
 struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
-			    double sample_rate, bool watch_all, int verbose,
+			    double sample_rate, bool watch_all, bool watch_ports, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz)
 {
@@ -277,6 +277,7 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	l->skel->rodata->app_logs = app_logs;
 	l->skel->rodata->inject_on = inject;
 	l->skel->rodata->watch_all = watch_all;
+	l->skel->rodata->watch_ports = watch_ports;
 	l->skel->rodata->sample_below = loader_sample_below(sample_rate);
 	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
 	l->ring_mask = ring_bytes(l->ncpus) - 1;
@@ -373,6 +374,15 @@ static void target_del(struct loader *l, __u32 tgid)
 	__atomic_fetch_and(w, ~mask, __ATOMIC_SEQ_CST);
 	/* gen 0: not a target for programs that do not see the bits (inject.bpf.c). */
 	bpf_map_update_elem(bpf_map__fd(l->skel->maps.targets), &tgid, &none, BPF_ANY);
+}
+
+int loader__watch_port(struct loader *l, uint16_t port)
+{
+	__u8 one = 1;
+
+	return bpf_map_update_elem(bpf_map__fd(l->skel->maps.match_ports), &port, &one, BPF_ANY)
+		       ? -errno
+		       : 0;
 }
 
 bool loader__is_target(struct loader *l, uint32_t tgid)

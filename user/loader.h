@@ -25,12 +25,13 @@ int loader_check_env(char *err, size_t errsz);
  * stdout and stderr are captured too (SONDE_EV_LOG). inject: HTTP requests'
  * ids are born in the kernel (--inject-traceparent; new traces sampled at
  * sample_rate), records carry them (SONDE_F_IDS). watch_all: every exec of
- * the node is a record (SONDE_EV_EXEC, --all). on_event is called for each
+ * the node is a record (SONDE_EV_EXEC, --all); watch_ports: so is a listen or
+ * connect on a port given to loader__watch_port (SONDE_EV_PORT). on_event is called for each
  * ring record from loader__poll (SONDE_EV_EXIT: a target's process ended,
  * the kernel side forgot it). NULL with a one-line reason in err on failure.
  */
 struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
-			    double sample_rate, bool watch_all, int verbose,
+			    double sample_rate, bool watch_all, bool watch_ports, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
 			    char *err, size_t errsz);
 void loader__close(struct loader *l); /* accepts NULL */
@@ -41,6 +42,8 @@ void loader__close(struct loader *l); /* accepts NULL */
  * Returns 0, or -errno (-ESRCH: no such process).
  */
 int loader__add_target(struct loader *l, pid_t pid, uint32_t svc, bool descendants);
+/* --match-port: a port whose listeners and clients are reported. 0 or -errno. */
+int loader__watch_port(struct loader *l, uint16_t port);
 /* Is tgid observed? Stop observing it (its children stay observed). */
 bool loader__is_target(struct loader *l, uint32_t tgid);
 void loader__del_target(struct loader *l, uint32_t tgid);

@@ -113,6 +113,7 @@ static void on_signal(int sig)
 }
 
 static void discovered(struct sonde *s, pid_t pid);
+static void port_seen(struct sonde *s, pid_t pid, uint32_t port);
 
 /*
  * The pod of each observed process, for spans and log lines: read once per
@@ -163,6 +164,10 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size >= sizeof(*e) && e->type == SONDE_EV_EXEC) {
 		discovered(s, (pid_t)e->tgid);
+		return 0;
+	}
+	if (size >= sizeof(*e) && e->type == SONDE_EV_PORT) {
+		port_seen(s, (pid_t)e->tgid, e->service);
 		return 0;
 	}
 	if (size >= sizeof(*e) && e->type == SONDE_EV_EXIT) {
@@ -502,6 +507,32 @@ static int service_for(struct sonde *s, const char *name)
 	return agent__add_service(s->agent, name);
 }
 
+/* Observe pid (--all): its service name, the kernel's target, the rate limits. */
+static void observe(struct sonde *s, pid_t pid, const struct proc_info *pp, const char *why)
+{
+	struct proc_info p = *pp;
+	struct k8s_ids ids;
+	struct k8s_pod pod;
+	char name[CONFIG_NAME_MAX];
+	int svc;
+
+	/* In a pod the kubelet knows: the service is its workload (docs/kubernetes.md). */
+	snprintf(name, sizeof(name), "%s", p.comm);
+	if (!k8s_cgroup_ids(p.cgroup, &ids) && !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &pod))
+		k8s_workload(pod.name, name, sizeof(name));
+	else
+		pod.name[0] = pod.namespace_[0] = '\0';
+	svc = service_for(s, name);
+	if (svc < 0 || loader__add_target(s->loader, pid, (uint32_t)svc, false))
+		return;
+	ratelimit__add_target(s->rl, pid, name);
+	metric__add(s->discovered, NULL, 1);
+	if (s->cfg.verbose >= 2)
+		fprintf(stderr, "sonde: --all: observing pid %d (%s%s%s%s%s)%s as \"%s\"\n", pid, p.exe,
+			pod.name[0] ? ", pod " : "", pod.namespace_, pod.name[0] ? "/" : "", pod.name,
+			why, agent__service_name(s->agent, svc));
+}
+
 /*
  * --all: a process that exec'd (or that ran when sonde started) is observed
  * if the rules match it, and stops being observed if it no longer matches.
@@ -509,10 +540,6 @@ static int service_for(struct sonde *s, const char *name)
 static void discovered(struct sonde *s, pid_t pid)
 {
 	struct proc_info p;
-	struct k8s_ids ids;
-	struct k8s_pod pod;
-	char name[CONFIG_NAME_MAX];
-	int svc;
 
 	if (!s->disc || pid == getpid() || proc_info_read(pid, &p))
 		return;
@@ -526,21 +553,28 @@ static void discovered(struct sonde *s, pid_t pid)
 		}
 		return;
 	}
-	/* In a pod the kubelet knows: the service is its workload (docs/kubernetes.md). */
-	snprintf(name, sizeof(name), "%s", p.comm);
-	if (!k8s_cgroup_ids(p.cgroup, &ids) && !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &pod))
-		k8s_workload(pod.name, name, sizeof(name));
-	else
-		pod.name[0] = pod.namespace_[0] = '\0';
-	svc = service_for(s, name);
-	if (svc < 0 || loader__add_target(s->loader, pid, (uint32_t)svc, false))
+	observe(s, pid, &p, "");
+}
+
+/* --match-port: the kernel saw pid listen on or connect to a watched port. */
+static void port_seen(struct sonde *s, pid_t pid, uint32_t port)
+{
+	struct proc_info p;
+	char why[32];
+
+	if (!s->disc || pid == getpid() || loader__is_target(s->loader, (uint32_t)pid) ||
+	    proc_info_read(pid, &p) || discover_excluded(s->disc, &p))
 		return;
-	ratelimit__add_target(s->rl, pid, name);
-	metric__add(s->discovered, NULL, 1);
-	if (s->cfg.verbose >= 2)
-		fprintf(stderr, "sonde: --all: observing pid %d (%s%s%s%s%s) as \"%s\"\n", pid, p.exe,
-			pod.name[0] ? ", pod " : "", pod.namespace_, pod.name[0] ? "/" : "", pod.name,
-			agent__service_name(s->agent, svc));
+	snprintf(why, sizeof(why), " (port %u)", port);
+	observe(s, pid, &p, why);
+}
+
+static bool has_port_rule(const struct config *c)
+{
+	for (int i = 0; i < c->nselect; i++)
+		if (c->select[i].kind == CONFIG_MATCH_PORT)
+			return true;
+	return false;
 }
 
 /* --all at start: the processes already running, read once. */
@@ -551,9 +585,26 @@ static int discover_running(struct sonde *s)
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d)))
-		if (isdigit((unsigned char)de->d_name[0]))
-			discovered(s, (pid_t)atoi(de->d_name));
+	uint16_t ports[CONFIG_SELECT_MAX];
+	int nports = discover_ports(s->disc, ports, CONFIG_SELECT_MAX);
+
+	for (int i = 0; i < nports; i++)
+		if (loader__watch_port(s->loader, ports[i])) {
+			closedir(d);
+			return -ENOMEM;
+		}
+	while ((de = readdir(d))) {
+		pid_t pid = atoi(de->d_name);
+		struct proc_info p;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		discovered(s, pid);
+		if (nports && !loader__is_target(s->loader, (uint32_t)pid) &&
+		    proc_uses_port(pid, ports, nports) && !proc_info_read(pid, &p) &&
+		    !discover_excluded(s->disc, &p) && pid != getpid())
+			observe(s, pid, &p, " (its port)");
+	}
 	closedir(d);
 	return 0;
 }
@@ -742,7 +793,8 @@ int main(int argc, char **argv)
 	}
 	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.capture_app_logs,
 				s.cfg.inject_traceparent, s.cfg.trace_sample_rate, s.cfg.all,
-				s.cfg.verbose, on_event, &s, err, sizeof(err));
+				s.cfg.all && has_port_rule(&s.cfg), s.cfg.verbose, on_event, &s, err,
+				sizeof(err));
 	if (!s.loader) {
 		fprintf(stderr, "sonde: %s\n", err);
 		goto out;

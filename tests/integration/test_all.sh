@@ -29,7 +29,9 @@ start_redis
 for ((i = 0; i < N_NGINX; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
 	send_requests keep 4 200 >/dev/null
 for ((i = 0; i < N_PY; i++)); do echo "http://127.0.0.1:$PY_PORT/"; done | send_requests keep 2 200 >/dev/null
-for ((i = 0; i < N_REDIS; i++)); do echo "GET all:$i"; done | redis-cli -p "$REDIS_PORT" >/dev/null
+# redis-cli is found at its exec, a few ms later (docs/configuration.md): its
+# commands come a second after it started, as from a client that has work to do.
+{ sleep 1; for ((i = 0; i < N_REDIS; i++)); do echo "GET all:$i"; done; } | redis-cli -p "$REDIS_PORT" >/dev/null
 assert_metric "nginx: every request, under its process name" \
 	'http_server_requests_seconds_count{service="nginx",method="GET",uri="/api/products/{id}",status="200",outcome="SUCCESS"}' "$N_NGINX"
 assert_metric "python3 http.server: every request" \
@@ -50,7 +52,7 @@ redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemoni
 REDIS_PID=$!
 track_pid redis "$REDIS_PID"
 wait_until 10 lib_redis_ready || die "the second redis-server did not start"
-for ((i = 0; i < N_REDIS2; i++)); do echo "GET all:$i"; done | redis-cli -p "$port" >/dev/null
+{ sleep 1; for ((i = 0; i < N_REDIS2; i++)); do echo "GET all:$i"; done; } | redis-cli -p "$port" >/dev/null
 assert_true "the new redis-server found at its exec" grep -q "observing pid $REDIS_PID (" "$SONDE_LOG"
 assert_gt "... counted as discovered" "$found" "$(metric sonde_discovered_processes_total)"
 assert_metric "the GETs sent to it counted exactly (the series goes on: same names)" \
@@ -69,6 +71,40 @@ assert_metric "nginx (running before this sonde: found at start)" \
 	'http_server_requests_seconds_count{service="nginx",method="GET",uri="/api/products/{id}",status="200",outcome="SUCCESS"}' 10
 assert_eq "no other service's series" "" \
 	"$(curl -s "http://127.0.0.1:$SONDE_PORT/metrics" | grep -E '^(http_server|http_client|redis)_' | grep -v 'service="nginx"' | head -3)"
+stop_sonde
+
+step "--match-port: a server listening on the port (before sonde, and after), a client connecting to it"
+P2=$(free_port)
+SONDE_PORT=
+start_sonde --all --match-port "$PY_PORT" --match-port "$P2" -vv
+"$PYTHON" -m http.server "$P2" --bind 127.0.0.1 --directory "$LIB_TMP" >"$LIB_TMP/py2.log" 2>&1 &
+P2_PID=$!
+track_pid python "$P2_PID"
+wait_until 10 lib_port_listening "$P2" || die "the second python3 server did not start"
+cat >"$LIB_TMP/portclient.py" <<'PY'
+import http.client, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.connect()
+time.sleep(1) # sonde observes it from a moment after its connect
+for i in range(5):
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+print("done", flush=True)
+PY
+"$PYTHON" "$LIB_TMP/portclient.py" "$PY_PORT" >"$LIB_TMP/portclient.out" 2>&1 || fail "the client: $(cat "$LIB_TMP/portclient.out")"
+for ((i = 0; i < 9; i++)); do echo "http://127.0.0.1:$P2/"; done | send_requests keep 2 200 >/dev/null
+for ((i = 0; i < 3; i++)); do echo "http://127.0.0.1:$NGINX_PORT/api/products/$i"; done |
+	send_requests keep 2 200 >/dev/null
+assert_true "the server listening before sonde: found at start by its port" \
+	grep -q "observing pid $PY_PID (.*) (its port)" "$SONDE_LOG"
+assert_true "the server started after: found at its listen()" grep -q "observing pid $P2_PID (.*) (port $P2)" "$SONDE_LOG"
+assert_metric "its requests, on the server's side (5 from the client below, on the first server)" \
+	'http_server_requests_seconds_count{service="python3",method="GET",uri="/",status="200",outcome="SUCCESS"}' 14
+assert_eq "the client that connected to the port: its calls" 5 \
+	"$(metric_sum 'http_client_requests_seconds_count{service="python3",method="GET",uri="/",status="200"}')"
+assert_eq "nginx (not on a watched port): not observed" "" \
+	"$(curl -s "http://127.0.0.1:$SONDE_PORT/metrics" | grep '^http_server' | grep 'service="nginx"' | head -1)"
 stop_sonde
 
 step "pods: cgroups named as containerd and CRI-O name them, the kubelet's pod directories"

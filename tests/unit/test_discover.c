@@ -61,7 +61,9 @@ static void test_no_rules_every_process(void **state)
 static void test_rules_or_and_exclude(void **state)
 {
 	const char *args[] = { "--all", "--match-comm", "^nginx$", "--match-exe", "/gunicorn$",
-			       "--match-cgroup", "/kubepods/", "--exclude-comm", "^sh$", NULL };
+			       "--match-cgroup", "/kubepods/", "--exclude-comm", "^sh$",
+			       "--match-port", "5432", NULL };
+	uint16_t ports[4];
 	struct config c;
 	struct discover *d;
 	char err[128];
@@ -69,9 +71,11 @@ static void test_rules_or_and_exclude(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&c, args), CONFIG_OK);
-	assert_int_equal(c.nselect, 4);
+	assert_int_equal(c.nselect, 5);
 	d = discover__new(&c, err, sizeof(err));
 	assert_non_null(d);
+	assert_int_equal(discover_ports(d, ports, 4), 1);
+	assert_int_equal(ports[0], 5432);
 	struct proc_info yes[] = {
 		proc("nginx", "/usr/sbin/nginx", "/system.slice/nginx.service"),
 		proc("python3", "/srv/venv/bin/gunicorn", "/user.slice"),
@@ -88,6 +92,9 @@ static void test_rules_or_and_exclude(void **state)
 		assert_true(discover_match(d, &yes[i]));
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		assert_false(discover_match(d, &no[i]));
+	/* A process its port brought in: only --exclude-comm keeps it out. */
+	assert_false(discover_excluded(d, &no[1]));
+	assert_true(discover_excluded(d, &no[3]));
 	discover__free(d);
 	config_free(&c);
 }
@@ -98,6 +105,8 @@ static void test_bad_rules(void **state)
 	const char *no_all[] = { "--pid", "1", "--match-comm", "x", NULL };
 	const char *bad_cg[] = { "--all", "--match-cgroup", "kubepods", NULL };
 	const char *bad_max[] = { "--all", "--max-services", "0", NULL };
+	const char *bad_port[] = { "--all", "--match-port", "70000", NULL };
+	const char *bad_port2[] = { "--all", "--match-port", "http", NULL };
 	struct config c;
 	char err[128];
 
@@ -109,6 +118,8 @@ static void test_bad_rules(void **state)
 	assert_int_equal(parse(&c, no_all), CONFIG_USAGE);
 	assert_int_equal(parse(&c, bad_cg), CONFIG_USAGE);
 	assert_int_equal(parse(&c, bad_max), CONFIG_USAGE);
+	assert_int_equal(parse(&c, bad_port), CONFIG_USAGE);
+	assert_int_equal(parse(&c, bad_port2), CONFIG_USAGE);
 }
 
 static void test_yaml(void **state)
@@ -119,6 +130,7 @@ static void test_yaml(void **state)
 			"  match_comm: [\"^nginx$\", \"^gunicorn\"]\n"
 			"  match_cgroup: [/kubepods]\n"
 			"  exclude_comm: [\"^sh$\"]\n"
+			"  match_port: [8080]\n"
 			"  max_services: 40\n"
 			"  kubelet_pods: /srv/kubelet/pods\n";
 	struct config c;
@@ -127,9 +139,10 @@ static void test_yaml(void **state)
 	(void)state;
 	assert_int_equal(parse(&c, args), CONFIG_OK);
 	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
-	assert_int_equal(c.nselect, 4);
+	assert_int_equal(c.nselect, 5);
 	assert_int_equal(c.select[2].kind, CONFIG_MATCH_CGROUP);
 	assert_int_equal(c.select[3].kind, CONFIG_EXCLUDE_COMM);
+	assert_int_equal(c.select[4].kind, CONFIG_MATCH_PORT);
 	assert_int_equal(c.max_services, 40);
 	assert_string_equal(c.kubelet_pods, "/srv/kubelet/pods");
 	config_free(&c);
