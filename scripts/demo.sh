@@ -57,8 +57,8 @@ if [ -z "${SONDE_PORT:-}" ]; then
 	SONDE_PORT=${DEMO_PORT:-9464}
 	lib_port_listening "$SONDE_PORT" && SONDE_PORT=$(free_port)
 fi
-step "attaching sonde to nginx (pid $NGINX_PID, service \"$SERVICE\")"
-start_sonde --pid "$NGINX_PID=$SERVICE"
+step "attaching sonde to nginx (pid $NGINX_PID, service \"$SERVICE\"), traceparent written into its calls"
+start_sonde --pid "$NGINX_PID=$SERVICE" --inject-traceparent
 METRICS_URL=http://127.0.0.1:$SONDE_PORT/metrics
 echo "   sonde pid $SONDE_PID, metrics on $METRICS_URL"
 
@@ -108,6 +108,16 @@ elif [ "${seen:-0}" -gt "${wrk_n:-0}" ] 2>/dev/null; then
 else
 	echo "wrk completed ${wrk_n:-?} requests; sonde counted ${seen:-0}."
 fi
+injected=$(lib_metric_match 'sonde_inject_requests_total' exact <"$LIB_TMP/demo-metrics.txt")
+skipped=$(awk '/^sonde_inject_skipped_total\{/ && $2 > 0 { sub(/.*reason="/, "", $1); sub(/".*/, "", $1);
+	printf "%s%s %d", (n++ ? ", " : ""), $1, $2 }' "$LIB_TMP/demo-metrics.txt")
+echo "nginx's calls to the inventory backend that sonde wrote a traceparent into: ${injected%.*}"
+echo "  (each names the span of the request nginx was serving: docs/tracing.md)"
+[ -n "$skipped" ] && echo "  sent unchanged, by reason: $skipped"
+case $skipped in *ambiguous*)
+	echo "  (ambiguous: nginx serves many requests at once and its proxy_pass rewrites the path, so"
+	echo "   which request a call belongs to cannot be told; sonde writes nothing rather than a guess)" ;;
+esac
 echo
 echo "Prometheus metrics: $METRICS_URL"
 echo "  try: curl -s $METRICS_URL | grep '^http_server_requests_seconds_count'"
