@@ -212,7 +212,12 @@ sleep 1.5
 kill -KILL "$SONDE_PID"
 wait "$WRK_PID"
 assert_eq "socket errors" 0 "$(wrk_socket_errors "$LIB_TMP/wrk2.out")"
-assert_eq "non-2xx answers" 0 "$(wrk_non2xx "$LIB_TMP/wrk2.out")"
+if ! assert_eq "non-2xx answers" 0 "$(wrk_non2xx "$LIB_TMP/wrk2.out")"; then
+	# Which hop failed: A says why its call to B failed, nginx why A's answer did.
+	echo "        A's errors:"; grep -v '^ready' "$LIB_TMP/a.log" | tail -15 | sed 's/^/          /'
+	echo "        nginx's errors:"; tail -5 "$NGINX_PREFIX/error.log" | sed 's/^/          /'
+	echo "        B's errors:"; grep -v '^ready' "$LIB_TMP/b.log" | tail -5 | sed 's/^/          /'
+fi
 # wrk ran 2.5 s past the kill: a request now is well past 1 s.
 : >"$LIB_TMP/b.jsonl"
 curl -sf "http://127.0.0.1:$A_PORT/call/7?size=100&conn=keep" >/dev/null || fail "A after sonde"
