@@ -31,7 +31,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
 CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c user/sinks/*.c) user/config.c user/conn.c \
 	user/agent.c user/span.c user/trace.c user/trace_store.c user/traces_cli.c user/rules.c \
-	user/discover.c user/k8s.c
+	user/discover.c user/k8s.c user/k8s_api.c
 AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
@@ -129,7 +129,7 @@ $(BUILD)/fuzz/fuzz_agent: tests/fuzz/fuzz_agent.c $(CORE_SRCS)
 $(BUILD)/fuzz/fuzz_k8s: tests/fuzz/fuzz_k8s.c user/k8s.c user/k8s.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser $< user/k8s.c -o $@
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser $< user/k8s.c -o $@ -ljson-c
 
 $(BUILD)/mock_broker: tests/kafka/mock_broker.c
 	$(call msg,CC,$@)

@@ -44,6 +44,7 @@ struct agent {
 	struct conn_table *conns;
 	const struct config *cfg;
 	char **names; /* services, by index */
+	char **k8s;   /* their --k8s-labels values joined by '\n', NULL none */
 	int nsvc;
 	uint64_t events;
 	struct pool pools[POOLS_MAX];
@@ -150,7 +151,10 @@ void agent__free(struct agent *a)
 	metrics_sink__free(a->ms);
 	for (int i = 0; i < a->nsvc; i++)
 		free(a->names[i]);
+	for (int i = 0; i < a->nsvc; i++)
+		free(a->k8s[i]);
 	free(a->names);
+	free(a->k8s);
 	free(a);
 }
 
@@ -245,7 +249,7 @@ static const struct k8s_meta *k8s_of(const struct agent *a, uint32_t tgid)
 int agent__find_service(const struct agent *a, const char *name)
 {
 	for (int i = 0; i < a->nsvc; i++)
-		if (!strcmp(a->names[i], name))
+		if (!strcmp(a->names[i], name) && !a->k8s[i])
 			return i;
 	return -1;
 }
@@ -260,24 +264,56 @@ const char *agent__service_name(const struct agent *a, int i)
 	return i >= 0 && i < a->nsvc ? a->names[i] : "";
 }
 
-int agent__add_service(struct agent *a, const char *name)
+static void k8s_key(const char *const *k8s, char *key, size_t n)
 {
-	char **nn;
-	int i = agent__find_service(a, name);
+	key[0] = '\0';
+	if (k8s)
+		snprintf(key, n, "%s\n%s\n%s\n%s", k8s[0], k8s[1], k8s[2], k8s[3]);
+}
+
+int agent__find_service_k8s(const struct agent *a, const char *name, const char *const *k8s)
+{
+	char key[1024];
+
+	k8s_key(k8s, key, sizeof(key));
+	for (int i = 0; i < a->nsvc; i++)
+		if (!strcmp(a->names[i], name) && (k8s ? a->k8s[i] && !strcmp(a->k8s[i], key) : !a->k8s[i]))
+			return i;
+	return -1;
+}
+
+int agent__add_service_k8s(struct agent *a, const char *name, const char *const *k8s)
+{
+	char key[1024], **nn, **nk;
+	int i = agent__find_service_k8s(a, name, k8s);
 
 	if (i >= 0)
 		return i;
+	k8s_key(k8s, key, sizeof(key));
 	nn = realloc(a->names, (a->nsvc + 1) * sizeof(*nn));
-	if (!nn)
+	if (nn)
+		a->names = nn;
+	nk = nn ? realloc(a->k8s, (a->nsvc + 1) * sizeof(*nk)) : NULL;
+	if (!nk)
 		return -1;
-	a->names = nn;
-	if (!(nn[a->nsvc] = strdup(name)))
-		return -1;
-	if (metrics_sink__add_service(a->ms, name) != a->nsvc) {
+	a->k8s = nk;
+	nk[a->nsvc] = k8s ? strdup(key) : NULL;
+	if (!(nn[a->nsvc] = strdup(name)) || (k8s && !nk[a->nsvc])) {
 		free(nn[a->nsvc]);
+		free(nk[a->nsvc]);
+		return -1;
+	}
+	if (metrics_sink__add_service(a->ms, name, k8s) != a->nsvc) {
+		free(nn[a->nsvc]);
+		free(nk[a->nsvc]);
 		return -1;
 	}
 	return a->nsvc++;
+}
+
+int agent__add_service(struct agent *a, const char *name)
+{
+	return agent__add_service_k8s(a, name, NULL);
 }
 
 /* The fields every exchange of c has. */

@@ -66,6 +66,13 @@ bool agent__tracer_stats(const struct agent *a, struct tracer_stats *st);
 
 /* Register a service name; returns its index (what BPF carries in events), or -1. */
 int agent__add_service(struct agent *a, const char *name);
+/*
+ * The same for a service whose series carry k8s_namespace, k8s_pod,
+ * k8s_container and k8s_node (--k8s-labels; k8s: those 4 values): one index
+ * per name and values.
+ */
+int agent__add_service_k8s(struct agent *a, const char *name, const char *const *k8s);
+int agent__find_service_k8s(const struct agent *a, const char *name, const char *const *k8s);
 /* A service's index by name, or -1; how many there are; the name of index i ("" if none). */
 int agent__find_service(const struct agent *a, const char *name);
 int agent__service_count(const struct agent *a);

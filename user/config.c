@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -28,6 +29,9 @@ void config_init(struct config *c)
 	c->log_files = 5;
 	c->max_services = 100;
 	snprintf(c->kubelet_pods, sizeof(c->kubelet_pods), "/var/lib/kubelet/pods");
+	snprintf(c->k8s_token, sizeof(c->k8s_token),
+		 "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	snprintf(c->k8s_ca, sizeof(c->k8s_ca), "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
 }
 
 void config_free(struct config *c)
@@ -64,6 +68,10 @@ void config_usage(FILE *out)
 		"      --match-port PORT    --all: processes listening on or connecting to PORT\n"
 		"      --exclude-comm REGEX --all: never these (wins over --match-*)\n"
 		"      --max-services N     distinct service names, past them \"other\" (100)\n"
+		"      --k8s-api URL        the Kubernetes API to watch this node's pods on\n"
+		"                           (default: in-cluster when a token is mounted; none)\n"
+		"      --k8s-labels         k8s_namespace, k8s_pod, k8s_container, k8s_node on\n"
+		"                           the call metrics' series\n"
 		"  -l, --listen HOST:PORT   serve /metrics, /healthz, /readyz (default %s)\n"
 		"  -c, --config FILE        YAML configuration (routes, limits)\n"
 		"      --capture-bytes N    payload bytes copied per syscall, 1..%d (default %d)\n"
@@ -179,6 +187,8 @@ enum {
 	OPT_EXCLUDE_COMM,
 	OPT_MAX_SERVICES,
 	OPT_MATCH_PORT,
+	OPT_K8S_API,
+	OPT_K8S_LABELS,
 };
 
 /* One selection rule into c; -1 when there are too many or the pattern is too long. */
@@ -279,6 +289,8 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 		{ "exclude-comm", required_argument, NULL, OPT_EXCLUDE_COMM },
 		{ "max-services", required_argument, NULL, OPT_MAX_SERVICES },
 		{ "match-port", required_argument, NULL, OPT_MATCH_PORT },
+		{ "k8s-api", required_argument, NULL, OPT_K8S_API },
+		{ "k8s-labels", no_argument, NULL, OPT_K8S_LABELS },
 		{ "otlp-url", required_argument, NULL, OPT_OTLP_URL },
 		{ "ratelimit-redis", required_argument, NULL, OPT_RATELIMIT_REDIS },
 		{ "correlation-redis", required_argument, NULL, OPT_CORRELATION_REDIS },
@@ -460,6 +472,18 @@ enum config_result config_parse_args(struct config *c, int argc, char **argv, FI
 			}
 			c->cli_select = true;
 			break;
+		case OPT_K8S_API:
+			if (strcmp(optarg, "none") && !url_ok(optarg, sizeof(c->k8s_api))) {
+				fprintf(err, "sonde: bad --k8s-api '%s' (want https://HOST:PORT or none)\n",
+					optarg);
+				goto usage;
+			}
+			snprintf(c->k8s_api, sizeof(c->k8s_api), "%s", optarg);
+			c->cli_k8s_api = true;
+			break;
+		case OPT_K8S_LABELS:
+			c->k8s_labels = true;
+			break;
 		case OPT_MAX_SERVICES: {
 			unsigned long n;
 
@@ -634,6 +658,63 @@ out:
 	return err;
 }
 
+/* discovery.names: a list of {name, match_comm, match_exe, match_cgroup}. */
+static int discovery_names(struct config *c, yaml_document_t *d, yaml_node_t *vn,
+			   const char *name, char *errbuf, size_t errsz)
+{
+	int err = -1;
+
+	c->nnames = 0;
+	if (vn->type != YAML_SEQUENCE_NODE)
+		YERR(vn, "discovery.names: want a list of {name, match_comm, match_exe, match_cgroup}");
+	for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *nn = yaml_document_get_node(d, *it);
+		struct config_name *e = &c->names[c->nnames];
+		regex_t re;
+
+		if (c->nnames == CONFIG_NAMES_MAX)
+			YERR(nn, "discovery.names: at most %d", CONFIG_NAMES_MAX);
+		if (nn->type != YAML_MAPPING_NODE)
+			YERR(nn, "discovery.names: each is {name: NAME, match_comm: REGEX, ...}");
+		memset(e, 0, sizeof(*e));
+		for (yaml_node_pair_t *pp = nn->data.mapping.pairs.start;
+		     pp < nn->data.mapping.pairs.top; pp++) {
+			yaml_node_t *kn = yaml_document_get_node(d, pp->key);
+			yaml_node_t *v = yaml_document_get_node(d, pp->value);
+			const char *key = scalar(d, kn), *val = scalar(d, v);
+			char *dst = !key ? NULL
+				    : !strcmp(key, "name")	  ? e->name
+				    : !strcmp(key, "match_comm")   ? e->comm
+				    : !strcmp(key, "match_exe")    ? e->exe
+				    : !strcmp(key, "match_cgroup") ? e->cgroup
+								   : NULL;
+			size_t max = dst == e->name ? sizeof(e->name) : sizeof(e->comm);
+
+			if (!dst)
+				YERR(kn, "discovery.names: unknown key (name, match_comm, match_exe, "
+					 "match_cgroup)");
+			if (!val || !*val || strlen(val) >= max)
+				YERR(v, "discovery.names: %s: want a string of 1..%zu bytes", key, max - 1);
+			if (dst == e->comm || dst == e->exe) {
+				if (regcomp(&re, val, REG_EXTENDED | REG_NOSUB))
+					YERR(v, "discovery.names: %s: bad regular expression", key);
+				regfree(&re);
+			}
+			if (dst == e->cgroup && val[0] != '/')
+				YERR(v, "discovery.names: match_cgroup: want a path");
+			snprintf(dst, max, "%s", val);
+		}
+		if (!e->name[0] || !(e->comm[0] || e->exe[0] || e->cgroup[0]))
+			YERR(nn, "discovery.names: each needs a name and match_comm, match_exe or "
+				 "match_cgroup");
+		c->nnames++;
+	}
+	err = 0;
+out:
+	return err;
+}
+
 int config_load_yaml(struct config *c, const char *yaml, size_t len, const char *name,
 		     char *errbuf, size_t errsz)
 {
@@ -766,7 +847,9 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 
 			if (vn->type != YAML_MAPPING_NODE)
 				YERR(vn, "discovery: want a mapping (match_comm, match_exe, "
-					 "match_cgroup, exclude_comm, max_services, kubelet_pods)");
+					 "match_cgroup, exclude_comm, match_port, max_services, names, "
+					 "kubelet_pods, kubernetes_api, kubernetes_token, kubernetes_ca, "
+					 "k8s_labels)");
 			for (yaml_node_pair_t *dp = vn->data.mapping.pairs.start;
 			     dp < vn->data.mapping.pairs.top; dp++) {
 				yaml_node_t *dk = yaml_document_get_node(&d, dp->key);
@@ -778,6 +861,34 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				for (int i = 0; key && i < 5; i++)
 					if (!strcmp(key, keys[i]))
 						kind = i;
+				if (key && !strcmp(key, "names")) {
+					if (discovery_names(c, &d, dv, name, errbuf, errsz))
+						goto out;
+					continue;
+				}
+				if (key && (!strcmp(key, "kubernetes_api") ||
+					    !strcmp(key, "kubernetes_token") ||
+					    !strcmp(key, "kubernetes_ca"))) {
+					const char *v = scalar(&d, dv);
+					bool api = key[11] == 'a';
+					char *dst = api ? c->k8s_api : key[11] == 't' ? c->k8s_token : c->k8s_ca;
+
+					if (api ? !v || (strcmp(v, "none") && !url_ok(v, sizeof(c->k8s_api)))
+						: !v || v[0] != '/' || strlen(v) >= sizeof(c->k8s_token))
+						YERR(dv, "discovery.%s: want %s", key,
+						     api ? "https://HOST:PORT or none" : "an absolute path");
+					if (!api || !c->cli_k8s_api)
+						snprintf(dst, sizeof(c->k8s_api), "%s", v);
+					continue;
+				}
+				if (key && !strcmp(key, "k8s_labels")) {
+					const char *v = scalar(&d, dv);
+
+					if (!v || (strcmp(v, "true") && strcmp(v, "false")))
+						YERR(dv, "discovery.k8s_labels: want true or false");
+					c->k8s_labels = c->k8s_labels || !strcmp(v, "true");
+					continue;
+				}
 				if (key && !strcmp(key, "kubelet_pods")) {
 					const char *v = scalar(&d, dv);
 
@@ -796,7 +907,8 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 				if (kind < 0)
 					YERR(dk, "discovery: unknown key (match_comm, match_exe, "
 						 "match_cgroup, exclude_comm, match_port, max_services, "
-						 "kubelet_pods)");
+						 "names, kubelet_pods, kubernetes_api, kubernetes_token, "
+						 "kubernetes_ca, k8s_labels)");
 				if (dv->type != YAML_SEQUENCE_NODE)
 					YERR(dv, "discovery.%s: want a list", key);
 				for (yaml_node_item_t *it = dv->data.sequence.items.start;

@@ -34,6 +34,13 @@ struct config_select {
 	char pattern[256];
 };
 
+/* discovery.names: a service name for the processes that match every given pattern. */
+#define CONFIG_NAMES_MAX 32
+struct config_name {
+	char name[CONFIG_NAME_MAX];
+	char comm[256], exe[256], cgroup[256]; /* "" not given; comm, exe: regexes */
+};
+
 struct config_target {
 	pid_t pid;
 	char name[CONFIG_NAME_MAX]; /* "" = use the process's comm */
@@ -58,7 +65,14 @@ struct config {
 	struct config_select select[CONFIG_SELECT_MAX];
 	int max_services;          /* --max-services N: distinct service names (100) */
 	char kubelet_pods[256];    /* discovery.kubelet_pods: the kubelet's pod directories */
-	bool cli_select, cli_max_services;
+	int nnames;                /* discovery.names */
+	struct config_name names[CONFIG_NAMES_MAX];
+	/* The Kubernetes API (docs/kubernetes.md): "" the in-cluster one when its token is mounted. */
+	char k8s_api[256];         /* --k8s-api URL, discovery.kubernetes_api; "none": never */
+	char k8s_token[256];       /* discovery.kubernetes_token: the bearer token's file */
+	char k8s_ca[256];          /* discovery.kubernetes_ca: the CA bundle that signed the API's */
+	bool k8s_labels;           /* --k8s-labels: k8s_namespace, k8s_pod, ... on metric series */
+	bool cli_select, cli_max_services, cli_k8s_api;
 	char **command;            /* argv after "--", NULL-terminated, or NULL */
 	bool cli_listen, cli_capture; /* set on the command line: wins over the file */
 

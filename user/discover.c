@@ -18,9 +18,17 @@ struct rule {
 	char prefix[256]; /* CONFIG_MATCH_CGROUP */
 };
 
+/* discovery.names: every pattern given must match. */
+struct name_rule {
+	const struct config_name *c;
+	bool has_comm, has_exe;
+	regex_t comm, exe;
+};
+
 struct discover {
-	int n, nmatch;
+	int n, nmatch, nnames;
 	struct rule r[CONFIG_SELECT_MAX];
+	struct name_rule names[CONFIG_NAMES_MAX];
 };
 
 void discover__free(struct discover *d)
@@ -30,6 +38,12 @@ void discover__free(struct discover *d)
 	for (int i = 0; i < d->n; i++)
 		if (d->r[i].kind != CONFIG_MATCH_CGROUP && d->r[i].kind != CONFIG_MATCH_PORT)
 			regfree(&d->r[i].re);
+	for (int i = 0; i < d->nnames; i++) {
+		if (d->names[i].has_comm)
+			regfree(&d->names[i].comm);
+		if (d->names[i].has_exe)
+			regfree(&d->names[i].exe);
+	}
 	free(d);
 }
 
@@ -67,6 +81,21 @@ struct discover *discover__new(const struct config *c, char *err, size_t errsz)
 		d->n++;
 		if (s->kind != CONFIG_EXCLUDE_COMM)
 			d->nmatch++;
+	}
+	for (int i = 0; i < c->nnames && i < CONFIG_NAMES_MAX; i++) {
+		struct name_rule *nr = &d->names[d->nnames];
+		const struct config_name *cn = &c->names[i];
+
+		nr->c = cn;
+		nr->has_comm = cn->comm[0] && !regcomp(&nr->comm, cn->comm, REG_EXTENDED | REG_NOSUB);
+		nr->has_exe = cn->exe[0] && !regcomp(&nr->exe, cn->exe, REG_EXTENDED | REG_NOSUB);
+		d->nnames++;
+		if ((cn->comm[0] && !nr->has_comm) || (cn->exe[0] && !nr->has_exe)) {
+			snprintf(err, errsz, "discovery.names: bad regular expression for '%s'",
+				 cn->name);
+			discover__free(d);
+			return NULL;
+		}
 	}
 	return d;
 }
@@ -109,6 +138,19 @@ bool discover_match(const struct discover *d, const struct proc_info *p)
 		}
 	}
 	return matched;
+}
+
+const char *discover_name(const struct discover *d, const struct proc_info *p)
+{
+	for (int i = 0; i < d->nnames; i++) {
+		const struct name_rule *nr = &d->names[i];
+
+		if ((!nr->has_comm || !regexec(&nr->comm, p->comm, 0, NULL, 0)) &&
+		    (!nr->has_exe || !regexec(&nr->exe, p->exe, 0, NULL, 0)) &&
+		    (!nr->c->cgroup[0] || under(p->cgroup, nr->c->cgroup)))
+			return nr->c->name;
+	}
+	return NULL;
 }
 
 bool discover_excluded(const struct discover *d, const struct proc_info *p)

@@ -12,8 +12,9 @@
  *          connect on the port: SONDE_EV_PORT), any number, OR-ed; none:
  *          every process.
  *          --exclude-comm (regexes) wins over them. sonde never matches itself.
- *   name:  the process's comm; past --max-services distinct names, "other"
- *          (counted by the caller).
+ *   name:  the pod's workload (user/k8s.h), else the first of discovery.names
+ *          whose patterns all match (discover_name), else the process's comm;
+ *          past --max-services distinct names, "other" (counted by the caller).
  *
  * discover_match is pure (tests/unit/test_discover.c); proc_info_read reads
  * /proc.
@@ -41,6 +42,8 @@ void discover__free(struct discover *d);
 
 /* Does the process match (its port aside)? Kernel threads (no exe) never do. */
 bool discover_match(const struct discover *d, const struct proc_info *p);
+/* The name discovery.names gives the process, or NULL. */
+const char *discover_name(const struct discover *d, const struct proc_info *p);
 /* Excluded by --exclude-comm (a process a port brought in is still checked)? */
 bool discover_excluded(const struct discover *d, const struct proc_info *p);
 /* The --match-port ports into out (at most max); how many. */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "k8s.h"
 
 static bool hex_run(const char *s, size_t n)
@@ -181,6 +183,27 @@ int k8s_pod_read(const char *pods_dir, const char *uid, struct k8s_pod *out)
 	return out->name[0] ? 0 : -1;
 }
 
+int k8s_environ_hostname(int pid, char *out, size_t outsz)
+{
+	char path[64], env[32768];
+	size_t n;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	env[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+		if (!strncmp(env + i, "HOSTNAME=", 9) && env[i + 9] && strlen(env + i + 9) < outsz) {
+			snprintf(out, outsz, "%s", env + i + 9);
+			return 0;
+		}
+	return -1;
+}
+
 /* Is s[0..n) a generated suffix: lower-case letters and digits only? */
 static bool generated(const char *s, size_t n)
 {
@@ -215,4 +238,158 @@ void k8s_workload(const char *pod, char *out, size_t outsz)
 					digits(last + 1, strlen(last + 1))))
 		n = (size_t)(last - pod); /* DaemonSet, Job: NAME-<5>; StatefulSet: NAME-<ordinal> */
 	snprintf(out, outsz, "%.*s", (int)n, pod);
+}
+
+void k8s_owner_workload(const char *kind, const char *name, char *out, size_t outsz)
+{
+	const char *last = strrchr(name, '-');
+	size_t n = strlen(name);
+
+	if (last && last > name && !strcmp(kind, "ReplicaSet") && strlen(last + 1) >= 6 &&
+	    strlen(last + 1) <= 10 && generated(last + 1, strlen(last + 1)))
+		n = (size_t)(last - name); /* a Deployment's: NAME-<pod template hash> */
+	else if (last && last > name && !strcmp(kind, "Job") && strlen(last + 1) >= 8 &&
+		 digits(last + 1, strlen(last + 1)))
+		n = (size_t)(last - name); /* a CronJob's: NAME-<scheduled minute> */
+	snprintf(out, outsz, "%.*s", (int)n, name);
+}
+
+/* The string at o's path (keys, NULL-terminated), or NULL. */
+static const char *jstr(json_object *o, const char *const *path)
+{
+	for (; *path; path++)
+		if (!json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, *path, &o))
+			return NULL;
+	return json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
+}
+
+static void copy(char *dst, size_t sz, const char *src)
+{
+	snprintf(dst, sz, "%s", src ? src : "");
+}
+
+/* The containers with an ID of statuses (containerStatuses or initContainerStatuses). */
+static void pod_containers(json_object *statuses, struct k8s_api_pod *p)
+{
+	static const char *const id_path[] = { "containerID", NULL }, *const name_path[] = { "name", NULL };
+	size_t n = json_object_is_type(statuses, json_type_array) ? json_object_array_length(statuses) : 0;
+
+	for (size_t i = 0; i < n && p->ncontainers < K8S_CONTAINERS_MAX; i++) {
+		json_object *c = json_object_array_get_idx(statuses, i);
+		const char *id = jstr(c, id_path), *name = jstr(c, name_path), *sep;
+
+		if (!id || !name || !(sep = strstr(id, "://")) || strlen(sep + 3) != 64 ||
+		    !hex_run(sep + 3, 64))
+			continue;
+		copy(p->containers[p->ncontainers].id, sizeof(p->containers[0].id), sep + 3);
+		copy(p->containers[p->ncontainers].name, sizeof(p->containers[0].name), name);
+		p->ncontainers++;
+	}
+}
+
+/* A Pod object into p: 0, or -1 without a well-formed uid and a name. */
+static int pod_of(json_object *o, struct k8s_api_pod *p)
+{
+	static const char *const uid[] = { "metadata", "uid", NULL },
+				 *const name[] = { "metadata", "name", NULL },
+				 *const ns[] = { "metadata", "namespace", NULL },
+				 *const okind[] = { "kind", NULL }, *const oname[] = { "name", NULL };
+	json_object *meta, *owners, *status, *st;
+	const char *u = jstr(o, uid), *nm = jstr(o, name);
+	char parsed[37];
+
+	memset(p, 0, sizeof(*p));
+	if (!u || !nm || strlen(u) != 36 || !uid_at(u, 36, parsed) || strlen(nm) >= sizeof(p->name))
+		return -1;
+	copy(p->uid, sizeof(p->uid), parsed);
+	copy(p->name, sizeof(p->name), nm);
+	copy(p->namespace_, sizeof(p->namespace_), jstr(o, ns));
+	/* The controller among the owners (controller: true), else none. */
+	if (json_object_object_get_ex(o, "metadata", &meta) &&
+	    json_object_object_get_ex(meta, "ownerReferences", &owners) &&
+	    json_object_is_type(owners, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(owners); i++) {
+			json_object *ow = json_object_array_get_idx(owners, i), *ctl;
+			const char *k = jstr(ow, okind), *on = jstr(ow, oname);
+
+			if (k && on && json_object_object_get_ex(ow, "controller", &ctl) &&
+			    json_object_get_boolean(ctl)) {
+				k8s_owner_workload(k, on, p->workload, sizeof(p->workload));
+				break;
+			}
+		}
+	}
+	if (json_object_object_get_ex(o, "status", &status)) {
+		if (json_object_object_get_ex(status, "containerStatuses", &st))
+			pod_containers(st, p);
+		if (json_object_object_get_ex(status, "initContainerStatuses", &st))
+			pod_containers(st, p);
+	}
+	return 0;
+}
+
+static json_object *parse(const char *s, size_t n)
+{
+	json_tokener *tok;
+	json_object *o;
+
+	if (n > (size_t)1 << 30 || !(tok = json_tokener_new()))
+		return NULL;
+	o = json_tokener_parse_ex(tok, s, (int)n);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+int k8s_pod_list(const char *body, size_t n, void (*fn)(void *ctx, const struct k8s_api_pod *),
+		 void *ctx, char *rv, size_t rvsz)
+{
+	static const char *const kind[] = { "kind", NULL },
+				 *const rv_path[] = { "metadata", "resourceVersion", NULL };
+	json_object *o = parse(body, n), *items;
+	const char *k = jstr(o, kind);
+	struct k8s_api_pod p;
+
+	rv[0] = '\0';
+	if (!o || !k || strcmp(k, "PodList") || !json_object_object_get_ex(o, "items", &items) ||
+	    !json_object_is_type(items, json_type_array)) {
+		json_object_put(o);
+		return -1;
+	}
+	copy(rv, rvsz, jstr(o, rv_path));
+	for (size_t i = 0; i < json_object_array_length(items); i++)
+		if (!pod_of(json_object_array_get_idx(items, i), &p))
+			fn(ctx, &p);
+	json_object_put(o);
+	return 0;
+}
+
+int k8s_watch_event(const char *line, size_t n, struct k8s_api_pod *pod, char *rv, size_t rvsz)
+{
+	static const char *const type_path[] = { "type", NULL },
+				 *const rv_path[] = { "metadata", "resourceVersion", NULL };
+	static const char *const types[] = { "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR" };
+	json_object *o = parse(line, n), *obj;
+	const char *t = jstr(o, type_path);
+	int type = -1;
+
+	memset(pod, 0, sizeof(*pod));
+	rv[0] = '\0';
+	for (int i = 0; t && i < 5; i++)
+		if (!strcmp(t, types[i]))
+			type = i + 1;
+	if (type < 0 || !json_object_object_get_ex(o, "object", &obj)) {
+		json_object_put(o);
+		return -1;
+	}
+	if (type != K8S_ERROR)
+		copy(rv, rvsz, jstr(obj, rv_path));
+	if (type <= K8S_DELETED && pod_of(obj, pod))
+		type = -1;
+	json_object_put(o);
+	return type;
 }

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "discover.h"
 #include "k8s.h"
+#include "k8s_api.h"
 #include "export/httpd.h"
 #include "export/log_file.h"
 #include "export/log_http.h"
@@ -79,6 +80,7 @@ struct sonde {
 	pid_t child;               /* -- COMMAND, or 0 */
 	struct discover *disc;     /* --all, else NULL */
 	struct k8s_slot *k8s;      /* pods of the observed processes, by tgid (K8S_SLOTS) */
+	struct k8s_api *k8s_api;   /* the API server's pods of this node, else NULL */
 	struct metric_family *discovered, *svc_overflow; /* --all */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
@@ -127,21 +129,49 @@ struct k8s_slot {
 	struct k8s_meta m;
 };
 
+/*
+ * The pod of a process, from its cgroup's pod UID and container ID
+ * (docs/kubernetes.md): the API server's view when it has the pod, else the
+ * kubelet's directory of it, else the HOSTNAME its container was given (the
+ * pod's name, its namespace unknown). The workload (the service name) into
+ * workload. 0 when the process is in a pod whose name is known.
+ */
+static int pod_of(struct sonde *s, pid_t pid, const struct proc_info *p, struct k8s_pod *pod,
+		  char *workload, size_t wsz)
+{
+	struct k8s_ids ids;
+	struct k8s_pod disk;
+
+	if (k8s_cgroup_ids(p->cgroup, &ids))
+		return -1;
+	if (s->k8s_api &&
+	    !k8s_api__pod(s->k8s_api, ids.pod_uid, ids.container_id, pod, workload, wsz)) {
+		if (!pod->container[0] && !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &disk))
+			snprintf(pod->container, sizeof(pod->container), "%s", disk.container);
+		return 0;
+	}
+	if (k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, pod) &&
+	    k8s_environ_hostname(pid, pod->name, sizeof(pod->name)))
+		return -1;
+	k8s_workload(pod->name, workload, wsz);
+	return 0;
+}
+
 static const struct k8s_meta *k8s_hook(void *ctx, uint32_t tgid)
 {
 	struct sonde *s = ctx;
 	struct k8s_slot *e = &s->k8s[tgid % K8S_SLOTS];
 	struct proc_info p;
-	struct k8s_ids ids;
 	struct k8s_pod pod;
+	char workload[254];
 	const char *node = getenv("NODE_NAME");
 
 	if (e->tgid != tgid || !e->known) {
 		memset(e, 0, sizeof(*e));
 		e->tgid = tgid;
 		e->known = true;
-		if (!proc_info_read((pid_t)tgid, &p) && !k8s_cgroup_ids(p.cgroup, &ids) &&
-		    !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &pod)) {
+		if (!proc_info_read((pid_t)tgid, &p) &&
+		    !pod_of(s, (pid_t)tgid, &p, &pod, workload, sizeof(workload))) {
 			snprintf(e->m.namespace_, sizeof(e->m.namespace_), "%s", pod.namespace_);
 			snprintf(e->m.pod, sizeof(e->m.pod), "%s", pod.name);
 			snprintf(e->m.container, sizeof(e->m.container), "%s", pod.container);
@@ -494,9 +524,9 @@ static void comm_of(pid_t pid, char *out, size_t outsz)
 }
 
 /* The service index for a discovered process's name: past --max-services new names, "other". */
-static int service_for(struct sonde *s, const char *name)
+static int service_for(struct sonde *s, const char *name, const char *const *k8s)
 {
-	int svc = agent__find_service(s->agent, name);
+	int svc = agent__find_service_k8s(s->agent, name, k8s);
 
 	if (svc >= 0)
 		return svc;
@@ -504,25 +534,33 @@ static int service_for(struct sonde *s, const char *name)
 		metric__add(s->svc_overflow, NULL, 1);
 		return agent__add_service(s->agent, "other");
 	}
-	return agent__add_service(s->agent, name);
+	return agent__add_service_k8s(s->agent, name, k8s);
 }
 
 /* Observe pid (--all): its service name, the kernel's target, the rate limits. */
 static void observe(struct sonde *s, pid_t pid, const struct proc_info *pp, const char *why)
 {
 	struct proc_info p = *pp;
-	struct k8s_ids ids;
 	struct k8s_pod pod;
-	char name[CONFIG_NAME_MAX];
+	char name[CONFIG_NAME_MAX], workload[254];
+	const char *mapped;
 	int svc;
 
-	/* In a pod the kubelet knows: the service is its workload (docs/kubernetes.md). */
-	snprintf(name, sizeof(name), "%s", p.comm);
-	if (!k8s_cgroup_ids(p.cgroup, &ids) && !k8s_pod_read(s->cfg.kubelet_pods, ids.pod_uid, &pod))
-		k8s_workload(pod.name, name, sizeof(name));
+	/* In a pod: its workload; else discovery.names; else its comm (docs/kubernetes.md). */
+	if (!pod_of(s, pid, &p, &pod, workload, sizeof(workload)))
+		snprintf(name, sizeof(name), "%.*s", CONFIG_NAME_MAX - 1, workload);
+	else if ((mapped = discover_name(s->disc, &p)))
+		snprintf(name, sizeof(name), "%s", mapped), pod.name[0] = pod.namespace_[0] = '\0';
 	else
-		pod.name[0] = pod.namespace_[0] = '\0';
-	svc = service_for(s, name);
+		snprintf(name, sizeof(name), "%s", p.comm), pod.name[0] = pod.namespace_[0] = '\0';
+	if (s->cfg.k8s_labels && pod.name[0]) {
+		const char *node = getenv("NODE_NAME");
+		const char *k8s[] = { pod.namespace_, pod.name, pod.container, node ? node : "" };
+
+		svc = service_for(s, name, k8s);
+	} else {
+		svc = service_for(s, name, NULL);
+	}
 	if (svc < 0 || loader__add_target(s->loader, pid, (uint32_t)svc, false))
 		return;
 	ratelimit__add_target(s->rl, pid, name);
@@ -606,6 +644,42 @@ static int discover_running(struct sonde *s)
 			observe(s, pid, &p, " (its port)");
 	}
 	closedir(d);
+	return 0;
+}
+
+/*
+ * The Kubernetes API: --k8s-api URL, else the cluster's own when sonde runs in
+ * a pod with a ServiceAccount token (KUBERNETES_SERVICE_HOST); only with
+ * NODE_NAME (the downward API), to watch this node's pods alone.
+ */
+static int k8s_api_start(struct sonde *s)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	const char *node = getenv("NODE_NAME");
+	char url[sizeof(s->cfg.k8s_api)], err[256];
+
+	if (!strcmp(s->cfg.k8s_api, "none"))
+		return 0;
+	if (s->cfg.k8s_api[0])
+		snprintf(url, sizeof(url), "%s", s->cfg.k8s_api);
+	else if (host && *host && !access(s->cfg.k8s_token, R_OK))
+		snprintf(url, sizeof(url), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
+			 host, port && *port ? port : "443");
+	else
+		return 0;
+	if (!node || !*node) {
+		fprintf(stderr, "sonde: the Kubernetes API (%s) is not watched: NODE_NAME is not set "
+				"(the DaemonSet sets it from spec.nodeName)\n", url);
+		return 0;
+	}
+	s->k8s_api = k8s_api__start(url, node, s->cfg.k8s_token, s->cfg.k8s_ca, s->m, 3000, err,
+				    sizeof(err));
+	if (!s->k8s_api) {
+		fprintf(stderr, "sonde: the Kubernetes API: %s\n", err);
+		return -1;
+	}
+	if (s->cfg.verbose)
+		fprintf(stderr, "sonde: watching the pods of node %s at %s\n", node, url);
 	return 0;
 }
 
@@ -806,6 +880,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	agent__set_k8s_hook(s.agent, k8s_hook, &s);
+	if (k8s_api_start(&s))
+		goto out;
 	if (s.cfg.inject_traceparent &&
 	    !(s.inj = inject__start(s.loader, s.cfg.trace_sample_rate, s.m, err, sizeof(err)))) {
 		fprintf(stderr, "sonde: %s\n", err);
@@ -892,6 +968,7 @@ out:
 	trace_store__free(s.store);
 	metrics__free(s.m);
 	discover__free(s.disc);
+	k8s_api__stop(s.k8s_api);
 	free(s.k8s);
 	config_free(&s.cfg);
 	return ret;

@@ -159,6 +159,69 @@ static void test_yaml(void **state)
 	config_free(&c);
 }
 
+/* discovery.names: the first entry whose patterns all match names the process. */
+static void test_names(void **state)
+{
+	const char *args[] = { "--all", "--k8s-labels", NULL };
+	const char *y = "discovery:\n"
+			"  kubernetes_api: https://10.96.0.1:443\n"
+			"  kubernetes_token: /run/token\n"
+			"  kubernetes_ca: /run/ca.crt\n"
+			"  names:\n"
+			"    - {name: shop-api, match_comm: \"^gunicorn\", match_cgroup: /system.slice/shop.service}\n"
+			"    - {name: db, match_exe: \"^/usr/lib/postgresql/\"}\n"
+			"    - {name: any-gunicorn, match_comm: \"^gunicorn\"}\n";
+	struct proc_info in_unit = proc("gunicorn", "/usr/bin/python3.11", "/system.slice/shop.service");
+	struct proc_info elsewhere = proc("gunicorn", "/usr/bin/python3.11", "/user.slice");
+	struct proc_info pg = proc("postgres", "/usr/lib/postgresql/15/bin/postgres", "/");
+	struct proc_info other = proc("nginx", "/usr/sbin/nginx", "/");
+	struct discover *d;
+	struct config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, args), CONFIG_OK);
+	assert_true(c.k8s_labels);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_string_equal(c.k8s_api, "https://10.96.0.1:443");
+	assert_string_equal(c.k8s_token, "/run/token");
+	assert_string_equal(c.k8s_ca, "/run/ca.crt");
+	assert_int_equal(c.nnames, 3);
+	assert_non_null(d = discover__new(&c, err, sizeof(err)));
+	assert_string_equal(discover_name(d, &in_unit), "shop-api");
+	assert_string_equal(discover_name(d, &elsewhere), "any-gunicorn");
+	assert_string_equal(discover_name(d, &pg), "db");
+	assert_null(discover_name(d, &other));
+	discover__free(d);
+	config_free(&c);
+
+	static const char *const bad[] = {
+		"discovery:\n  names: [{name: x}]\n",                        /* no pattern */
+		"discovery:\n  names: [{match_comm: x}]\n",                  /* no name */
+		"discovery:\n  names: [{name: x, match_comm: \"(\"}]\n",     /* bad regex */
+		"discovery:\n  names: [{name: x, match_cgroup: relative}]\n", /* not a path */
+		"discovery:\n  names: [{name: x, match_pid: 1}]\n",
+		"discovery:\n  names: {name: x}\n",
+		"discovery:\n  kubernetes_api: ftp://x\n",
+		"discovery:\n  kubernetes_token: relative\n",
+		"discovery:\n  k8s_labels: maybe\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&c, args), CONFIG_OK);
+		assert_int_not_equal(config_load_yaml(&c, bad[i], strlen(bad[i]), "t.yaml", err, sizeof(err)), 0);
+		config_free(&c);
+	}
+	/* --k8s-api on the command line wins; "none" turns the in-cluster one off. */
+	const char *cli[] = { "--all", "--k8s-api", "none", NULL };
+	const char *badcli[] = { "--all", "--k8s-api", "10.0.0.1", NULL };
+
+	assert_int_equal(parse(&c, cli), CONFIG_OK);
+	assert_int_equal(config_load_yaml(&c, y, strlen(y), "t.yaml", err, sizeof(err)), 0);
+	assert_string_equal(c.k8s_api, "none");
+	config_free(&c);
+	assert_int_equal(parse(&c, badcli), CONFIG_USAGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +229,7 @@ int main(void)
 	    cmocka_unit_test(test_rules_or_and_exclude),
 	    cmocka_unit_test(test_bad_rules),
 	    cmocka_unit_test(test_yaml),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

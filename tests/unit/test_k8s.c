@@ -122,12 +122,92 @@ static void test_pod_dir(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+#define CID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define CID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define POD(uid, name, owner)                                                                     \
+	"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" name "\","            \
+	"\"namespace\":\"shop\",\"uid\":\"" uid "\",\"resourceVersion\":\"7\","                   \
+	"\"ownerReferences\":[" owner "]},\"spec\":{\"nodeName\":\"n\"},"                         \
+	"\"status\":{\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://" CID_A \
+	"\"},{\"name\":\"waiting\"}],\"initContainerStatuses\":[{\"name\":\"init\","              \
+	"\"containerID\":\"cri-o://" CID_B "\"}]}}"
+#define RS "{\"kind\":\"ReplicaSet\",\"name\":\"order-7d9f8c6b5d\",\"controller\":true}"
+
+static struct k8s_api_pod listed[4];
+static int nlisted;
+
+static void on_pod(void *ctx, const struct k8s_api_pod *p)
+{
+	(void)ctx;
+	if (nlisted < 4)
+		listed[nlisted++] = *p;
+}
+
+/* A PodList and watch events as the API server sends them. */
+static void test_api_json(void **state)
+{
+	const char *list = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"4242\"},"
+			   "\"items\":[" POD("0a1b2c3d-4e5f-6789-abcd-ef0123456789", "order-canary-x2x9z", RS) ","
+			   POD("not-a-uid", "bad", "") ","
+			   POD("11111111-2222-3333-4444-555555555555", "solo", "") "]}";
+	const char *added = "{\"type\":\"ADDED\",\"object\":" POD("11111111-2222-3333-4444-555555555555",
+			    "db-0", "{\"kind\":\"StatefulSet\",\"name\":\"db\",\"controller\":true}") "}";
+	const char *deleted = "{\"type\":\"DELETED\",\"object\":" POD("11111111-2222-3333-4444-555555555555",
+			      "db-0", "{\"kind\":\"StatefulSet\",\"name\":\"db\",\"controller\":false}") "}";
+	const char *bookmark = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"5000\"}}}";
+	const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}}";
+	struct k8s_api_pod p;
+	char rv[64], w[64];
+
+	(void)state;
+	nlisted = 0;
+	assert_int_equal(k8s_pod_list(list, strlen(list), on_pod, NULL, rv, sizeof(rv)), 0);
+	assert_string_equal(rv, "4242");
+	assert_int_equal(nlisted, 2); /* the pod without a UID is left out */
+	assert_string_equal(listed[0].uid, "0a1b2c3d-4e5f-6789-abcd-ef0123456789");
+	assert_string_equal(listed[0].name, "order-canary-x2x9z");
+	assert_string_equal(listed[0].namespace_, "shop");
+	assert_string_equal(listed[0].workload, "order"); /* the ReplicaSet's Deployment */
+	assert_int_equal(listed[0].ncontainers, 2);       /* "waiting" has no ID yet */
+	assert_string_equal(listed[0].containers[0].id, CID_A);
+	assert_string_equal(listed[0].containers[0].name, "app");
+	assert_string_equal(listed[0].containers[1].id, CID_B);
+	assert_string_equal(listed[0].containers[1].name, "init");
+	assert_string_equal(listed[1].workload, "");
+	assert_int_equal(k8s_watch_event(added, strlen(added), &p, rv, sizeof(rv)), K8S_ADDED);
+	assert_string_equal(p.workload, "db");
+	assert_string_equal(rv, "7");
+	assert_int_equal(k8s_watch_event(deleted, strlen(deleted), &p, rv, sizeof(rv)), K8S_DELETED);
+	assert_string_equal(p.workload, ""); /* an owner that is not the controller */
+	assert_int_equal(k8s_watch_event(bookmark, strlen(bookmark), &p, rv, sizeof(rv)), K8S_BOOKMARK);
+	assert_string_equal(rv, "5000");
+	assert_int_equal(k8s_watch_event(gone, strlen(gone), &p, rv, sizeof(rv)), K8S_ERROR);
+	/* Not a PodList, not an event, truncated. */
+	assert_int_equal(k8s_pod_list(added, strlen(added), on_pod, NULL, rv, sizeof(rv)), -1);
+	assert_int_equal(k8s_pod_list(list, strlen(list) - 1, on_pod, NULL, rv, sizeof(rv)), -1);
+	assert_int_equal(k8s_watch_event(list, strlen(list), &p, rv, sizeof(rv)), -1);
+	assert_int_equal(k8s_watch_event(added, 40, &p, rv, sizeof(rv)), -1);
+	assert_int_equal(k8s_watch_event("{\"type\":\"ADDED\",\"object\":{}}", 29, &p, rv, sizeof(rv)), -1);
+	/* Controllers' workloads. */
+	k8s_owner_workload("ReplicaSet", "checkout-5f6d7c8b9a", w, sizeof(w));
+	assert_string_equal(w, "checkout");
+	k8s_owner_workload("ReplicaSet", "checkout", w, sizeof(w));
+	assert_string_equal(w, "checkout");
+	k8s_owner_workload("Job", "backup-28391234", w, sizeof(w));
+	assert_string_equal(w, "backup");
+	k8s_owner_workload("Job", "migrate-db", w, sizeof(w));
+	assert_string_equal(w, "migrate-db");
+	k8s_owner_workload("DaemonSet", "node-agent", w, sizeof(w));
+	assert_string_equal(w, "node-agent");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cgroup_paths),
 	    cmocka_unit_test(test_workload),
 	    cmocka_unit_test(test_pod_dir),
+	    cmocka_unit_test(test_api_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

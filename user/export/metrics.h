@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRIC_LABELS_MAX 8
+#define METRIC_LABELS_MAX 12
 
 enum metric_type { METRIC_COUNTER = 1, METRIC_GAUGE, METRIC_HISTOGRAM };
 

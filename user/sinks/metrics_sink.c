@@ -35,6 +35,7 @@ struct region_cache {
 
 struct service {
 	char *name;
+	char *k8s[METRICS_K8S_LABELS]; /* --k8s-labels values ("" none) */
 	struct route_set *routes;
 	struct route_set *caches;   /* admitted cache regions */
 	struct route_set *commands; /* admitted Redis commands */
@@ -90,6 +91,7 @@ struct lag {
 
 struct metrics_sink {
 	struct metrics *m;
+	bool k8s_labels; /* families with `service` carry k8s_namespace, k8s_pod, ... */
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for exemplar times */
 	const struct config *cfg;
 	const struct route_patterns *routes;
@@ -112,8 +114,32 @@ struct metrics_sink {
 	struct route_cache_slot route_cache[ROUTE_CACHE];
 };
 
+/*
+ * --k8s-labels: a family's label names with k8s_namespace, k8s_pod,
+ * k8s_container and k8s_node after them, into out (a label array of the
+ * caller's). Every series' values end with K8S_VALUES(service): a family
+ * without them reads only its own.
+ */
+static int k8s_labels(const struct metrics_sink *a, const char *const *base, int n,
+		      const char **out)
+{
+	static const char *const k8s[METRICS_K8S_LABELS] = { "k8s_namespace", "k8s_pod",
+							     "k8s_container", "k8s_node" };
+
+	memcpy(out, base, (size_t)n * sizeof(*out));
+	if (!a->k8s_labels)
+		return n;
+	memcpy(out + n, k8s, sizeof(k8s));
+	return n + METRICS_K8S_LABELS;
+}
+#define K8S_LABELS(base, n) lb, k8s_labels(a, base, n, lb)
+#define K8S_VALUES(svc) (svc)->k8s[0], (svc)->k8s[1], (svc)->k8s[2], (svc)->k8s[3]
+
+static void service_free(struct service *s);
+
 static int register_kafka_metrics(struct metrics_sink *a, struct metrics *m)
 {
+	const char *lb[METRIC_LABELS_MAX];
 	static const char *const svc_topic[] = { "service", "topic" };
 	static const char *const svc[] = { "service" };
 	static const char *const lag_labels[] = { "service", "topic", "partition" };
@@ -121,26 +147,26 @@ static int register_kafka_metrics(struct metrics_sink *a, struct metrics *m)
 	a->kafka_sent = metrics__counter(m, "kafka_producer_record_send_total",
 					 "Records the observed process produced, acknowledged without "
 					 "error (from the record batch headers)",
-					 svc_topic, 2);
+					 K8S_LABELS(svc_topic, 2));
 	a->kafka_send_errors = metrics__counter(m, "kafka_producer_record_error_total",
 						"Records whose Produce partition response carried an "
 						"error code",
-						svc_topic, 2);
+						K8S_LABELS(svc_topic, 2));
 	a->kafka_produce_seconds = metrics__histogram(m, "kafka_producer_request_seconds",
 						      "Produce requests, sent to response read",
-						      svc, 1, agent_latency_buckets, 13);
+						      K8S_LABELS(svc, 1), agent_latency_buckets, 13);
 	a->kafka_consumed = metrics__counter(m, "kafka_consumer_records_consumed_total",
-					     "Records received in Fetch responses", svc_topic, 2);
+					     "Records received in Fetch responses", K8S_LABELS(svc_topic, 2));
 	a->kafka_lag = metrics__gauge(m, "kafka_consumer_records_lag",
 				      "High watermark minus the consumer's position (its last "
 				      "commit, else where its fetches reached)",
-				      lag_labels, 3);
+				      K8S_LABELS(lag_labels, 3));
 	a->kafka_lag_max = metrics__gauge(m, "kafka_consumer_records_lag_max",
 					  "The largest kafka_consumer_records_lag of the service", svc,
 					  1);
 	a->kafka_commit_seconds = metrics__histogram(m, "kafka_consumer_commit_latency_seconds",
 						     "OffsetCommit requests, sent to response read",
-						     svc, 1, agent_latency_buckets, 13);
+						     K8S_LABELS(svc, 1), agent_latency_buckets, 13);
 	return a->kafka_sent && a->kafka_send_errors && a->kafka_produce_seconds &&
 			       a->kafka_consumed && a->kafka_lag && a->kafka_lag_max &&
 			       a->kafka_commit_seconds
@@ -154,23 +180,24 @@ static int register_data_metrics(struct metrics_sink *a, struct metrics *m)
 	static const char *const redis_labels[] = { "service", "command", "outcome" };
 	static const char *const db_labels[] = { "service", "db", "operation", "table", "outcome" };
 	static const char *const dberr_labels[] = { "service", "db", "operation", "sqlstate_class" };
+	const char *lb[METRIC_LABELS_MAX];
 
 	a->cache_gets = metrics__counter(
 		m, "cache_gets_total",
 		"Redis reads of cached values (GET, MGET, HGET, ...) by key region: a nil reply is "
 		"a miss",
-		cache_labels, 3);
+		K8S_LABELS(cache_labels, 3));
 	a->redis_cmds = metrics__histogram(m, "redis_commands_seconds",
 					   "Redis commands of the observed process, command written "
 					   "to reply read",
-					   redis_labels, 3, agent_latency_buckets, 13);
+					   K8S_LABELS(redis_labels, 3), agent_latency_buckets, 13);
 	a->db_query = metrics__histogram(m, "database_query_duration_seconds",
 					 "PostgreSQL statements of the observed process, sent to "
 					 "completion (CommandComplete or ErrorResponse)",
-					 db_labels, 5, agent_latency_buckets, 13);
+					 K8S_LABELS(db_labels, 5), agent_latency_buckets, 13);
 	a->db_errors = metrics__counter(m, "database_query_errors_total",
 					"PostgreSQL statements that failed, by SQLSTATE class",
-					dberr_labels, 4);
+					K8S_LABELS(dberr_labels, 4));
 	if (!a->cache_gets || !a->redis_cmds || !a->db_query || !a->db_errors)
 		return -1;
 	return register_kafka_metrics(a, m);
@@ -223,7 +250,8 @@ static struct metric_series *http_server_series(struct metrics_sink *a, uint32_t
 		return slot->s;
 	format_status(status, st);
 	{
-		const char *v[] = { a->svc[service].name, method, uri, st, http_outcome(status) };
+		const char *v[] = { a->svc[service].name, method, uri, st, http_outcome(status),
+				    K8S_VALUES(&a->svc[service]) };
 		struct metric_series *s = metric__series(a->http_server, v);
 
 		if (s) {
@@ -412,7 +440,7 @@ static struct metric_series *redis_series(struct metrics_sink *a, struct service
 			svc->cmd_label[id] = cmd; /* admitted for good */
 	}
 	{
-		const char *v[] = { svc->name, cmd, e ? "ERROR" : "SUCCESS" };
+		const char *v[] = { svc->name, cmd, e ? "ERROR" : "SUCCESS", K8S_VALUES(svc) };
 
 		s = metric__series(a->redis_cmds, v);
 	}
@@ -450,7 +478,7 @@ static struct metric_series *region_series(struct metrics_sink *a, const struct 
 	struct metric_series **sp = hit ? &rc->hit : &rc->miss;
 
 	if (!*sp) {
-		const char *v[] = { svc->name, rc->region, hit ? "hit" : "miss" };
+		const char *v[] = { svc->name, rc->region, hit ? "hit" : "miss", K8S_VALUES(svc) };
 
 		*sp = metric__series(a->cache_gets, v);
 	}
@@ -488,7 +516,7 @@ static void lag_update(struct metrics_sink *a, const struct lag *l)
 		return;
 	snprintf(part, sizeof(part), "%d", l->partition);
 	{
-		const char *v[] = { svc->name, l->topic, part };
+		const char *v[] = { svc->name, l->topic, part, K8S_VALUES(svc) };
 		int64_t lag = l->high_watermark > pos ? l->high_watermark - pos : 0;
 
 		metric__set(a->kafka_lag, v, (double)lag);
@@ -502,7 +530,7 @@ static void lag_update(struct metrics_sink *a, const struct lag *l)
 			max = (double)(o->high_watermark - p);
 	}
 	{
-		const char *v[] = { svc->name };
+		const char *v[] = { svc->name, K8S_VALUES(svc) };
 
 		metric__set(a->kafka_lag_max, v, max);
 	}
@@ -562,7 +590,7 @@ static void record_http(struct metrics_sink *a, const struct exchange *x)
 			observe(a, s, secs, x);
 	} else {
 		const char *v[] = { svc->name, x->operation, uri, status, http_outcome(x->status),
-				    peer };
+				    peer, K8S_VALUES(svc) };
 
 		format_status(x->status, status);
 		peer_label(x->tuple, peer, sizeof(peer));
@@ -623,14 +651,15 @@ static void record_pg(struct metrics_sink *a, const struct exchange *x)
 	table = x->target[0] ? x->target : "none";
 	op = x->operation[0] ? x->operation : "OTHER";
 	{
-		const char *v[] = { svc->name, db, op, table, x->error ? "ERROR" : "SUCCESS" };
+		const char *v[] = { svc->name, db, op, table, x->error ? "ERROR" : "SUCCESS",
+				    K8S_VALUES(svc) };
 
 		observe(a, metric__series(a->db_query, v), span_seconds(x->start_ns, x->end_ns), x);
 	}
 	if (x->error) {
 		const char *st = x->error_code;
 		char cls[3] = { st[0] ? st[0] : '?', st[0] && st[1] ? st[1] : '?', 0 };
-		const char *v[] = { svc->name, db, op, cls };
+		const char *v[] = { svc->name, db, op, cls, K8S_VALUES(svc) };
 
 		metric__add(a->db_errors, v, 1);
 	}
@@ -643,7 +672,7 @@ static void record_kafka(struct metrics_sink *a, const struct exchange *x)
 
 	for (uint32_t i = 0; i < x->kafka.nparts; i++) {
 		const struct exchange_part *p = &x->kafka.parts[i];
-		const char *v[] = { svc->name, p->topic };
+		const char *v[] = { svc->name, p->topic, K8S_VALUES(svc) };
 		struct lag *l;
 
 		if (!p->topic[0])
@@ -679,7 +708,7 @@ static void record_kafka(struct metrics_sink *a, const struct exchange *x)
 		}
 	}
 	{
-		const char *v[] = { svc->name };
+		const char *v[] = { svc->name, K8S_VALUES(svc) };
 
 		if (x->kafka.api_key == KAFKA_API_PRODUCE)
 			metric__observe(a->kafka_produce_seconds, v, secs);
@@ -723,10 +752,12 @@ struct metrics_sink *metrics_sink__new(struct metrics *m, const struct config *c
 	static const char *const client_labels[] = { "service", "method", "uri",
 						     "status",	"outcome", "peer" };
 	struct metrics_sink *a = calloc(1, sizeof(*a));
+	const char *lb[METRIC_LABELS_MAX];
 
 	if (!a)
 		return NULL;
 	a->m = m;
+	a->k8s_labels = cfg && cfg->k8s_labels;
 	a->cfg = cfg;
 	a->wall_offset_ns = span_clock_offset_ns();
 	a->routes = cfg ? &cfg->routes : NULL;
@@ -735,12 +766,12 @@ struct metrics_sink *metrics_sink__new(struct metrics *m, const struct config *c
 		m, "http_server_requests_seconds",
 		"Duration of HTTP requests served by the observed process, first request byte read "
 		"to last response byte written",
-		server_labels, 5, agent_latency_buckets, 13);
+		K8S_LABELS(server_labels, 5), agent_latency_buckets, 13);
 	a->http_client = metrics__histogram(
 		m, "http_client_requests_seconds",
 		"Duration of HTTP requests made by the observed process, request written to last "
 		"response byte read",
-		client_labels, 6, agent_latency_buckets, 13);
+		K8S_LABELS(client_labels, 6), agent_latency_buckets, 13);
 	if (!a->http_server || !a->http_client || register_data_metrics(a, m)) {
 		metrics_sink__free(a);
 		return NULL;
@@ -752,44 +783,56 @@ void metrics_sink__free(struct metrics_sink *a)
 {
 	if (!a)
 		return;
-	for (int i = 0; i < a->nsvc; i++) {
-		free(a->svc[i].name);
-		route_set__free(a->svc[i].routes);
-		route_set__free(a->svc[i].caches);
-		route_set__free(a->svc[i].commands);
-		free(a->svc[i].cmd_label);
-		free(a->svc[i].cmd_series);
-	}
+	for (int i = 0; i < a->nsvc; i++)
+		service_free(&a->svc[i]);
 	free(a->svc);
 	free(a);
 }
 
-int metrics_sink__add_service(struct metrics_sink *a, const char *name)
+static bool same_k8s(const struct service *s, const char *const *k8s)
+{
+	for (int i = 0; i < METRICS_K8S_LABELS; i++)
+		if (strcmp(s->k8s[i], k8s ? k8s[i] : ""))
+			return false;
+	return true;
+}
+
+static void service_free(struct service *s)
+{
+	free(s->name);
+	for (int i = 0; i < METRICS_K8S_LABELS; i++)
+		free(s->k8s[i]);
+	route_set__free(s->routes);
+	route_set__free(s->caches);
+	route_set__free(s->commands);
+	free(s->cmd_label);
+	free(s->cmd_series);
+}
+
+int metrics_sink__add_service(struct metrics_sink *a, const char *name, const char *const *k8s)
 {
 	struct service *ns;
+	bool k8s_ok = true;
 
 	for (int i = 0; i < a->nsvc; i++)
-		if (!strcmp(a->svc[i].name, name))
+		if (!strcmp(a->svc[i].name, name) && same_k8s(&a->svc[i], k8s))
 			return i;
 	ns = realloc(a->svc, (a->nsvc + 1) * sizeof(*ns));
 	if (!ns)
 		return -1;
 	a->svc = ns;
 	memset(&ns[a->nsvc], 0, sizeof(ns[a->nsvc]));
+	for (int i = 0; i < METRICS_K8S_LABELS; i++)
+		k8s_ok = (ns[a->nsvc].k8s[i] = strdup(k8s ? k8s[i] : "")) && k8s_ok;
 	ns[a->nsvc].name = strdup(name);
 	ns[a->nsvc].routes = route_set__new(a->max_routes);
 	ns[a->nsvc].caches = route_set__new(CACHES_MAX);
 	ns[a->nsvc].commands = route_set__new(COMMANDS_MAX);
 	ns[a->nsvc].cmd_label = calloc(redis_command_count() + 1, sizeof(char *));
 	ns[a->nsvc].cmd_series = calloc(2 * (redis_command_count() + 1), sizeof(void *));
-	if (!ns[a->nsvc].name || !ns[a->nsvc].routes || !ns[a->nsvc].caches ||
+	if (!k8s_ok || !ns[a->nsvc].name || !ns[a->nsvc].routes || !ns[a->nsvc].caches ||
 	    !ns[a->nsvc].commands || !ns[a->nsvc].cmd_label || !ns[a->nsvc].cmd_series) {
-		free(ns[a->nsvc].name);
-		route_set__free(ns[a->nsvc].routes);
-		route_set__free(ns[a->nsvc].caches);
-		route_set__free(ns[a->nsvc].commands);
-		free(ns[a->nsvc].cmd_label);
-		free(ns[a->nsvc].cmd_series);
+		service_free(&ns[a->nsvc]);
 		return -1;
 	}
 	return a->nsvc++;
