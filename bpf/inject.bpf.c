@@ -447,6 +447,30 @@ static __always_inline int frame_body(struct inj_conn *ic, struct head_buf *hb,
 	return -1;
 }
 
+/*
+ * Read the request head at off of the send into hb and scan it into s (s->n:
+ * the bytes read). -1 when it is a whole HTTP request head, else why it
+ * cannot be followed (a SONDE_INJ_* reason).
+ */
+static __always_inline int read_head(struct sk_msg_md *msg, struct head_buf *hb,
+				     struct head_scan *s, __u32 off, __u32 size)
+{
+	__u32 n = size - off > HEAD_MASK + 1 ? HEAD_MASK + 1 : size - off;
+
+	if (n < 16 || copy_head(msg, off, n) != n)
+		return n < 16 ? SONDE_INJ_SPLIT : SONDE_INJ_NO_MEMORY;
+	if (!http_request_start(hb->b))
+		return SONDE_INJ_NOT_HTTP;
+	s->b = hb->b;
+	s->n = n;
+	bpf_loop(HEAD_STEPS, head_step, s, 0);
+	if (!s->end || !s->line_end || s->cl_bad)
+		return !s->line_end || s->cl_bad	? SONDE_INJ_NOT_HTTP
+		       : size - off > HEAD_MASK + 1 ? SONDE_INJ_TOO_LONG
+						    : SONDE_INJ_SPLIT;
+	return -1;
+}
+
 /* Follow the request at inj_next's offset (tail call): never written into. */
 static __always_inline int follow(struct sk_msg_md *msg, struct inj_conn *ic, __u32 next)
 {
@@ -470,7 +494,7 @@ int sonde_inj_follow(struct sk_msg_md *msg)
 	struct inj_conn *ic;
 	struct head_buf *hb;
 	struct inj_next *nx;
-	__u32 zero = 0, size = msg->size, off, n, next;
+	__u32 zero = 0, size = msg->size, off, next;
 	int lose;
 
 	if (!msg->sk)
@@ -486,19 +510,11 @@ int sonde_inj_follow(struct sk_msg_md *msg)
 		ic->state = IC_LOST;
 		return SK_PASS;
 	}
-	n = size - off > HEAD_MASK + 1 ? HEAD_MASK + 1 : size - off;
-	if (n < 16 || copy_head(msg, off, n) != n || !http_request_start(hb->b)) {
-		ic->state = IC_LOST;
-		return SK_PASS;
-	}
-	s.b = hb->b;
-	s.n = n;
-	bpf_loop(HEAD_STEPS, head_step, &s, 0);
-	if (!s.end || !s.line_end || s.cl_bad) {
+	if (read_head(msg, hb, &s, off, size) >= 0) {
 		ic->state = IC_LOST; /* a head cut by the send's end is not followed */
 		return SK_PASS;
 	}
-	lose = frame_body(ic, hb, &s, n, size, off, &next);
+	lose = frame_body(ic, hb, &s, s.n, size, off, &next);
 	if (lose >= 0) {
 		ic->state = IC_LOST;
 		count(lose);
@@ -516,7 +532,7 @@ int sonde_inject(struct sk_msg_md *msg)
 	struct sonde_sent sent = {};
 	struct inj_conn *ic;
 	struct head_buf *hb;
-	__u32 zero = 0, size = msg->size, off = 0, n, next = 0;
+	__u32 zero = 0, size = msg->size, off = 0, next = 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sonde_sent *prev;
 	int lose = -1, wrote = 0;
@@ -571,29 +587,13 @@ int sonde_inject(struct sk_msg_md *msg)
 		if (off >= size)
 			return SK_PASS;
 	}
-	n = size - off > HEAD_MASK + 1 ? HEAD_MASK + 1 : size - off;
-	if (n < 16 || copy_head(msg, off, n) != n) {
-		count(n < 16 ? SONDE_INJ_SPLIT : SONDE_INJ_NO_MEMORY);
-		ic->state = IC_LOST;
-		return SK_PASS;
-	}
-	if (!http_request_start(hb->b)) {
-		count(SONDE_INJ_NOT_HTTP);
-		ic->state = IC_LOST;
-		return SK_PASS;
-	}
-	s.b = hb->b;
-	s.n = n;
-	bpf_loop(HEAD_STEPS, head_step, &s, 0);
-	if (!s.end || !s.line_end || s.cl_bad) {
-		count(!s.line_end || s.cl_bad ? SONDE_INJ_NOT_HTTP
-		      : size - off > HEAD_MASK + 1 ? SONDE_INJ_TOO_LONG
-						    : SONDE_INJ_SPLIT);
+	if ((lose = read_head(msg, hb, &s, off, size)) >= 0) {
+		count(lose);
 		ic->state = IC_LOST;
 		return SK_PASS;
 	}
 	/* Where the next request starts, before anything is written. */
-	lose = frame_body(ic, hb, &s, n, size, off, &next);
+	lose = frame_body(ic, hb, &s, s.n, size, off, &next);
 	if (lose >= 0)
 		ic->state = IC_LOST;
 
