@@ -17,6 +17,7 @@
 #include "proto/postgres.h"
 #include "proto/redis.h"
 #include "proto/route.h"
+#include "sinks/business_sink.h"
 #include "sinks/metrics_sink.h"
 #include "trace.h"
 
@@ -54,6 +55,8 @@ struct agent {
 	agent_k8s_fn k8s_fn;
 	void *k8s_ctx;
 	struct metrics_sink *ms;
+	struct business_sink *bs; /* NULL: no business_metrics */
+	char bs_err[256];
 	struct tracer *tracer; /* NULL: tracing off */
 	struct sink sinks[SINKS_MAX];
 	int nsinks;
@@ -100,6 +103,13 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 	a->ms = metrics_sink__new(m, cfg);
 	if (a->ms)
 		a->sinks[a->nsinks++] = (struct sink){ metrics_sink__put, a->ms };
+	if ((a->bs = business_sink__new(m, cfg, a->bs_err, sizeof(a->bs_err)))) {
+		a->sinks[a->nsinks++] = (struct sink){ business_sink__put, a->bs };
+	} else if (a->bs_err[0]) {
+		fprintf(stderr, "sonde: %s\n", a->bs_err);
+		agent__free(a);
+		return NULL;
+	}
 	a->parse_errors = metrics__counter(
 		m, "sonde_parse_errors_total",
 		"Messages or connections whose bytes could not be parsed, by protocol and reason",
@@ -149,6 +159,7 @@ void agent__free(struct agent *a)
 	conn_table__free(a->conns);
 	tracer__free(a->tracer);
 	metrics_sink__free(a->ms);
+	business_sink__free(a->bs);
 	for (int i = 0; i < a->nsvc; i++)
 		free(a->names[i]);
 	for (int i = 0; i < a->nsvc; i++)
@@ -366,6 +377,17 @@ static void put_http(struct agent *a, struct conn *c, const struct http_exchange
 		e->http.host = h->host;
 		e->http.tracestate = h->trace.tracestate;
 		e->http.parse_error = h->error;
+		e->http.req_body = h->req_body;
+		e->http.resp_body = h->resp_body;
+		e->http.req_body_len = h->req_body_len;
+		e->http.resp_body_len = h->resp_body_len;
+		e->http.req_body_cut = h->req_body_cut;
+		e->http.resp_body_cut = h->resp_body_cut;
+		if ((h->req_body_cut || h->resp_body_cut) && !c->capture_raised && a->capture_fn) {
+			/* A body a rule reads went past the capture: copy more of this connection. */
+			c->capture_raised = true;
+			a->capture_fn(a->capture_ctx, c->tgid, c->fd, c->conn_id, RAISED_CAPTURE, 0);
+		}
 		/* The tracer sees it even so: the request it ends is no longer in flight. */
 		if (a->tracer)
 			tracer__assign(a->tracer, c, e, h);
@@ -761,7 +783,7 @@ static const char *proto_name(enum conn_proto p)
  * connection will reach it (its role is known: sonde saw it accepted or
  * connected, and nothing was skipped while sniffing).
  */
-static bool start_parser(struct conn *c, enum conn_proto proto, bool from_start)
+static bool start_parser(struct agent *a, struct conn *c, enum conn_proto proto, bool from_start)
 {
 	enum sonde_role r = c->tuple.role;
 
@@ -776,6 +798,8 @@ static bool start_parser(struct conn *c, enum conn_proto proto, bool from_start)
 			http_conn_init(c->parser, r == SONDE_ROLE_SERVER   ? HTTP_ROLE_SERVER
 						  : r == SONDE_ROLE_CLIENT ? HTTP_ROLE_CLIENT
 									   : HTTP_ROLE_UNKNOWN);
+		if (c->parser && a->bs)
+			http_conn_set_keep(c->parser, business_sink__keep, a->bs);
 		break;
 	case CONN_PROTO_REDIS:
 		c->parser = malloc(sizeof(struct redis_conn));
@@ -887,7 +911,7 @@ static int feed(struct agent *a, struct conn *c, bool egress, const uint8_t *dat
 static bool start_with_stash(struct agent *a, struct conn *c, enum conn_proto proto)
 {
 	struct conn_stash *st = c->stash;
-	bool ok = start_parser(c, proto, !st || !st->overflow);
+	bool ok = start_parser(a, c, proto, !st || !st->overflow);
 
 	c->stash = NULL;
 	for (int i = 0; ok && st && i < st->n; i++) {
@@ -953,7 +977,7 @@ static bool sniff(struct agent *a, struct conn *c, const struct sonde_event *e,
 	if (rdir < 0) {
 		/* Open before sonde attached: content alone decides, mid-stream. */
 		if (p != CONN_PROTO_UNKNOWN)
-			return start_parser(c, p, false);
+			return start_parser(a, c, p, false);
 		sniff_miss(c);
 		return false;
 	}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -658,6 +659,114 @@ out:
 	return err;
 }
 
+/* A Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), not one of sonde's own. */
+static bool metric_name_ok(const char *s)
+{
+	if (!s || !*s || isdigit((unsigned char)*s) || !strncmp(s, "sonde_", 6) ||
+	    !strncmp(s, "__", 2))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != ':')
+			return false;
+	return true;
+}
+
+/* "2xx" (200..299), "402", "any": into lo..hi. */
+static int parse_status(const char *s, int *lo, int *hi)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, "any")) {
+		*lo = 100, *hi = 599;
+		return 0;
+	}
+	if (strlen(s) != 3 || s[0] < '1' || s[0] > '5')
+		return -1;
+	if (s[1] == 'x' && s[2] == 'x') {
+		*lo = (s[0] - '0') * 100, *hi = *lo + 99;
+		return 0;
+	}
+	if (!isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]))
+		return -1;
+	*lo = *hi = atoi(s);
+	return 0;
+}
+
+/* business_metrics: a list of {name, match, status, sum_json_field, from, service}. */
+static int load_business(struct config *c, yaml_document_t *d, yaml_node_t *vn, const char *name,
+			 char *errbuf, size_t errsz)
+{
+	int err = -1;
+
+	c->nbusiness = 0;
+	if (vn->type != YAML_SEQUENCE_NODE)
+		YERR(vn, "business_metrics: want a list of {name, match, status, sum_json_field}");
+	for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *rn = yaml_document_get_node(d, *it);
+		struct config_business *b = &c->business[c->nbusiness];
+		char why[256];
+
+		if (c->nbusiness == CONFIG_BUSINESS_MAX)
+			YERR(rn, "business_metrics: at most %d", CONFIG_BUSINESS_MAX);
+		if (rn->type != YAML_MAPPING_NODE)
+			YERR(rn, "business_metrics: each is {name: orders_created_total, match: \"POST "
+				 "/api/orders\", status: 2xx}");
+		memset(b, 0, sizeof(*b));
+		b->status_lo = 200, b->status_hi = 299;
+		for (yaml_node_pair_t *pp = rn->data.mapping.pairs.start;
+		     pp < rn->data.mapping.pairs.top; pp++) {
+			yaml_node_t *kn = yaml_document_get_node(d, pp->key);
+			yaml_node_t *v = yaml_document_get_node(d, pp->value);
+			const char *key = scalar(d, kn), *val = scalar(d, v);
+
+			if (!key)
+				YERR(kn, "business_metrics: keys must be plain strings");
+			if (!strcmp(key, "name")) {
+				if (!metric_name_ok(val) || strlen(val) >= sizeof(b->name))
+					YERR(v, "business_metrics: name: want a Prometheus metric name "
+						"(not sonde_*), < %zu bytes", sizeof(b->name));
+				snprintf(b->name, sizeof(b->name), "%s", val);
+			} else if (!strcmp(key, "match")) {
+				if (!val || strlen(val) >= sizeof(b->match) ||
+				    rules_check(val, why, sizeof(why)))
+					YERR(v, "%s", val ? why : "business_metrics: match: want \"[METHOD ]/path\"");
+				snprintf(b->match, sizeof(b->match), "%s", val);
+			} else if (!strcmp(key, "status")) {
+				if (parse_status(val, &b->status_lo, &b->status_hi))
+					YERR(v, "business_metrics: status: want 2xx, 4xx, 402, ... or any");
+			} else if (!strcmp(key, "sum_json_field")) {
+				if (!val || !*val || strlen(val) >= sizeof(b->sum_field) || val[0] == '.' ||
+				    val[strlen(val) - 1] == '.' || strstr(val, ".."))
+					YERR(v, "business_metrics: sum_json_field: want a field name, or "
+						"a path of them with dots (order.total)");
+				snprintf(b->sum_field, sizeof(b->sum_field), "%s", val);
+			} else if (!strcmp(key, "from")) {
+				if (!val || (strcmp(val, "request") && strcmp(val, "response")))
+					YERR(v, "business_metrics: from: want request or response");
+				b->from_response = !strcmp(val, "response");
+			} else if (!strcmp(key, "service")) {
+				if (!val || !*val || strlen(val) >= sizeof(b->service))
+					YERR(v, "business_metrics: service: want a service name");
+				snprintf(b->service, sizeof(b->service), "%s", val);
+			} else {
+				YERR(kn, "business_metrics: unknown setting '%s' (name, match, status, "
+					 "sum_json_field, from, service)", key);
+			}
+		}
+		if (!b->name[0] || !b->match[0])
+			YERR(rn, "business_metrics: each needs a name and a match");
+		for (int i = 0; i < c->nbusiness; i++)
+			if (!strcmp(c->business[i].name, b->name) &&
+			    !!c->business[i].sum_field[0] != !!b->sum_field[0])
+				YERR(rn, "business_metrics: %s both counts and sums", b->name);
+		c->nbusiness++;
+	}
+	err = 0;
+out:
+	return err;
+}
+
 /* discovery.names: a list of {name, match_comm, match_exe, match_cgroup}. */
 static int discovery_names(struct config *c, yaml_document_t *d, yaml_node_t *vn,
 			   const char *name, char *errbuf, size_t errsz)
@@ -803,6 +912,9 @@ int config_load_yaml(struct config *c, const char *yaml, size_t len, const char 
 			}
 		} else if (!strcmp(k, "rate_limits")) {
 			if (load_rate_limits(c, &d, vn, name, errbuf, errsz))
+				goto out;
+		} else if (!strcmp(k, "business_metrics")) {
+			if (load_business(c, &d, vn, name, errbuf, errsz))
 				goto out;
 		} else if (!strcmp(k, "ratelimit_redis")) {
 			char keep[sizeof(c->ratelimit_redis)];

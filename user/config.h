@@ -46,6 +46,17 @@ struct config_target {
 	char name[CONFIG_NAME_MAX]; /* "" = use the process's comm */
 };
 
+/* One of business_metrics: (docs/metrics.md "Business metrics"). */
+#define CONFIG_BUSINESS_MAX 32
+struct config_business {
+	char name[128];               /* the counter's name */
+	char match[CONFIG_MATCH_MAX]; /* "[METHOD ]/path" (rules.h) */
+	int status_lo, status_hi;     /* the statuses counted: "2xx" 200..299, "402", "any" */
+	char sum_field[128];          /* "" count the requests; else add this JSON field */
+	bool from_response;           /* sum_field is read from the response's body */
+	char service[CONFIG_NAME_MAX]; /* "" any service */
+};
+
 /* One of rate_limits: (docs/ratelimit.md). */
 struct config_rate_limit {
 	char match[CONFIG_MATCH_MAX]; /* "[METHOD ]/path" (rules.h) */
@@ -105,6 +116,8 @@ struct config {
 		char *name;
 		char *pattern;        /* fnmatch(3) glob over the whole key */
 	} caches[CONFIG_CACHES_MAX];
+	int nbusiness;                /* business_metrics: [{name, match, status, ...}] */
+	struct config_business business[CONFIG_BUSINESS_MAX];
 	int nrate_limits;             /* rate_limits: [{match, limit, window}, ...] */
 	struct config_rate_limit rate_limits[CONFIG_RATE_LIMITS_MAX];
 	char ratelimit_redis[256];    /* --ratelimit-redis HOST:PORT: counts shared ("" none) */

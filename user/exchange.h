@@ -119,6 +119,13 @@ struct exchange {
 			const char *host;
 			const char *tracestate; /* W3C tracestate of the request ("" none) */
 			uint8_t parse_error; /* enum http_error of the request */
+			/*
+			 * Bodies the HTTP parser kept (http_exchange's): only of
+			 * the routes a business_metrics rule reads; NULL otherwise.
+			 */
+			const uint8_t *req_body, *resp_body;
+			uint32_t req_body_len, resp_body_len;
+			bool req_body_cut, resp_body_cut;
 		} http;
 		struct {
 			uint16_t command_id, flags; /* redis_command_lookup's */

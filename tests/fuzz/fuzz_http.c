@@ -48,6 +48,16 @@ static void check_exchange(const struct http_exchange *x)
 	      x->error != HTTP_ERR_STATUS_LINE && x->error != HTTP_ERR_CHUNKED);
 	check(http_method_label(x->method) != NULL);
 	(void)http_outcome(x->status);
+	check(x->req_body_len <= HTTP_BODY_MAX && x->resp_body_len <= HTTP_BODY_MAX);
+	check((x->req_body || !x->req_body_len) && (x->resp_body || !x->resp_body_len));
+	check(!x->req_body || (x->keep & HTTP_KEEP_REQ));
+	check(!x->resp_body || (x->keep & HTTP_KEEP_RESP));
+}
+
+static unsigned keep_all(void *ctx, const char *method, const char *target)
+{
+	(void)ctx, (void)method, (void)target;
+	return HTTP_KEEP_REQ | HTTP_KEEP_RESP;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_conn_init_from_start(c, (enum http_role)(data[0] % 4));
 	else
 		http_conn_init(c, (enum http_role)(data[0] % 4));
+	if (data[0] & 8)
+		http_conn_set_keep(c, keep_all, NULL);
 	while (fuzz_next_feed(data, size, &off, XMAX, &f)) {
 		if (f.no_output)
 			n = http_conn_feed(c, f.dir, f.buf, f.caplen, f.total, ts++, NULL, 0);

@@ -1782,6 +1782,97 @@ static void test_header_name_case(void **state)
 	duo_free(d);
 }
 
+/* Keep bodies of POST /api/payments (request and response) and of POST /api/orders (request). */
+static unsigned keep_payments(void *ctx, const char *method, const char *target)
+{
+	(*(int *)ctx)++;
+	if (strcmp(method, "POST"))
+		return 0;
+	if (!strcmp(target, "/api/payments"))
+		return HTTP_KEEP_REQ | HTTP_KEEP_RESP;
+	return !strcmp(target, "/api/orders") ? HTTP_KEEP_REQ : 0;
+}
+
+#define assert_body(b, len, want)                        \
+	do {                                             \
+		assert_non_null(b);                      \
+		assert_int_equal((len), strlen(want));   \
+		assert_memory_equal((b), (want), (len)); \
+	} while (0)
+
+static void test_keep_bodies(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	int calls = 0;
+	static const char PAY[] = "POST /api/payments HTTP/1.1\r\nHost: h\r\nContent-Length: 15\r\n\r\n"
+				  "{\"amount\":12.5}";
+	static const char PAID[] = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+				   "4\r\n{\"id\r\n7\r\n\":7,\"ok\r\n3\r\n\":1\r\n1\r\n}\r\n0\r\n\r\n";
+	char big[HTTP_BODY_MAX + 200], req[HTTP_BODY_MAX + 400];
+
+	(void)state;
+	http_conn_set_keep(r->c, keep_payments, &calls);
+	/* Head and body in one read, a chunked response in one write. */
+	feed(r, HTTP_DIR_INGRESS, PAY, 1);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, PAID, 2), 1);
+	assert_int_equal(calls, 1);
+	assert_body(r->x[0].req_body, r->x[0].req_body_len, "{\"amount\":12.5}");
+	assert_false(r->x[0].req_body_cut);
+	assert_body(r->x[0].resp_body, r->x[0].resp_body_len, "{\"id\":7,\"ok\":1}");
+	assert_false(r->x[0].resp_body_cut);
+	/* The body in reads of its own, split anywhere. */
+	feed(r, HTTP_DIR_INGRESS, "POST /api/orders HTTP/1.1\r\nContent-Length: 11\r\n\r\n{\"qua", 3);
+	feed(r, HTTP_DIR_INGRESS, "nt\":", 4);
+	feed(r, HTTP_DIR_INGRESS, "1}", 5);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 6), 1);
+	assert_body(r->x[1].req_body, r->x[1].req_body_len, "{\"quant\":1}");
+	assert_null(r->x[1].resp_body); /* not asked */
+	/* A route not named: nothing kept. */
+	feed(r, HTTP_DIR_INGRESS, "POST /api/other HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 7);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 204 No Content\r\n\r\n", 8), 1);
+	assert_null(r->x[2].req_body);
+	assert_int_equal(r->x[2].keep, 0);
+	/* Bytes not captured, a body past HTTP_BODY_MAX: cut. */
+	feedt(r, HTTP_DIR_INGRESS, PAY, strlen(PAY) - 5, strlen(PAY), 9);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, PAID, 10), 1);
+	assert_true(r->x[3].req_body_cut);
+	assert_body(r->x[3].req_body, r->x[3].req_body_len, "{\"amount\":");
+	memset(big, 'x', sizeof(big));
+	snprintf(req, sizeof(req), "POST /api/orders HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%.*s",
+		 sizeof(big), (int)sizeof(big), big);
+	feed(r, HTTP_DIR_INGRESS, req, 11);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 12), 1);
+	assert_true(r->x[4].req_body_cut);
+	assert_int_equal(r->x[4].req_body_len, HTTP_BODY_MAX);
+	/* A response before the request's body ended (413): the body is cut. */
+	feed(r, HTTP_DIR_INGRESS, "POST /api/orders HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"a\"", 13);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n", 14), 1);
+	assert_true(r->x[5].req_body_cut);
+	run_free(r);
+}
+
+/* Pipelined: each exchange gets its own request body; a second response body in one feed is not kept. */
+static void test_keep_bodies_pipelined(void **state)
+{
+	struct run *r = run_new(HTTP_ROLE_SERVER);
+	int calls = 0;
+
+	(void)state;
+	http_conn_set_keep(r->c, keep_payments, &calls);
+	feed(r, HTTP_DIR_INGRESS,
+	     "POST /api/payments HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+	     "POST /api/payments HTTP/1.1\r\nContent-Length: 3\r\n\r\n[1]", 1);
+	assert_int_equal(calls, 2);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+			      "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+			      "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB", 2), 2);
+	assert_null(r->x[0].req_body); /* the second request's body took its place */
+	assert_body(r->x[1].req_body, r->x[1].req_body_len, "[1]");
+	assert_body(r->x[0].resp_body, r->x[0].resp_body_len, "A");
+	assert_null(r->x[1].resp_body);
+	run_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1815,6 +1906,8 @@ int main(void)
 	    cmocka_unit_test(test_malformed_first_request),
 	    cmocka_unit_test(test_from_start),
 	    cmocka_unit_test(test_tunnel_bytes),
+	    cmocka_unit_test(test_keep_bodies),
+	    cmocka_unit_test(test_keep_bodies_pipelined),
 	    cmocka_unit_test(test_oversized_head),
 	    cmocka_unit_test(test_bad_chunk_size),
 	    cmocka_unit_test(test_trace_headers),

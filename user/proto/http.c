@@ -339,6 +339,46 @@ static void msg_add(struct http_conn *c, struct http_half *h, uint64_t n, uint64
 }
 
 /* h's current message is complete; a response completes its exchange. The caller sets state. */
+/* A kept body's next n bytes (data NULL: n bytes not seen). */
+static void body_keep(struct http_half *h, const uint8_t *data, uint64_t n)
+{
+	uint64_t room = HTTP_BODY_MAX - h->body_len;
+
+	if (!data || n > room)
+		h->body_cut = true;
+	if (data && n && room) {
+		memcpy(h->body + h->body_len, data, n < room ? n : room);
+		h->body_len += (uint32_t)(n < room ? n : room);
+	}
+}
+
+/* Begin keeping (or not) the body of the message numbered seq. */
+static void body_begin(struct http_half *h, bool keep, uint32_t seq)
+{
+	h->body_keep = keep;
+	h->body_cut = false;
+	h->body_done = false;
+	h->body_seq = seq;
+	h->body_len = 0;
+}
+
+/* The kept bodies of the exchange x, which rs (the response's half) just ended. */
+static void attach_bodies(struct feed *f, struct http_half *rs, struct http_exchange *x)
+{
+	struct http_half *rq = &f->c->half[!f->dir];
+
+	if ((x->keep & HTTP_KEEP_REQ) && rq->body_seq == x->seq) {
+		x->req_body = rq->body;
+		x->req_body_len = rq->body_len;
+		x->req_body_cut = rq->body_cut || !rq->body_done;
+	}
+	if ((x->keep & HTTP_KEEP_RESP) && rs->body_keep && rs->body_seq == x->seq) {
+		x->resp_body = rs->body;
+		x->resp_body_len = rs->body_len;
+		x->resp_body_cut = rs->body_cut || !rs->body_done;
+	}
+}
+
 static void msg_end(struct feed *f, struct http_half *h)
 {
 	struct http_conn *c = f->c;
@@ -350,6 +390,8 @@ static void msg_end(struct feed *f, struct http_half *h)
 	p = pending_find(c, h->seq);
 	if (!p)
 		return;
+	if (h->body_keep)
+		h->body_done = true;
 	if (is_req_half(h)) {
 		p->x.req_bytes = h->msg_bytes;
 		p->x.req_end_ts = h->last_ts;
@@ -359,7 +401,11 @@ static void msg_end(struct feed *f, struct http_half *h)
 	p->x.resp_end_ts = h->last_ts;
 	/* Responses come in request order, so only the oldest can complete. */
 	if (h->seq == c->first_seq) {
+		if (p->x.keep)
+			attach_bodies(f, h, &p->x);
 		emit(f, &p->x);
+		/* The connection keeps no pointer into itself (http_conn_same_state). */
+		p->x.req_body = p->x.resp_body = NULL;
 		pending_pop(c);
 	}
 }
@@ -832,6 +878,12 @@ static void req_head(struct feed *f, const struct head_info *hi, struct http_exc
 	x->req_bytes = h->msg_bytes;
 	x->head_truncated = truncated;
 	x->error = (uint8_t)err;
+	x->keep = c->keep_fn && !truncated && !err
+			  ? (uint8_t)(c->keep_fn(c->keep_ctx, x->method, x->target) &
+				      (HTTP_KEEP_REQ | HTTP_KEEP_RESP))
+			  : 0;
+	if (x->keep || h->body_keep)
+		body_begin(h, x->keep & HTTP_KEEP_REQ, h->seq);
 	p->x = *x;
 	/* The first letter first: a call to strcmp costs more than the rest of this. */
 	p->is_head = x->method[0] == 'H' && !strcmp(x->method, "HEAD");
@@ -898,6 +950,14 @@ static void resp_head(struct feed *f, const struct head_info *hi, bool truncated
 		return;
 	}
 	p = &c->pending[c->first];
+	if (p->x.keep || h->body_keep)
+		/*
+		 * A response's body is kept until the next feed; a second one in
+		 * this feed would overwrite the first's (pipelining): not kept.
+		 */
+		body_begin(h, (p->x.keep & HTTP_KEEP_RESP) &&
+				      !(f->n && f->out[f->n - 1].resp_body == h->body),
+			   c->first_seq);
 	p->resp_started = true;
 	p->x.status = st;
 	if (truncated)
@@ -1192,11 +1252,15 @@ static void body_len(struct feed *f)
 
 	if (n > h->remaining)
 		n = h->remaining;
+	if (h->body_keep)
+		body_keep(h, f->data + f->off, n);
 	f->off += n;
 	h->remaining -= n;
 	if (h->remaining && f->off == f->len && f->unseen) {
 		uint64_t u = f->unseen < h->remaining ? f->unseen : h->remaining;
 
+		if (h->body_keep)
+			body_keep(h, NULL, u);
 		f->unseen -= u;
 		h->remaining -= u;
 		n += u;
@@ -1297,6 +1361,8 @@ static int body_chunked(struct feed *f)
 
 			if (n > h->remaining)
 				n = h->remaining;
+			if (h->body_keep)
+				body_keep(h, f->data + f->off, n);
 			f->off += n;
 			h->remaining -= n;
 			if (!h->remaining)
@@ -1319,6 +1385,8 @@ static int body_chunked(struct feed *f)
 	}
 	if (f->off < f->len || !f->unseen)
 		return 0;
+	if (h->body_keep)
+		body_keep(h, NULL, f->unseen);
 	if (h->chunk_state == CK_DATA && h->remaining >= f->unseen) {
 		h->remaining -= f->unseen;
 		if (!h->remaining)
@@ -1554,6 +1622,12 @@ void http_conn_init_from_start(struct http_conn *c, enum http_role role)
 		return;
 	c->half[HTTP_DIR_INGRESS].state = ST_IDLE;
 	c->half[HTTP_DIR_EGRESS].state = ST_IDLE;
+}
+
+void http_conn_set_keep(struct http_conn *c, http_keep_fn fn, void *ctx)
+{
+	c->keep_fn = fn;
+	c->keep_ctx = ctx;
 }
 
 void http_conn_set_fast_path(struct http_conn *c, bool on)

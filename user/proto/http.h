@@ -31,6 +31,12 @@
 #define HTTP_TRACESTATE_MAX 128 /* W3C tracestate kept: whole list-members only */
 #define HTTP_HEAD_MAX    4096 /* a message head larger than this is malformed */
 #define HTTP_PIPELINE_MAX 16  /* requests awaiting a response per connection */
+#define HTTP_BODY_MAX    2048 /* body bytes kept of a message the caller asked for */
+
+/* What a keep function asks of a request (http_conn_set_keep): its body, its response's. */
+#define HTTP_KEEP_REQ  0x01
+#define HTTP_KEEP_RESP 0x02
+typedef unsigned (*http_keep_fn)(void *ctx, const char *method, const char *target);
 
 enum http_dir {
 	HTTP_DIR_INGRESS = 0, /* bytes read by the observed process */
@@ -99,6 +105,17 @@ struct http_exchange {
 	bool unanswered_request;       /* no request was seen for this response */
 	uint32_t seq;                  /* the request's number on the connection (http_conn_begun) */
 	struct http_trace_hdrs trace;  /* from the request head */
+	/*
+	 * Bodies kept (HTTP_KEEP_*, asked by the keep function when the request
+	 * head was read): set in the exchanges http_conn_feed writes, NULL when
+	 * not asked or not seen; they point into the connection and last until
+	 * its next feed. *_cut: bytes of it were not captured, or were past
+	 * HTTP_BODY_MAX, or it did not end (a response before the request's end).
+	 */
+	uint8_t keep;
+	bool req_body_cut, resp_body_cut;
+	uint32_t req_body_len, resp_body_len;
+	const uint8_t *req_body, *resp_body;
 };
 
 /*
@@ -132,6 +149,13 @@ struct http_half {
 	uint32_t chunk_state;   /* sub-state of the chunked decoder */
 	uint64_t chunk_size;    /* chunk size being parsed */
 	char head[HTTP_HEAD_MAX];
+	/* The body of the message numbered body_seq, when it is kept (HTTP_KEEP_*). */
+	bool body_keep;         /* the current message's body goes into body[] */
+	bool body_cut;
+	bool body_done;         /* its end was read */
+	uint32_t body_seq;
+	uint32_t body_len;
+	uint8_t body[HTTP_BODY_MAX];
 };
 
 /* One pending request (sent, response not yet complete). */
@@ -150,6 +174,8 @@ struct http_conn {
 	uint32_t first;         /* ring index of the oldest pending request */
 	uint32_t first_seq;     /* sequence number of the oldest pending request */
 	struct http_pending pending[HTTP_PIPELINE_MAX];
+	http_keep_fn keep_fn;   /* NULL: no body is kept */
+	void *keep_ctx;
 	struct http_half half[2]; /* indexed by enum http_dir */
 };
 
@@ -178,6 +204,14 @@ void http_conn_init_from_start(struct http_conn *c, enum http_role role);
  * reads); tests/fuzz/fuzz_http_diff.c checks it.
  */
 void http_conn_set_fast_path(struct http_conn *c, bool on);
+
+/*
+ * Ask for bodies: fn is called with each request's method and target once its
+ * head is read (not for malformed or cut heads), and answers which bodies to
+ * keep (HTTP_KEEP_REQ, HTTP_KEEP_RESP) for that request's exchange. Bodies
+ * with a Content-Length or chunked are kept (decoded), up to HTTP_BODY_MAX.
+ */
+void http_conn_set_keep(struct http_conn *c, http_keep_fn fn, void *ctx);
 
 /*
  * For tests: a and b are in the same state, byte for byte (padding too), but
