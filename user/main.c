@@ -25,6 +25,7 @@
 #include "discover.h"
 #include "k8s.h"
 #include "k8s_api.h"
+#include "sinks/dependency_sink.h"
 #include "export/httpd.h"
 #include "export/log_file.h"
 #include "export/log_http.h"
@@ -81,6 +82,7 @@ struct sonde {
 	struct discover *disc;     /* --all, else NULL */
 	struct k8s_slot *k8s;      /* pods of the observed processes, by tgid (K8S_SLOTS) */
 	struct k8s_api *k8s_api;   /* the API server's pods of this node, else NULL */
+	struct dependency_sink *deps; /* /api/dependencies, sonde_dependency_up */
 	struct metric_family *discovered, *svc_overflow; /* --all */
 	_Atomic uint64_t heartbeat; /* monotonic ns of the last loop turn */
 	_Atomic int live_targets;
@@ -683,6 +685,11 @@ static int k8s_api_start(struct sonde *s)
 	return 0;
 }
 
+static char *dependencies_json(void *ctx)
+{
+	return dependency_sink__json(ctx, now_ns());
+}
+
 static void raise_capture(void *ctx, uint32_t tgid, uint32_t fd, uint64_t conn_id,
 			  uint16_t bytes, uint8_t walk)
 {
@@ -852,7 +859,9 @@ int main(int argc, char **argv)
 
 	s.m = metrics__new();
 	s.agent = s.m ? agent__new(s.m, &s.cfg) : NULL;
-	if (!s.agent || register_self_metrics(&s)) {
+	s.deps = s.m ? dependency_sink__new(s.m) : NULL;
+	if (!s.agent || register_self_metrics(&s) || !s.deps ||
+	    agent__add_sink(s.agent, (struct sink){ dependency_sink__put, s.deps })) {
 		fprintf(stderr, "sonde: out of memory\n");
 		goto out;
 	}
@@ -944,6 +953,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	httpd__set_traces(s.httpd, s.store);
+	httpd__add_json(s.httpd, "/api/dependencies", dependencies_json, s.deps);
 	if (s.cfg.verbose)
 		fprintf(stderr, "sonde: serving http://%s/metrics\n", s.cfg.listen);
 	ret = run(&s);
@@ -963,6 +973,7 @@ out:
 	log_http__free(s.loki);     /* sends what is queued, for at most 2 s */
 	log_http__free(s.otlp_logs);
 	agent__free(s.agent);
+	dependency_sink__free(s.deps);
 	log_sink__free(s.logs);
 	span_sink__free(s.spans);
 	trace_store__free(s.store);

@@ -37,6 +37,8 @@ struct httpd {
 	struct httpd_health health; /* a copy: the caller's may live on its stack */
 	bool has_health;
 	struct trace_store *_Atomic traces; /* NULL: the trace routes answer empty */
+	struct httpd_json routes[HTTPD_JSON_ROUTES]; /* httpd__add_json: written before nroutes */
+	_Atomic int nroutes;
 	struct sockaddr_storage addr; /* kept alive while the daemon runs */
 };
 
@@ -198,6 +200,43 @@ void httpd__set_traces(struct httpd *h, struct trace_store *st)
 		atomic_store(&h->traces, st);
 }
 
+int httpd__add_json(struct httpd *h, const char *path, char *(*fn)(void *ctx), void *ctx)
+{
+	int n;
+
+	if (!h || !path || !fn || strlen(path) >= sizeof(h->routes[0].path))
+		return -EINVAL;
+	n = atomic_load(&h->nroutes);
+	if (n == HTTPD_JSON_ROUTES)
+		return -ENOSPC;
+	snprintf(h->routes[n].path, sizeof(h->routes[n].path), "%s", path);
+	h->routes[n].fn = fn;
+	h->routes[n].ctx = ctx;
+	atomic_store(&h->nroutes, n + 1);
+	return 0;
+}
+
+/* A route httpd__add_json gave: its JSON, or false if url is none of them. */
+static bool serve_json(struct httpd *h, struct MHD_Connection *conn, const char *url,
+		       enum MHD_Result *ret)
+{
+	int n = atomic_load(&h->nroutes);
+
+	for (int i = 0; i < n; i++) {
+		char *body;
+
+		if (strcmp(url, h->routes[i].path))
+			continue;
+		body = h->routes[i].fn(h->routes[i].ctx);
+		*ret = body ? reply(conn, MHD_HTTP_OK, CT_JSON, body, strlen(body),
+				    MHD_RESPMEM_MUST_FREE)
+			    : reply_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_JSON,
+					   "{\"error\":\"out of memory\"}");
+		return true;
+	}
+	return false;
+}
+
 /* Send b's JSON (MHD takes the buffer), or a 500 if building it failed. */
 static enum MHD_Result reply_zbuf(struct MHD_Connection *conn, struct zbuf *b, int err)
 {
@@ -308,7 +347,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (!strcmp(url, "/readyz"))
 		return serve_readyz(h, conn);
-	if (serve_traces(h, conn, url, &ret))
+	if (serve_traces(h, conn, url, &ret) || serve_json(h, conn, url, &ret))
 		return ret;
 	return reply_static(conn, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n");
 }

@@ -10,6 +10,7 @@
  *                 400 when id is not 32 or 16 hex digits
  *   GET /api/v2/traces, /api/v2/trace/{id}, /api/v2/services: the same for the Zipkin UI
  *                 All from the recent-trace store (httpd__set_traces); none set: [] or 404.
+ *   GET PATH      JSON routes of httpd__add_json (/api/dependencies)
  * Anything else: 404. Only GET and HEAD: others 405.
  */
 #ifndef SONDE_EXPORT_HTTPD_H
@@ -48,6 +49,19 @@ void httpd__stop(struct httpd *h); /* accepts NULL */
  * the server thread reads the pointer atomically.
  */
 void httpd__set_traces(struct httpd *h, struct trace_store *st);
+
+/*
+ * Serve GET path with fn's JSON (a malloc'd string the server frees; NULL:
+ * 500), fn called from the server thread. At most HTTPD_JSON_ROUTES; safe any
+ * time after start. 0, -EINVAL, -ENOSPC.
+ */
+#define HTTPD_JSON_ROUTES 8
+struct httpd_json {
+	char path[64];
+	char *(*fn)(void *ctx);
+	void *ctx;
+};
+int httpd__add_json(struct httpd *h, const char *path, char *(*fn)(void *ctx), void *ctx);
 
 /* Parse "HOST:PORT" / "[v6]:PORT" / ":PORT" into host (may be "") and port.
  * Returns 0 or -EINVAL. */
