@@ -92,6 +92,14 @@ $(BUILD)/version.stamp: FORCE
 $(BUILD)/obj/user/main.o $(BUILD)/obj/user/config.o: $(BUILD)/version.stamp
 FORCE:
 
+# The web view (user/export/web/), embedded in the binary as byte arrays.
+WEB_ASSETS := $(wildcard user/export/web/*)
+$(BUILD)/web_assets.h: $(WEB_ASSETS) scripts/embed.sh
+	$(call msg,EMBED,$@)
+	$(Q)mkdir -p $(BUILD)
+	$(Q)scripts/embed.sh $(WEB_ASSETS) > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/user/export/httpd.o: $(BUILD)/web_assets.h
+
 $(BUILD)/libsonde.a: $(CORE_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^

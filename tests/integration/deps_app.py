@@ -6,6 +6,7 @@ Redis (redis-py, cache-aside) and an HTTP backend (urllib). No health code.
 
 GET /product/N   GET product:N from Redis; 503 when Redis cannot be reached
 GET /stock/N     GET BACKEND_URL/stock/N; its status passed on
+GET /chain/N     GET product:N from Redis, then BACKEND_URL/ok
 GET /ok, /fail   (as a backend) 200, or 500
 """
 import sys
@@ -38,6 +39,15 @@ def stock(n):
             return f.read(), f.status
     except urllib.error.HTTPError as e:
         return "backend error\n", e.code
+
+
+@app.get("/chain/<int:n>")
+def chain(n):
+    """A gateway's call: the cache, then the backend (test_webview.sh's traces)."""
+    r.get("product:%d" % n)
+    with urllib.request.urlopen("%s/ok" % backend, timeout=2) as f:
+        f.read()
+    return "ok\n"
 
 
 @app.get("/ok")

@@ -279,8 +279,11 @@ static void test_endpoints(void **state)
 	assert_string_equal(r->body, "{\"status\":\"ready\"}");
 	assert_int_equal(hs.calls, 2);
 
+	/* The web view: its page, embedded. */
 	http_get(AF_INET, port, "GET", "/", r);
-	assert_int_equal(r->status, 404);
+	assert_int_equal(r->status, 200);
+	assert_header(r, "Content-Type", "text/html; charset=utf-8");
+	assert_non_null(strstr(r->body, "<title>sonde</title>"));
 	http_get(AF_INET, port, "GET", "/metrics/", r);
 	assert_int_equal(r->status, 404);
 	http_get(AF_INET, port, "GET", "/nope", r);

@@ -19,6 +19,7 @@
 #include "export/httpd.h"
 #include "export/metrics.h"
 #include "trace_store.h"
+#include "web_assets.h" /* generated: scripts/embed.sh */
 
 #define CONN_LIMIT 16     /* Prometheus needs one; the rest is for people with curl */
 #define CONN_TIMEOUT_S 10 /* drop idle or trickling clients: one thread serves all */
@@ -349,6 +350,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return serve_readyz(h, conn);
 	if (serve_traces(h, conn, url, &ret) || serve_json(h, conn, url, &ret))
 		return ret;
+	/* The web view: static, embedded, read-only (user/export/web/). */
+	for (size_t i = 0; i < sizeof(web_assets) / sizeof(web_assets[0]); i++)
+		if (!strcmp(url, web_assets[i].path))
+			return reply(conn, MHD_HTTP_OK, web_assets[i].type,
+				     (void *)web_assets[i].data, web_assets[i].len,
+				     MHD_RESPMEM_PERSISTENT);
 	return reply_static(conn, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n");
 }
 
