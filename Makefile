@@ -155,9 +155,9 @@ check: test-deps
 		$(BUILD)/mock_broker
 	$(Q)scripts/check.sh $(UNIT_BINS) -- $(FUZZ_BINS)
 
-demo: all
+demo: all $(BUILD)/mock_broker
 	$(Q)scripts/deps.sh demo
-	$(Q)scripts/demo.sh
+	$(Q)$(if $(DURATION),DEMO_SECONDS=$(DURATION) )scripts/demo.sh
 
 bench: all
 	$(Q)scripts/deps.sh bench

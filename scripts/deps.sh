@@ -7,11 +7,12 @@ build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev l
 	libcurl4-openssl-dev librdkafka-dev libjson-c-dev libsnappy-dev libhiredis-dev"
 test="$build libcmocka-dev libclang-rt-14-dev nginx-light curl wrk prometheus python3 python3-flask procps iproute2 \
 	redis-server redis-tools postgresql python3-psycopg2 python3-asyncpg python3-redis librdkafka-dev kcat python3-confluent-kafka \
-	nodejs chromium python3-yaml"
+	nodejs chromium python3-yaml gunicorn"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
-demo) want="$build nginx-light curl wrk python3 procps" ;;
+demo) want="$build nginx-light curl python3 procps prometheus redis-server postgresql gunicorn python3-flask \
+	python3-redis python3-psycopg2 python3-confluent-kafka" ;;
 bench) want="$test" ;;
 *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
 esac

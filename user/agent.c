@@ -38,7 +38,7 @@ struct pool {
 	uint32_t active, idle;
 };
 
-#define SINKS_MAX 4
+#define SINKS_MAX 8
 
 struct agent {
 	struct metrics *m;

@@ -949,7 +949,7 @@ int traces_cli_fetch(const char *listen, const char *target, struct zbuf *body)
 /* ---- the command ------------------------------------------------------ */
 
 static const char usage_text[] =
-	"Usage: sonde traces [--listen HOST:PORT] [--limit N] [--service NAME]\n"
+	"Usage: sonde traces [--listen HOST:PORT] [--limit N] [--service NAME] [--trace ID]\n"
 	"\n"
 	"Print the most recent traces a running sonde holds (its /api/traces), newest\n"
 	"first, each as a timeline: one line per span with its start from the trace's\n"
@@ -959,6 +959,7 @@ static const char usage_text[] =
 	"  -l, --listen HOST:PORT  the agent's --listen address (default " DEFAULT_LISTEN ")\n"
 	"  -n, --limit N           how many traces, 1 to 1000 (default 10)\n"
 	"  -s, --service NAME      only traces with a span of that service\n"
+	"  -t, --trace ID          that trace alone (16 or 32 hex digits)\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"Exit status: 0 done, 1 the agent could not be reached or answered badly, 2 usage.\n";
@@ -995,20 +996,28 @@ static int parse_limit(const char *s, long *limit)
 }
 
 /* Fetch and print; the exit status. */
-static int run(const char *listen, long limit, const char *service)
+static int run(const char *listen, long limit, const char *service, const char *trace)
 {
 	struct zbuf target = { 0 }, body = { 0 };
 	char num[24];
 	int ret;
 
 	snprintf(num, sizeof(num), "%ld", limit);
-	zbuf_puts(&target, "/api/traces?limit=");
-	zbuf_puts(&target, num);
-	if (service && service[0]) {
+	if (trace) {
+		zbuf_puts(&target, "/api/traces/");
+		zbuf_puts(&target, trace);
+		zbuf_puts(&body, "["); /* one trace, as a list of one */
+	} else {
+		zbuf_puts(&target, "/api/traces?limit=");
+		zbuf_puts(&target, num);
+	}
+	if (!trace && service && service[0]) {
 		zbuf_puts(&target, "&serviceName=");
 		put_query_value(&target, service);
 	}
 	ret = target.oom ? -ENOMEM : traces_cli_fetch(listen, target.p, &body);
+	if (trace && ret == 200)
+		zbuf_puts(&body, "]");
 	if (ret < 0)
 		fprintf(stderr, "sonde traces: cannot reach the agent at %s: %s\n", listen,
 			strerror(-ret));
@@ -1028,16 +1037,17 @@ int traces_cli_main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "service", required_argument, NULL, 's' },
+		{ "trace", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen = DEFAULT_LISTEN, *service = NULL;
+	const char *listen = DEFAULT_LISTEN, *service = NULL, *trace = NULL;
 	char host[256], port[8];
 	long limit = DEFAULT_LIMIT;
 	int o;
 
 	optind = 0; /* glibc: a full re-initialisation, whatever parsed argv before */
-	while ((o = getopt_long(argc, argv, "l:n:s:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:n:s:t:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l':
 			listen = optarg;
@@ -1057,6 +1067,15 @@ int traces_cli_main(int argc, char **argv)
 		case 's':
 			service = optarg;
 			break;
+		case 't':
+			trace = optarg;
+			if ((strlen(trace) != 16 && strlen(trace) != 32) ||
+			    strspn(trace, "0123456789abcdef") != strlen(trace)) {
+				fprintf(stderr, "sonde traces: bad --trace '%s' (16 or 32 hex digits)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -1070,5 +1089,5 @@ int traces_cli_main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	return run(listen, limit, service);
+	return run(listen, limit, service, trace);
 }

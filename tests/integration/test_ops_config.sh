@@ -70,7 +70,7 @@ check(job["job_name"] == "sagaline-backend", "scrape job named as the seed's: %s
 labels = job["static_configs"][0].get("labels", {})
 check(labels == {"application": "sagaline", "environment": "dev"},
       "target labels application, environment as the seed's Spring service: %s" % labels)
-check(conf.get("rule_files") == ["alerts.yml"], "sonde.yml loads alerts.yml")
+check(conf.get("rule_files") == ["alerts.yml", "seed_rules.yml"], "sonde.yml loads alerts.yml and seed_rules.yml")
 check(tests.get("rule_files") == ["alerts.yml"], "alerts_test.yml tests alerts.yml")
 for a in sorted(alerts):
     check(a in fires and a in quiet, "%s: a case where it fires (%s) and one where it does not (%s)"

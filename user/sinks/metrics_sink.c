@@ -681,6 +681,8 @@ static void record_kafka(struct metrics_sink *a, const struct exchange *x)
 		case KAFKA_API_PRODUCE:
 			metric__add(p->error_code ? a->kafka_send_errors : a->kafka_sent, v,
 				    p->records);
+			/* Both series of a topic exist from its first Produce (errors at 0). */
+			metric__add(p->error_code ? a->kafka_sent : a->kafka_send_errors, v, 0);
 			break;
 		case KAFKA_API_FETCH:
 			if (p->error_code)

@@ -46,7 +46,13 @@ try {
   }));
   await page.screenshot({ path: path.join(outdir, 'overview.png'), fullPage: true });
   const pick = wanted || overview.traces.slice().sort((a, b) => b.spans - a.spans)[0].id;
-  await page.click(`#traces tr.trace[data-trace="${pick}"]`);
+  if (overview.traces.some((t) => t.id === pick)) {
+    await page.click(`#traces tr.trace[data-trace="${pick}"]`);
+  } else {
+    // Older than the list's 20: the page opens a trace named in its address too.
+    await page.goto(`${url}#trace=${pick}`, { waitUntil: 'networkidle0', timeout: 20000 });
+    await page.reload({ waitUntil: 'networkidle0', timeout: 20000 });
+  }
   await page.waitForSelector('#timeline .span', { timeout: 10000 });
   const trace = await page.evaluate(() => ({
     title: document.querySelector('#trace-title').textContent,
