@@ -31,7 +31,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
 CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c user/sinks/*.c) user/config.c user/conn.c \
 	user/agent.c user/span.c user/trace.c user/trace_store.c user/traces_cli.c user/rules.c \
-	user/discover.c user/k8s.c user/k8s_api.c
+	user/discover.c user/k8s.c
 AGENT_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
