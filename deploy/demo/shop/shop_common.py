@@ -13,6 +13,8 @@ import threading
 import psycopg2
 import redis
 from confluent_kafka import Producer
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
 
 # The seed's six cache regions and their TTLs (seconds).
 TTL = {"products": 3600, "categories": 86400, "users": 1800, "carts": 600, "search": 600,
@@ -52,6 +54,8 @@ def cached(region, key, load):
     except redis.exceptions.RedisError:
         return load()
     value = load()
+    if value is None:  # not found: not cached (a user or product made later is seen)
+        return value
     try:
         cache.set(name, json.dumps(value), ex=TTL[region])
     except redis.exceptions.RedisError:
@@ -75,3 +79,11 @@ def publish(topic, key, event):
                                                 "linger.ms": 5, "acks": "all"}))
         _producer[1].produce(topic, key=str(key), value=json.dumps(event))
         _producer[1].poll(0)
+
+
+def json_errors(app):
+    """Errors in JSON as well (404, 405, and the 500 of an unhandled exception), not
+    Flask's HTML pages."""
+    @app.errorhandler(HTTPException)
+    def _error(e):
+        return jsonify(error=e.name.lower()), e.code

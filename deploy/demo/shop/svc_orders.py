@@ -7,7 +7,8 @@ GET  /api/inventory/<id>                        inventory:<id>, 5 min
 POST /api/orders {user_id, product_id, quantity}     201 CREATED, order-events ORDER_CREATED
 POST /api/orders/<id>/confirm {card}   the saga (seed 004): the payment service over HTTP,
                                        201 from it: CONFIRMED (order-events, notification-events);
-                                       402: PAYMENT_FAILED, answered 402
+                                       402: PAYMENT_FAILED, answered 402; its 500 or no
+                                       answer: 502, the order stays CREATED
 POST /api/orders/<id>/cancel           CANCELLED (order-events), 409 once confirmed
 GET  /api/orders/<id>
 """
@@ -18,9 +19,10 @@ import urllib.request
 
 from flask import Flask, jsonify, request
 
-from shop_common import cached, publish, query
+from shop_common import cached, json_errors, publish, query
 
 app = Flask(__name__)
+json_errors(app)
 PAYMENT_URL = os.environ.get("SHOP_PAYMENT_URL", "http://127.0.0.1:8083")
 
 
@@ -102,6 +104,8 @@ def confirm(oid):
         query("UPDATE orders SET status = 'PAYMENT_FAILED' WHERE id = %s", (oid,))
         publish("order-events", oid, {"type": "ORDER_PAYMENT_FAILED", "orderId": oid})
         return jsonify(error="payment declined"), 402
+    except OSError as e:  # refused, reset, timed out: the order stays CREATED
+        return jsonify(error="payment service: %s" % e), 502
     query("UPDATE orders SET status = 'CONFIRMED' WHERE id = %s", (oid,))
     publish("order-events", oid, {"type": "ORDER_CONFIRMED", "orderId": oid})
     publish("notification-events", oid, {"type": "ORDER_CONFIRMED_MAIL", "orderId": oid})

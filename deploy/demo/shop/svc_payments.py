@@ -6,9 +6,10 @@ POST /api/payments {order_id, amount, card}   201 SUCCESS; 402 declined (a card 
 """
 from flask import Flask, jsonify, request
 
-from shop_common import publish, query
+from shop_common import json_errors, publish, query
 
 app = Flask(__name__)
+json_errors(app)
 
 
 @app.post("/api/payments")

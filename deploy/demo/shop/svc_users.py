@@ -11,9 +11,10 @@ import json
 import psycopg2
 from flask import Flask, jsonify, request
 
-from shop_common import TTL, cache, cached, publish, query
+from shop_common import TTL, cache, cached, json_errors, publish, query
 
 app = Flask(__name__)
+json_errors(app)
 
 
 def digest(password):
