@@ -519,12 +519,29 @@ static void test_close_drops_unanswered(void **state)
 	assert_int_equal(run_close(r, 3), 0);
 	run_free(r);
 
-	/* A response cut short with a known length is not emitted either. */
+	/*
+	 * A response cut short after its head is emitted at the close with its
+	 * status: the peer answered (urllib closes after reading a 500's head).
+	 */
+	r = run_new(HTTP_ROLE_CLIENT);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS, REQ_GET, 1), 0);
+	assert_int_equal(
+	    feed(r, HTTP_DIR_INGRESS,
+		 "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 9\r\n\r\nab", 2),
+	    0);
+	assert_int_equal(run_close(r, 3), 1);
+	assert_exchange(&r->x[0], "GET", "/api/products/1?x=1", 500);
+	assert_ts(&r->x[0], 1, 1, 2, 2);
+	run_free(r);
+
+	/* The same in a chunked body. */
 	r = run_new(HTTP_ROLE_SERVER);
 	assert_int_equal(feed(r, HTTP_DIR_INGRESS, REQ_GET, 1), 0);
-	assert_int_equal(
-	    feed(r, HTTP_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", 2), 0);
-	assert_int_equal(run_close(r, 3), 0);
+	assert_int_equal(feed(r, HTTP_DIR_EGRESS,
+			      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 2),
+			 0);
+	assert_int_equal(run_close(r, 3), 1);
+	assert_exchange(&r->x[0], "GET", "/api/products/1?x=1", 200);
 	run_free(r);
 }
 

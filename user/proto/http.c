@@ -1716,6 +1716,15 @@ int http_conn_close(struct http_conn *c, uint64_t ts, struct http_exchange *out,
 		}
 		if (h->state == ST_UNTIL_CLOSE || h->state == ST_UNTIL_NEXT)
 			msg_end(&f, h);
+		/*
+		 * A response whose head was read and whose body did not end: the
+		 * peer answered (a client that stops reading after an error
+		 * status, a server that dies mid-body). Its status is known.
+		 */
+		if (h->state == ST_BODY_LEN || h->state == ST_BODY_CHUNKED) {
+			h->body_cut = true;
+			msg_end(&f, h);
+		}
 	}
 	conn_done(c);
 	return f.n;
