@@ -240,6 +240,14 @@ bool agent__tracer_stats(const struct agent *a, struct tracer_stats *st)
 	return true;
 }
 
+bool agent__produced(void *p, const char *topic, int32_t partition, int64_t from, int64_t to,
+		     uint8_t flags, struct trace_ctx *out)
+{
+	struct agent *a = p;
+
+	return a->tracer && tracer__produced(a->tracer, topic, partition, from, to, flags, out);
+}
+
 void agent__set_capture_hook(struct agent *a, agent_capture_fn fn, void *ctx)
 {
 	a->capture_fn = fn;

@@ -63,6 +63,10 @@ void agent__set_correlator(struct agent *a, const struct tracer_correlator *c);
 struct tracer_stats;
 /* false when tracing is off. */
 bool agent__tracer_stats(const struct agent *a, struct tracer_stats *st);
+/* tracer__produced of the agent's tracer (a span_local_fn: p is the agent). */
+struct trace_ctx;
+bool agent__produced(void *p, const char *topic, int32_t partition, int64_t from, int64_t to,
+		     uint8_t flags, struct trace_ctx *out);
 
 /* Register a service name; returns its index (what BPF carries in events), or -1. */
 int agent__add_service(struct agent *a, const char *name);

@@ -42,8 +42,10 @@ enum exchange_proto {
 #define TRACE_REMOTE   0x04 /* the parent came from headers (another process or node) */
 #define TRACE_JOINED   0x08 /* a server whose parent is an observed client call on this node */
 /*
- * A Kafka CONSUMER part begun as a root for want of its Produce: another sonde
- * instance may have published it (--correlation-redis); the span sink asks.
+ * A Kafka CONSUMER part begun (as a root, or from its records' headers) for
+ * want of its Produce: sonde may read the Produce's answer a moment later, or
+ * another sonde instance may have published it (--correlation-redis); the
+ * span sink asks both.
  */
 #define TRACE_PENDING  0x10
 

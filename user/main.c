@@ -405,6 +405,7 @@ static int start_tracing(struct sonde *s)
 	    agent__enable_tracing(s->agent, s->cfg.trace_sample_rate) ||
 	    agent__add_sink(s->agent, (struct sink){ span_sink__put, s->spans }))
 		return -ENOMEM;
+	span_sink__set_local(s->spans, agent__produced, s->agent);
 	if (s->cfg.zipkin_url[0]) {
 		s->zipkin = zipkin_http__start(s->cfg.zipkin_url, NULL);
 		if (!s->zipkin)
@@ -794,7 +795,7 @@ static int run(struct sonde *s)
 			reload_rules(s);
 		}
 		ratelimit__poll(s->rl, now);
-		if (s->corr)
+		if (s->spans)
 			span_sink__tick(s->spans, now);
 		if (now - last_sweep >= SWEEP_NS) {
 			last_sweep = now;
@@ -962,7 +963,7 @@ out:
 	ratelimit__free(s.rl); /* the kernel stops limiting: connections flow as before */
 	inject__free(s.inj); /* no more rewriting: requests go out as written */
 	loader__close(s.loader);
-	if (s.corr) /* what still waits for Redis goes out as it is */
+	if (s.spans) /* what still waits for its Produce goes out as it is */
 		span_sink__tick(s.spans, UINT64_MAX);
 	correlation__stop(s.corr);
 	zipkin_http__stop(s.zipkin); /* flushes what is queued, for at most 2 s */

@@ -935,18 +935,18 @@ static void remember_produced(struct tracer *t, const struct exchange_part *p)
  * The Produce whose records [from, to) are, when exactly one remembered
  * Produce wrote them all; NULL otherwise (not seen, or several).
  */
-static const struct produced *producer_of(struct tracer *t, const struct exchange_part *p,
+static const struct produced *producer_of(struct tracer *t, const char *topic, int32_t partition,
 					  int64_t from, int64_t to)
 {
-	uint32_t key = part_key(p->topic, p->partition);
+	uint32_t key = part_key(topic, partition);
 	const struct produced *found = NULL;
 
-	if (strlen(p->topic) >= sizeof(found->topic))
+	if (strlen(topic) >= sizeof(found->topic) || to <= from)
 		return NULL;
 	for (int w = 0; w < PRODUCED_WAYS; w++) {
 		const struct produced *e = &t->produced[key % PRODUCED_BUCKETS][w];
 
-		if (e->key != key || e->partition != p->partition || strcmp(e->topic, p->topic) ||
+		if (e->key != key || e->partition != partition || strcmp(e->topic, topic) ||
 		    e->end <= from || e->base >= to)
 			continue;
 		if (found || e->base > from || e->end < to)
@@ -954,6 +954,23 @@ static const struct produced *producer_of(struct tracer *t, const struct exchang
 		found = e;
 	}
 	return found;
+}
+
+bool tracer__produced(struct tracer *t, const char *topic, int32_t partition, int64_t from,
+		      int64_t to, uint8_t flags, struct trace_ctx *out)
+{
+	const struct produced *src = producer_of(t, topic, partition, from, to);
+
+	if (!src)
+		return false;
+	*out = src->ctx;
+	/* What the part was counted as when it could not wait is undone. */
+	if (flags & TRACE_REMOTE)
+		t->st.remote--;
+	else
+		t->st.roots--;
+	t->st.offset_linked++;
+	return true;
 }
 
 /*
@@ -1010,23 +1027,30 @@ static void kafka_parts(struct tracer *t, struct exchange *x)
 							 &p->ctx);
 			}
 		} else if (x->kind == EXCHANGE_CONSUMER && p->records && p->topic[0]) {
-			src = p->fetch_offset >= 0 && p->next_offset > p->fetch_offset
-				      ? producer_of(t, p, p->fetch_offset, p->next_offset)
+			bool offsets = p->fetch_offset >= 0 && p->next_offset > p->fetch_offset;
+
+			src = offsets ? producer_of(t, p->topic, p->partition, p->fetch_offset,
+						    p->next_offset)
 				      : NULL;
 			/* The Produce sonde saw is exact; the headers come second, as for HTTP. */
 			if (src) {
 				child_of(t, &p->ctx, &src->ctx);
 				p->ctx.flags |= TRACE_JOINED;
 				t->st.offset_linked++;
-			} else if (records_ctx(t, p, &hdr)) {
-				remote_child(t, &p->ctx, &hdr);
-			} else {
-				/* Its own trace: records of unrelated Produces are never merged. */
-				new_root(t, &p->ctx);
-				if (t->corr.produced && p->fetch_offset >= 0 &&
-				    p->next_offset > p->fetch_offset)
-					p->ctx.flags |= TRACE_PENDING;
+				continue;
 			}
+			if (records_ctx(t, p, &hdr))
+				remote_child(t, &p->ctx, &hdr);
+			else /* Its own trace: records of unrelated Produces are never merged. */
+				new_root(t, &p->ctx);
+			/*
+			 * The consumer may read the records before sonde reads the
+			 * Produce's answer (another thread, another CPU): the span
+			 * sink holds the part a while for it (tracer__produced),
+			 * and for another instance's (--correlation-redis).
+			 */
+			if (offsets)
+				p->ctx.flags |= TRACE_PENDING;
 		}
 	}
 }

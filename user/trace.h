@@ -42,8 +42,9 @@ struct tracer_stats {
 
 /*
  * --correlation-redis: every Produce part with a context is handed to produced
- * (the capture thread; must not block), and a fetched part that nothing here
- * joins is marked TRACE_PENDING for the span sink to resolve.
+ * (the capture thread; must not block). A fetched part that no Produce seen
+ * here joins yet is marked TRACE_PENDING for the span sink to resolve, here
+ * (tracer__produced) or through the correlator.
  */
 struct tracer_correlator {
 	void (*produced)(void *ctx, const char *topic, int32_t partition, int64_t base,
@@ -94,6 +95,15 @@ void tracer__conn_gone(struct tracer *t, struct conn *c);
 void tracer__drop_tgid(struct tracer *t, uint32_t tgid);
 
 void tracer__stats(const struct tracer *t, struct tracer_stats *s);
+
+/*
+ * The context of the Produce seen here that wrote all of [from, to) of a
+ * topic-partition, for a fetched part marked TRACE_PENDING whose Produce came
+ * later (the span sink asks; flags: the part's, to move its count from roots
+ * or remote to offset_linked). False if none or several.
+ */
+bool tracer__produced(struct tracer *t, const char *topic, int32_t partition, int64_t from,
+		      int64_t to, uint8_t flags, struct trace_ctx *out);
 
 /*
  * The context of the request thread tid of tgid was serving at ts, when it

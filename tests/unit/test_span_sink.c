@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests for the span sink's held CONSUMER spans (--correlation-redis). */
+/* Unit tests for the span sink's held CONSUMER spans (a Produce seen late, --correlation-redis). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,9 @@ struct fixture {
 	int nout;
 	bool known; /* what the resolver answers */
 	int asked;
+	bool local_known; /* what the local resolver answers */
+	int local_asked;
+	uint8_t local_flags;
 };
 
 static void capture(void *ctx, const struct span *s, size_t n)
@@ -38,6 +41,25 @@ static bool resolve(void *ctx, const char *topic, int32_t partition, int64_t fro
 	memset(out, 0, sizeof(*out));
 	out->trace_id[0] = 0xab;
 	out->span_id = 0x77;
+	out->flags = TRACE_SAMPLED;
+	return true;
+}
+
+/* The Produces this agent saw: known once local_known, as trace 0xcd, span 0x99. */
+static bool local(void *ctx, const char *topic, int32_t partition, int64_t from, int64_t to,
+		  uint8_t flags, struct trace_ctx *out)
+{
+	struct fixture *f = ctx;
+
+	f->local_asked++;
+	f->local_flags = flags;
+	assert_string_equal(topic, "orders");
+	assert_true(partition == 2 && from == 10 && to == 13);
+	if (!f->local_known)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->trace_id[0] = 0xcd;
+	out->span_id = 0x99;
 	out->flags = TRACE_SAMPLED;
 	return true;
 }
@@ -133,11 +155,53 @@ static void test_held_then_sent_as_root(void **state)
 	span_sink__free(ss);
 }
 
+/*
+ * The consumer read the records before sonde read the Produce's answer: held,
+ * then the child of the Produce seen here, asked first (not a correlation join).
+ */
+static void test_held_then_local(void **state)
+{
+	struct fixture f = { 0 };
+	struct span_sink *ss = sink(&f, true);
+	struct exchange_part p;
+	struct exchange x = fetch(&p, 1000000000ULL);
+	uint64_t joined, unjoined;
+
+	(void)state;
+	span_sink__set_local(ss, local, &f);
+	p.ctx.flags |= TRACE_REMOTE; /* its records carried a context */
+	span_sink__put(ss, &x, 1);
+	assert_int_equal(f.nout, 0);
+	assert_int_equal(f.local_flags, TRACE_SAMPLED | TRACE_PENDING | TRACE_REMOTE);
+	f.local_known = f.known = true;
+	span_sink__tick(ss, 1100000000ULL);
+	assert_int_equal(f.nout, 1);
+	assert_int_equal(f.out[0].trace_id[0], 0xcd);
+	assert_true(f.out[0].parent_id == 0x99 && f.out[0].id == 0x55);
+	span_sink__correlation(ss, &joined, &unjoined);
+	assert_true(joined == 0 && unjoined == 0 && f.asked == 1 && f.local_asked == 2);
+	/* Local only: a part never joined goes out as it was after its second, uncounted. */
+	span_sink__free(ss);
+	memset(&f, 0, sizeof(f));
+	ss = sink(&f, false);
+	span_sink__set_local(ss, local, &f);
+	span_sink__put(ss, &x, 1);
+	span_sink__tick(ss, 1900000000ULL);
+	assert_int_equal(f.nout, 0);
+	span_sink__tick(ss, 2000000001ULL);
+	assert_int_equal(f.nout, 1);
+	assert_true(f.out[0].parent_id == 0 && f.out[0].trace_id[15] == 1);
+	span_sink__correlation(ss, &joined, &unjoined);
+	assert_true(joined == 0 && unjoined == 0 && f.asked == 0);
+	span_sink__free(ss);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_held_then_joined),
 	    cmocka_unit_test(test_held_then_sent_as_root),
+	    cmocka_unit_test(test_held_then_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

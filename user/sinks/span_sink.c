@@ -15,12 +15,13 @@
 #define PENDING_MAX 4096
 #define PENDING_NS 1000000000ULL /* how long a CONSUMER span waits for its Produce */
 
-/* A CONSUMER span waiting for the context of its Produce (--correlation-redis). */
+/* A CONSUMER span waiting for the context of its Produce. */
 struct pending {
 	struct span s;
 	char topic[SPAN_TAG_VAL_MAX];
 	int32_t partition;
 	int64_t from, to;
+	uint8_t flags;	      /* its provisional context's */
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
 };
 
@@ -35,6 +36,8 @@ struct span_sink {
 	int nout;
 	struct span batch[BATCH];
 	int nbatch;
+	span_local_fn local;
+	void *local_ctx;
 	span_resolve_fn resolve;
 	void *resolve_ctx;
 	struct pending *pending;
@@ -60,14 +63,41 @@ void span_sink__free(struct span_sink *ss)
 	free(ss);
 }
 
-void span_sink__set_resolver(struct span_sink *ss, span_resolve_fn fn, void *ctx)
+/* Room for held spans; false without it (then nothing is held). */
+static bool pending_room(struct span_sink *ss)
 {
 	if (!ss->pending)
 		ss->pending = calloc(PENDING_MAX, sizeof(*ss->pending));
-	if (ss->pending) {
+	return ss->pending;
+}
+
+void span_sink__set_local(struct span_sink *ss, span_local_fn fn, void *ctx)
+{
+	if (pending_room(ss)) {
+		ss->local = fn;
+		ss->local_ctx = ctx;
+	}
+}
+
+void span_sink__set_resolver(struct span_sink *ss, span_resolve_fn fn, void *ctx)
+{
+	if (pending_room(ss)) {
 		ss->resolve = fn;
 		ss->resolve_ctx = ctx;
 	}
+}
+
+/* The context of the Produce of [from, to): seen here first, else another instance's. */
+static bool resolve(struct span_sink *ss, const char *topic, int32_t partition, int64_t from,
+		    int64_t to, uint8_t flags, struct trace_ctx *ctx)
+{
+	if (ss->local && ss->local(ss->local_ctx, topic, partition, from, to, flags, ctx))
+		return true;
+	if (ss->resolve && ss->resolve(ss->resolve_ctx, topic, partition, from, to, ctx)) {
+		ss->joined++;
+		return true;
+	}
+	return false;
 }
 
 void span_sink__correlation(const struct span_sink *ss, uint64_t *joined, uint64_t *unjoined)
@@ -317,13 +347,12 @@ static int build_kafka(struct span_sink *ss, const struct exchange *x, struct sp
 			snprintf(v, sizeof(v), "%d", p->error_code);
 			span_tag(s, "error", v);
 		}
-		if ((p->ctx.flags & TRACE_PENDING) && ss->resolve) {
+		if ((p->ctx.flags & TRACE_PENDING) && (ss->local || ss->resolve)) {
 			struct trace_ctx ctx;
 
-			if (ss->resolve(ss->resolve_ctx, p->topic, p->partition, p->fetch_offset,
-					p->next_offset, &ctx)) {
+			if (resolve(ss, p->topic, p->partition, p->fetch_offset, p->next_offset,
+				    p->ctx.flags, &ctx)) {
 				resolved(s, &ctx);
-				ss->joined++;
 			} else if (ss->npending < PENDING_MAX) {
 				struct pending *w = &ss->pending[ss->npending++];
 
@@ -332,9 +361,10 @@ static int build_kafka(struct span_sink *ss, const struct exchange *x, struct sp
 				w->partition = p->partition;
 				w->from = p->fetch_offset;
 				w->to = p->next_offset;
+				w->flags = p->ctx.flags;
 				w->deadline_ns = x->end_ns + PENDING_NS;
 				continue; /* held: not in out */
-			} else {
+			} else if (ss->resolve) {
 				ss->unjoined++;
 			}
 		}
@@ -383,19 +413,16 @@ void span_sink__tick(struct span_sink *ss, uint64_t now_ns)
 	for (int i = 0; i < ss->npending; i++) {
 		struct pending *w = &ss->pending[i];
 		struct trace_ctx ctx;
-		bool found = ss->resolve(ss->resolve_ctx, w->topic, w->partition, w->from, w->to,
-					 &ctx);
+		bool found = resolve(ss, w->topic, w->partition, w->from, w->to, w->flags, &ctx);
 
 		if (!found && now_ns < w->deadline_ns) {
 			ss->pending[kept++] = *w;
 			continue;
 		}
-		if (found) {
+		if (found)
 			resolved(&w->s, &ctx);
-			ss->joined++;
-		} else {
+		else if (ss->resolve)
 			ss->unjoined++;
-		}
 		if (ss->nbatch == BATCH)
 			flush(ss);
 		ss->batch[ss->nbatch++] = w->s;

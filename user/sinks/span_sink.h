@@ -33,13 +33,19 @@ void span_sink__put(void *ctx, const struct exchange *x, size_t n);
 uint64_t span_sink__spans(const struct span_sink *ss);
 
 /*
- * --correlation-redis: the context of the Produce that wrote [from, to) of a
- * topic-partition, if known now. A CONSUMER span marked TRACE_PENDING is held
- * until resolve finds it, or for a second (then it goes out as the root it
- * was); span_sink__tick (the capture thread, every loop) retries and sends.
+ * The context of the Produce that wrote [from, to) of a topic-partition, if
+ * known now: local, the Produces this agent saw (flags: the part's provisional
+ * context's); resolve, another instance's (--correlation-redis). A CONSUMER
+ * span marked TRACE_PENDING is held until one of them finds it, or for a
+ * second (then it goes out as it was: its records' context, or a root);
+ * span_sink__tick (the capture thread, every loop) retries and sends. Without
+ * either, it goes out at once.
  */
+typedef bool (*span_local_fn)(void *ctx, const char *topic, int32_t partition, int64_t from,
+			      int64_t to, uint8_t flags, struct trace_ctx *out);
 typedef bool (*span_resolve_fn)(void *ctx, const char *topic, int32_t partition, int64_t from,
 				int64_t to, struct trace_ctx *out);
+void span_sink__set_local(struct span_sink *ss, span_local_fn fn, void *ctx);
 void span_sink__set_resolver(struct span_sink *ss, span_resolve_fn fn, void *ctx);
 void span_sink__tick(struct span_sink *ss, uint64_t now_ns);
 /* Held CONSUMER spans resolved (joined to another instance's Produce), and sent unresolved. */
