@@ -162,7 +162,6 @@ demo: all $(BUILD)/mock_broker
 bench: all
 	$(Q)scripts/deps.sh bench
 	$(Q)tests/bench/bench.sh
-	$(Q)tests/bench/busy.sh
 
 # The capture path against a tc yardstick (tests/bench/floor/: not part of sonde).
 bench-floor: all $(BUILD)/floor/tc_capture

@@ -40,7 +40,12 @@
 #                             nginx_proxy_inject nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
-#                             pg_node pg_server pg_server_applogs]
+#                             pg_node pg_server pg_server_applogs
+#                             busy_all_one busy_all_matched]
+#   BENCH_BUSY_PROCS [200]    busy_*: unrelated busy processes (tests/bench/busy.c)
+#   BENCH_BUSY_SECONDS [3]    busy_*: seconds each of them writes, per run
+#                             (BENCH_RUNS pairs)
+#   BENCH_BUSY_RATE [1000]    busy_*: req/s wrk sends the observed nginx meanwhile
 #   BENCH_PIN [1]             pin the server to CPU BENCH_SERVER_CPU [0] and
 #                             the load generator to BENCH_LOAD_CPU [1]; sonde
 #                             is never pinned
@@ -57,7 +62,8 @@
 #
 # Adding a workload NAME (redis-benchmark, pgbench, ...): define
 #   wl_NAME_setup     start the server; set BENCH_TARGET_PID (what sonde
-#                     attaches to), BENCH_SERVICE, BENCH_SERVER_PIDS (whose CPU
+#                     attaches to: --pid BENCH_TARGET_PID=BENCH_SERVICE; ""
+#                     for none, when BENCH_SONDE_ARGS has --all), BENCH_SERVICE, BENCH_SERVER_PIDS (whose CPU
 #                     is reported) and BENCH_COUNT_SEL (the sonde series that
 #                     count this workload's requests: metric_sum selectors,
 #                     separated by spaces, summed), BENCH_SERVER_REAPED (1: add
@@ -74,7 +80,10 @@
 #   wl_NAME_teardown  stop what setup started (or leave it to the exit trap)
 #   wl_NAME_labels    optional: key=value lines naming, in the tables, the load
 #                     generator (load=), the server (server=), the throughput
-#                     unit (unit=) and the latency row (latency=)
+#                     unit (unit=) and the latency row (latency=); cpus=N
+#                     adds the CPU time per operation (N x 1e9 / throughput:
+#                     for a load that saturates N CPUs); load_count=no drops
+#                     the "sonde count - load count" row
 # and add NAME to BENCH_WORKLOADS.
 set -u
 
@@ -90,7 +99,10 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_ratelimit nginx_proxy nginx_proxy_inject nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_ratelimit nginx_proxy nginx_proxy_inject nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs busy_all_one busy_all_matched}
+BENCH_BUSY_PROCS=${BENCH_BUSY_PROCS:-200}
+BENCH_BUSY_SECONDS=${BENCH_BUSY_SECONDS:-3}
+BENCH_BUSY_RATE=${BENCH_BUSY_RATE:-1000}
 BENCH_DB_RUNS=${BENCH_DB_RUNS:-3}
 BENCH_PIN=${BENCH_PIN:-1}
 BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -108,15 +120,17 @@ mkdir -p "$META"
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 export BENCH_RATE BENCH_THREADS # read by rate.lua
-for v in BENCH_RUNS BENCH_DB_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS BENCH_QUIET_WAIT BENCH_QUIET_IDLE; do
+for v in BENCH_RUNS BENCH_DB_RUNS BENCH_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_RATE BENCH_RATE_RUNS BENCH_RATE_CONNECTIONS BENCH_QUIET_WAIT BENCH_QUIET_IDLE BENCH_BUSY_PROCS BENCH_BUSY_SECONDS BENCH_BUSY_RATE; do
 	is_uint "${!v}" || die "$v must be a number (got ${!v})"
 	[ "${!v}" -ge 1 ] || [ "$v" = BENCH_QUIET_WAIT ] || [ "$v" = BENCH_QUIET_IDLE ] || die "$v must be at least 1"
 done
 # run_wrk (lib.sh) bounds wrk to 60 s.
 [ "$BENCH_SECONDS" -le 50 ] || die "BENCH_SECONDS must be at most 50 (got $BENCH_SECONDS)"
+[ "$BENCH_BUSY_SECONDS" -le 50 ] || die "BENCH_BUSY_SECONDS must be at most 50 (got $BENCH_BUSY_SECONDS)"
 [ "$(id -u)" = 0 ] || die "sonde loads BPF programs: run as root"
 tools="curl bpftool taskset sysctl"
 case " $BENCH_WORKLOADS " in *" nginx_"*) tools="$tools nginx wrk" ;; esac
+case " $BENCH_WORKLOADS " in *" busy_"*) tools="$tools nginx wrk cc" ;; esac
 case " $BENCH_WORKLOADS " in *" redis_pipelined"*) tools="$tools redis-server redis-benchmark redis-cli" ;; esac
 case " $BENCH_WORKLOADS " in *" pgbench "*) tools="$tools pgbench setpriv" ;; esac
 case " $BENCH_WORKLOADS " in *" redis_node "*) tools="$tools redis-server redis-cli node" ;; esac
@@ -927,6 +941,114 @@ EOF
 }
 wl_pg_node_teardown() { wl_pgbench_teardown; }
 
+# ------------------------------- workloads: busy_all_one, busy_all_matched
+
+# Node-wide (issue #15): sonde --all on a node where BENCH_BUSY_PROCS unrelated
+# processes (tests/bench/busy.c, not pinned: they fill every CPU) write one byte
+# to /dev/null in a loop, while one service, nginx, serves BENCH_BUSY_RATE
+# req/s from wrk (rate.lua). Every write runs sonde's write exit program.
+# busy_all_one: --all --match-comm '^nginx$', the busy processes are not
+# observed and must pay only the program's first test (their PID's bit in
+# target_bits); busy_all_matched: --all, every process observed, the busy ones
+# too (the full path: target lookup, fd checks). Throughput: the busy
+# processes' writes per second; the machine is saturated, so CPUs x 1e9 /
+# throughput is the CPU time of a write, and its increase what sonde adds.
+# The processes start in the load window (each exec is an event sonde reads)
+# and write together over BENCH_BUSY_SECONDS from a common start 1 s later.
+busy_up() {
+	bench_nginx_up
+	BUSY_BIN=$LIB_TMP/busy
+	[ -x "$BUSY_BIN" ] || cc -O2 -o "$BUSY_BIN" "$BENCH_DIR/busy.c" || die "cannot build tests/bench/busy.c"
+	# bench_nginx_up returns early when nginx runs: set everything here.
+	NGINX_URL=http://127.0.0.1:$NGINX_PORT/
+	BENCH_TARGET_PID= # --all: no --pid
+	BENCH_SERVICE=nginx
+	BENCH_SERVER_PIDS="$NGINX_PID $(nginx_workers | tr '\n' ' ')"
+	BENCH_COUNT_SEL='http_server_requests_seconds_count{service="nginx",uri="/"}'
+	BENCH_SERVED_OVERHEAD=1
+	BENCH_SERVER_REAPED=0
+}
+
+# busy_load OUT: OUT gets "writes errors"; wrk's output in OUT.wrk.
+busy_load() {
+	local out=$1 i start pids=() wrk_pid fail=0
+	start=$(awk -v t="$(now)" 'BEGIN { printf "%.3f", t + 1 }')
+	BENCH_RATE=$BENCH_BUSY_RATE bench_wrk "$out.wrk" -t1 -c4 -d"$((BENCH_BUSY_SECONDS + 1))s" \
+		-s "$BENCH_DIR/rate.lua" "$NGINX_URL" &
+	wrk_pid=$!
+	for ((i = 0; i < BENCH_BUSY_PROCS; i++)); do
+		"$BUSY_BIN" "$BENCH_BUSY_SECONDS" "$start" >"$out.$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || fail=$((fail + 1)); done
+	wait "$wrk_pid" || fail=$((fail + 1))
+	for ((i = 0; i < BENCH_BUSY_PROCS; i++)); do cat "$out.$i"; done |
+		awk -v f="$fail" '{ n += $1 } END { printf "%.0f %d\n", n, f }' >"$out"
+	rm -f "$out".[0-9]*
+	[ "$fail" = 0 ]
+}
+
+busy_parse() {
+	awk -v s="$BENCH_BUSY_SECONDS" -v e="$(($(wrk_socket_errors "$1.wrk") + $(wrk_non2xx "$1.wrk")))" \
+		'{ printf "%.0f %.0f NA %d\n", $1, $1 / s, $2 + e }' "$1"
+}
+
+busy_labels() {
+	cat <<EOF2
+load=busy processes
+server=nginx
+unit=writes/s
+latency=(no latency: the busy processes only count)
+cpus=$NCPU
+load_count=no
+EOF2
+}
+
+busy_describe() {
+	cat <<EOF2
+$BENCH_BUSY_PROCS unrelated processes ([tests/bench/busy.c](../tests/bench/busy.c), \`busy $BENCH_BUSY_SECONDS START\`,
+not pinned) each write one byte to \`/dev/null\` in a loop for $BENCH_BUSY_SECONDS s from a common start, filling both
+CPUs, while nginx (as in nginx_saturated, $(pin_note | sed 's/\.$//')) serves $BENCH_BUSY_RATE req/s:
+
+    BENCH_RATE=$BENCH_BUSY_RATE wrk -t1 -c4 -d$((BENCH_BUSY_SECONDS + 1))s -s tests/bench/rate.lua http://127.0.0.1:PORT/
+
+Throughput: the busy processes' writes per second; CPU time per write = $NCPU × 10⁹ / throughput (the machine
+is saturated). BPF time per write: every sonde program's run time over the run / the busy writes (the writes
+run sonde's \`write\` exit program once each; nginx's and wrk's syscalls are in the sum too, a few thousand).
+The processes start inside the run (sonde reads each exec) and write 1 s later. $BENCH_RUNS pair(s), order
+alternating.
+EOF2
+}
+
+wl_busy_all_one_setup() { busy_up && BENCH_SONDE_ARGS="--all --match-comm ^nginx$"; }
+wl_busy_all_one_pairs() { echo "$BENCH_RUNS"; }
+wl_busy_all_one_load() { busy_load "$1"; }
+wl_busy_all_one_parse() { busy_parse "$1"; }
+wl_busy_all_one_served() { nginx_served; }
+wl_busy_all_one_targets() { echo "throughput_ratio>=0.97"; }
+wl_busy_all_one_labels() { busy_labels; }
+wl_busy_all_one_describe() {
+	busy_describe
+	echo
+	echo 'With sonde: `build/sonde --all --match-comm '"'"'^nginx$'"'"'`: only nginx observed; the busy processes'"'"'
+writes stop at the programs'"'"' first test (their PID'"'"'s bit in `target_bits`).'
+}
+wl_busy_all_one_teardown() { :; }
+
+wl_busy_all_matched_setup() { busy_up && BENCH_SONDE_ARGS=--all; }
+wl_busy_all_matched_pairs() { echo "$BENCH_RUNS"; }
+wl_busy_all_matched_load() { busy_load "$1"; }
+wl_busy_all_matched_parse() { busy_parse "$1"; }
+wl_busy_all_matched_served() { nginx_served; }
+wl_busy_all_matched_targets() { :; } # reported, no target
+wl_busy_all_matched_labels() { busy_labels; }
+wl_busy_all_matched_describe() {
+	echo 'busy_all_one with `build/sonde --all`: every process observed, the busy ones (service `busy`)
+included: each write goes on past the first test to the target lookup and the file-descriptor checks
+(/dev/null is no socket: nothing is recorded).'
+}
+wl_busy_all_matched_teardown() { :; }
+
 # ------------------------------------------------------------ one run
 
 # Wait until sonde's count for the workload stops moving (<= 5 s).
@@ -977,8 +1099,10 @@ bench_run() {
 		die "cannot set kernel.bpf_stats_enabled"
 	if [ "$sonde" = 1 ]; then
 		unset SONDE_PORT
+		local target=()
+		[ -n "${BENCH_TARGET_PID:-}" ] && target=(--pid "$BENCH_TARGET_PID=$BENCH_SERVICE")
 		# shellcheck disable=SC2086 # extra flags of the workload, if any
-		start_sonde ${BENCH_SONDE_ARGS:-} --pid "$BENCH_TARGET_PID=$BENCH_SERVICE"
+		start_sonde ${BENCH_SONDE_ARGS:-} "${target[@]}"
 		sleep 1 # start-up work (attaching, first sweep) is not part of the run
 		metrics_fetch "$m0" || die "cannot read sonde's /metrics"
 		st0=$(cpu_ticks "$SONDE_PID")
@@ -1056,7 +1180,7 @@ machine_md() {
 - machine: $NCPU CPUs ($cpu), $mem RAM, ${os:-unknown OS}, kernel $(uname -r)
 - $("$SONDE_BIN" --version 2>/dev/null | head -n 1) (\`build/sonde --version\`), work tree at $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")
 - idle CPU before the bench: $IDLE_BEFORE % (load average $(cut -d' ' -f1-3 /proc/loadavg) at the start)
-- command: \`make bench\` (\`tests/bench/bench.sh\`), BENCH_RUNS=$BENCH_RUNS BENCH_DB_RUNS=$BENCH_DB_RUNS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_THREADS=$BENCH_THREADS BENCH_RATE=$BENCH_RATE
+- command: \`make bench\` (\`tests/bench/bench.sh\`), BENCH_RUNS=$BENCH_RUNS BENCH_DB_RUNS=$BENCH_DB_RUNS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONNECTIONS=$BENCH_CONNECTIONS BENCH_THREADS=$BENCH_THREADS BENCH_RATE=$BENCH_RATE$(case " $BENCH_WORKLOADS " in *" busy_"*) echo " BENCH_BUSY_PROCS=$BENCH_BUSY_PROCS BENCH_BUSY_SECONDS=$BENCH_BUSY_SECONDS BENCH_BUSY_RATE=$BENCH_BUSY_RATE" ;; esac)
 EOF
 }
 

@@ -195,12 +195,21 @@ def workload_table(name, s, lb=DEFAULT_LABELS):
         ("sonde RSS, MiB (max)", "", fmt_f(s["rss_max"], 1), ""),
         ("events lost (sum over all runs with sonde)", "", fmt_int(s["lost"]), ""),
     ]
+    cpus = num(lb.get("cpus"))
+    if cpus:
+        # A load that saturates the machine: the CPU time of one operation.
+        per_op = lambda rps: cpus * 1e9 / rps if rps else None
+        off_ns, on_ns = per_op(s["rps_off"]), per_op(s["rps_on"])
+        rows.insert(1, (f"CPU time per operation, ns ({cpus:g} CPUs × 10⁹ / median throughput)",
+                        fmt_int(off_ns), fmt_int(on_ns),
+                        "n/a" if off_ns is None or on_ns is None else f"{on_ns - off_ns:+,.0f} ns"))
     if s["count_checked"]:
         rows.append((f"sonde count = {lb['server']} count", "", f"{s['count_equal']} of {s['count_checked']} runs"
                      + ("" if s["count_equal"] == s["count_checked"]
                         else f" (sonde − {lb['server']}: {fmt_signed_range(s['diff_served'])})"), ""))
-    rows.append((f"sonde count − {lb['load']} count", "", fmt_signed_range(s["diff_wrk"])
-                 + f" ({s['wrk_equal']} of {len(s['diff_wrk'])} runs equal)", ""))
+    if lb.get("load_count") != "no":
+        rows.append((f"sonde count − {lb['load']} count", "", fmt_signed_range(s["diff_wrk"])
+                     + f" ({s['wrk_equal']} of {len(s['diff_wrk'])} runs equal)", ""))
     out = [f"| {name} | without sonde ({s['n_off']} runs) | with sonde ({s['n_on']} runs, bpf_stats off) | with / without |",
            "| --- | ---: | ---: | ---: |"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
