@@ -588,6 +588,111 @@ struct io_args {
 };
 
 /*
+ * io_exit's tls (a constant at each call): 0, a syscall's bytes; else the
+ * plaintext of a TLS library's call (tls.h), dated now (IO_TLS_NOW) or at the
+ * call's entry (IO_TLS_ENTRY). Not in io_args: the data exits' stack, with
+ * inj_ids', is at its limit.
+ */
+#define IO_TLS_NOW   1
+#define IO_TLS_ENTRY 2
+
+/* TLS libraries' calls in flight, and their connections' sockets (tls.h). */
+struct ssl_call {
+	__u64 ssl; /* the SSL * */
+	__u64 buf; /* the plaintext buffer */
+	__u64 out; /* SSL_read_ex/SSL_write_ex: where the byte count goes; else 0 */
+	__u64 ts;  /* entry time */
+	__u32 fd;  /* the socket its syscalls used, or -1 */
+	__u32 num; /* bytes asked to write (SSL_write) */
+	__u8 dir;  /* enum sonde_dir */
+	__u8 emitted; /* SSL_write: its plaintext went out at its first syscall (sonde_tls_write) */
+	__u8 _pad[6];
+};
+
+/* LRU: a call whose return never came (the thread died in it) must not fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sonde_ssl_key);
+	__type(value, __u32);
+} ssl_fds SEC(".maps");
+
+/*
+ * tls_reads: the TLS socket each thread last read outside any TLS call. A
+ * library that reads through a memory BIO (Node.js) reads the ciphertext
+ * itself, then calls SSL_read at once on the same thread: the first SSL_read
+ * of an SSL * that no syscall tied gets this socket (tls.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u32);
+} tls_reads SEC(".maps");
+
+/*
+ * ssl_wretry: an SSL * whose SSL_write failed after its plaintext went out
+ * (non-blocking: WANT_WRITE), with the byte count: OpenSSL's caller must
+ * call again with the same arguments, and that call's bytes are not new.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sonde_ssl_key);
+	__type(value, __u32);
+} ssl_wretry SEC(".maps");
+
+/* Slot 0: sonde_tls_write (tls.h), set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} tls_tail SEC(".maps");
+#define IO_TLS 4 /* io_exit: a write inside an SSL_write whose plaintext is not out yet */
+
+/* Set by userspace once a TLS library has its uprobes: only then do syscalls look for a call. */
+__u8 tls_on;
+
+/*
+ * A syscall of a TLS connection: its bytes are ciphertext. Inside a call of
+ * the library (same thread), it tells which socket that SSL * uses. Nonzero:
+ * send nothing for it; 2: a write inside an SSL_write whose plaintext has not
+ * gone out: the caller tail-calls sonde_tls_write, which sends it now,
+ * before the thread returns to user space (where the peer it just woke may
+ * run first and answer before an uretprobe could record the request).
+ */
+static __always_inline int tls_syscall(__u64 id, __u32 fd, __u8 dir, struct conn_state *cs)
+{
+	struct ssl_call *sc;
+
+	if (!tls_on)
+		return cs->tls;
+	sc = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (sc) {
+		struct sonde_ssl_key k = { .tgid = id >> 32, .ssl = sc->ssl };
+
+		if (sc->fd != fd) {
+			sc->fd = fd;
+			bpf_map_update_elem(&ssl_fds, &k, &fd, BPF_ANY);
+		}
+		cs->tls = 1;
+		if (dir == SONDE_DIR_EGRESS && sc->dir == SONDE_DIR_EGRESS && !sc->emitted)
+			return 2;
+	} else if (cs->tls && dir == SONDE_DIR_INGRESS) {
+		bpf_map_update_elem(&tls_reads, &id, &fd, BPF_ANY);
+	}
+	return cs->tls;
+}
+
+/*
  * A write to the target's stdout or stderr: its first SONDE_CAPTURE_MAX bytes
  * as a SONDE_EV_LOG record (the agent splits lines). Reads there are not logs.
  */
@@ -913,7 +1018,7 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	return 1;
 }
 
-static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_target *t,
+static __always_inline int io_exit(long ret, __u8 call, __u8 dir, const int tls, struct sonde_target *t,
 				   struct io_args *a)
 {
 	__u64 id = a->id;
@@ -925,7 +1030,7 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	long walked;
 	__u8 walk;
 	__u64 now;
-	int b3 = 0;
+	int b3 = 0, tr;
 
 	cs = conn_cached(tgid, a->fd, t->gen);
 	if (!cs)
@@ -934,6 +1039,8 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 		return 0;
 	if (app_logs && cs->watch == SONDE_WATCH_LOG)
 		return log_exit(ret, dir, t, a, cs);
+	if (!tls && (tr = tls_syscall(id, a->fd, dir, cs)))
+		return tr == 2 ? IO_TLS : 0;
 	if (!rec_begin(&r))
 		return 0;
 	e = r.e;
@@ -945,9 +1052,19 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	e->hdr.fd = a->fd;
 	e->hdr.service = t->service;
 	e->hdr.conn_id = cs->conn_id;
-	e->hdr.ts_ns = now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_ns();
+	if (tls == IO_TLS_ENTRY) {
+		/* An SSL_write's bytes: dated when the call began (tls.h). */
+		struct ssl_call *sc = bpf_map_lookup_elem(&ssl_calls, &id);
+
+		if (sc)
+			now = sc->ts;
+	}
+	e->hdr.ts_ns = now;
 	e->hdr.len = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	toff = put_tuple(e, cs, now);
+	if (tls)
+		e->hdr.flags |= SONDE_F_TLS;
 
 	/*
 	 * A connection may ask for more (a pipeline longer than the default);
@@ -992,6 +1109,18 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 			cs->walk = SONDE_WALK_PG;
 			cs->left[0] = cs->left[1] = 0;
 		}
+	}
+	/*
+	 * A TLS record (handshake, TLS 1.0 to 1.3 framing) as a connection's
+	 * first bytes: the rest is ciphertext, not sent, whichever library
+	 * (or none that sonde probes) encrypts it. This record goes out: the
+	 * agent sees the connection begin.
+	 */
+	if (toff && got >= 3 && !tls && tls_on) {
+		__u8 *b = &e->body[MASKED(toff, 127)];
+
+		if (b[0] == 0x16 && b[1] == 3 && b[2] <= 4)
+			cs->tls = 1;
 	}
 	/*
 	 * A RESP array cut short is a Redis pipeline, a RESP3 map one a
@@ -1057,7 +1186,7 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, struct sonde_t
 	 * response) and TCP client writes (what sk_msg wrote): never at what a
 	 * client reads, nor at Unix sockets' writes (sockops marks TCP only).
 	 */
-	if (inject_on && got >= 4 &&
+	if (inject_on && got >= 4 && !tls &&
 	    (dir == SONDE_DIR_EGRESS || cs->tuple.role != SONDE_ROLE_CLIENT)) {
 		int ir = inj_ids(id, cs->conn_id, toff << 16 | got,
 				 cs->tuple.family == SONDE_AF_UNIX || cs->tuple.role == SONDE_ROLE_SERVER
@@ -1087,8 +1216,11 @@ announced:
 /* A data exit's end: io_exit's record is published; B3 headers are read by a tail call. */
 #define IO_DONE(ctx, r)                                                        \
 	do {                                                                   \
-		if ((r) == IO_B3)                                              \
+		int __r = (r);                                                 \
+		if (__r == IO_B3)                                              \
 			bpf_tail_call(ctx, &inj_tail, 0);                      \
+		if (__r == IO_TLS)                                             \
+			bpf_tail_call(ctx, &tls_tail, 0);                      \
 		return 0;                                                      \
 	} while (0)
 
@@ -1563,7 +1695,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	{                                                                      \
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
-		IO_DONE(ctx, io_exit(ret, call, dir, t, &a));                  \
+		IO_DONE(ctx, io_exit(ret, call, dir, 0, t, &a));                  \
 	}
 
 /* readv(fd, iov, iovcnt), writev */
@@ -1574,7 +1706,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
 		a.iovcnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);            \
-		IO_DONE(ctx, io_exit(ret, call, dir, t, &a));                  \
+		IO_DONE(ctx, io_exit(ret, call, dir, 0, t, &a));                  \
 	}
 
 /* recvmsg(fd, msghdr, flags), sendmsg: the iovec array lives in the msghdr. */
@@ -1596,7 +1728,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 					(void *)PT_REGS_PARM2_SYSCALL(regs) +  \
 					offsetof(struct user_msghdr, msg_iov)))  \
 			return 0;                                              \
-		IO_DONE(ctx, io_exit(ret, call, dir, t, &a));                  \
+		IO_DONE(ctx, io_exit(ret, call, dir, 0, t, &a));                  \
 	}
 
 PLAIN_EXIT(read, SONDE_CALL_READ, SONDE_DIR_INGRESS)
@@ -1614,7 +1746,7 @@ int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 	if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
 		return 0; /* the bytes will be read again */
 	a.buf = PT_REGS_PARM2_SYSCALL(regs);
-	IO_DONE(ctx, io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, t, &a));
+	IO_DONE(ctx, io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, 0, t, &a));
 }
 
 /* sendfile(out_fd, in_fd, offset, count): counted, not copied. */
@@ -1622,7 +1754,7 @@ SEC("tp/syscalls/sys_exit_sendfile64")
 int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	DATA_PROLOGUE(ctx, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS);
-	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, t, &a);
+	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, 0, t, &a);
 }
 
 /*
@@ -1911,5 +2043,7 @@ int sonde_inj_b3(void *ctx)
 	rec_commit(&r, 0, 0, sizeof(ids));
 	return 0;
 }
+
+#include "tls.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

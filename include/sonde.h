@@ -24,6 +24,8 @@ enum sonde_event_type {
 	SONDE_EV_EXEC = 5,  /* --all: a process (tgid) exec'd a new program; no payload */
 	SONDE_EV_EXIT = 6,  /* a target's last thread exited: it is no target any more */
 	SONDE_EV_PORT = 7,  /* --match-port: tgid listened on or connected to port `service` */
+	SONDE_EV_MMAP = 8,  /* a target mapped a file executable (a library loaded): its TLS
+			     * libraries may have changed; no payload */
 };
 
 /* Direction of a data event, as seen from the observed process. */
@@ -52,6 +54,8 @@ enum sonde_call {
 	SONDE_CALL_SENDFILE,
 	SONDE_CALL_CONNECT,    /* SONDE_EV_FAIL only */
 	SONDE_CALL_GETSOCKOPT, /* SONDE_EV_FAIL only: SO_ERROR of a non-blocking connect */
+	SONDE_CALL_SSL_READ,   /* plaintext a TLS library returned (SSL_read, SSL_read_ex) */
+	SONDE_CALL_SSL_WRITE,  /* plaintext handed to a TLS library (SSL_write, SSL_write_ex) */
 };
 
 /* Socket families we follow (values of AF_*). */
@@ -82,6 +86,8 @@ _Static_assert(sizeof(struct sonde_conn_tuple) == 56, "sonde_conn_tuple layout")
 #define SONDE_F_TUPLE 0x01 /* a struct sonde_conn_tuple follows the header */
 #define SONDE_F_SEGS  0x02 /* a struct sonde_segs follows (the tuple, or) the header */
 #define SONDE_F_IDS   0x04 /* a struct sonde_ids ends the record (--inject-traceparent) */
+#define SONDE_F_TLS   0x08 /* plaintext of a TLS connection, from its library's calls (uprobes);
+			    * its socket's own bytes (ciphertext) are not sent once this is known */
 
 /*
  * The trace context the kernel gave a request (--inject-traceparent): at a
@@ -230,7 +236,8 @@ struct sonde_conn_state {
 	__u8 head_more[2]; /* by direction: a long request head was copied, its rest may follow */
 	__u8 failed;       /* a SONDE_EV_FAIL went out for it */
 	__u8 inj_head;     /* --inject-traceparent: a request head read in part, traceparent not seen */
-	__u8 _pad0[3];
+	__u8 tls;          /* a TLS library uses it: its syscalls' bytes are ciphertext, not sent */
+	__u8 _pad0[2];
 	__u32 left[2];     /* by enum sonde_dir: bytes of a walked message still to come */
 	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;
@@ -249,6 +256,17 @@ struct sonde_target {
 	__u32 gen;     /* bumped at exec/close_range: cached fd state older than it is stale */
 };
 
+/*
+ * Key of the ssl_fds map: which socket a TLS library's connection object (an
+ * OpenSSL SSL *) of a target reads and writes (learned at SSL_set_fd, and from
+ * the syscalls made inside its SSL_read/SSL_write).
+ */
+struct sonde_ssl_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ssl;
+};
+
 /* Indices of the per-CPU counters in the stats map. */
 enum sonde_stat {
 	SONDE_STAT_EVENTS = 0,   /* records written to the rings */
@@ -257,6 +275,7 @@ enum sonde_stat {
 	SONDE_STAT_FORKS,        /* children added to targets by sched_process_fork */
 	SONDE_STAT_WALKED,       /* data events walked message by message (SONDE_F_SEGS) */
 	SONDE_STAT_HEADS,        /* HTTP request heads longer than the capture, copied again */
+	SONDE_STAT_TLS_NOFD,     /* TLS calls whose socket was not known: plaintext dropped */
 	SONDE_STAT__MAX,
 };
 

@@ -16,13 +16,13 @@ tier() { # NAME CMD...: run a tier, count it
 	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "== $name FAILED"; fi
 }
 
-# One fuzzer for FUZZ_SECONDS (15) from its corpus: "ok" or the crash, into $2.
+# One fuzzer for FUZZ_SECONDS (10; make fuzz: 60) from its corpus: "ok" or the crash, into $2.
 fuzz_one() {
 	local f=$1 out=$2 corpus work
 	corpus=tests/fuzz/corpus/$(basename "$f")
 	work=$(mktemp -d)
 	[ -d "$corpus" ] && cp -r "$corpus/." "$work/"
-	if ! "$f" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 -print_final_stats=1 "$work" \
+	if ! "$f" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 -print_final_stats=1 "$work" \
 		>"$work.log" 2>&1; then
 		{ echo "fuzz: $f found a crash:"; tail -40 "$work.log"; } >"$out"
 		echo 1 >"$out.rc"

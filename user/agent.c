@@ -67,6 +67,7 @@ struct agent {
 	struct metric_family *parse_errors;
 	struct metric_family *unparsed;
 	struct metric_family *encrypted;
+	struct metric_family *tls_conns; /* sonde_tls_connections_total */
 	struct metric_family *malformed;
 	struct metric_family *connections;
 };
@@ -125,11 +126,15 @@ struct agent *agent__new(struct metrics *m, const struct config *cfg)
 	a->encrypted = metrics__counter(m, "sonde_connections_encrypted_total",
 					"Connections that negotiated encryption: counted, not parsed",
 					proto_label, 1);
+	a->tls_conns = metrics__counter(m, "sonde_tls_connections_total",
+					"Connections read in plaintext through their TLS library's calls",
+					NULL, 0);
 	if (!a->conns || !a->ms || !a->parse_errors || !a->unparsed || !a->malformed ||
-	    !a->connections || !a->encrypted || register_pool_metric(a, m)) {
+	    !a->connections || !a->encrypted || !a->tls_conns || register_pool_metric(a, m)) {
 		agent__free(a);
 		return NULL;
 	}
+	metric__set(a->tls_conns, NULL, 0);
 	/* Export the zero: a rise is then visible to rate() from the first error. */
 	for (int i = HTTP_ERR_NONE + 1; i < HTTP_ERR__COUNT; i++)
 		parse_error(a, "http", http_error_reason(i), 0);
@@ -1195,6 +1200,25 @@ static void consume(struct agent *a, struct conn *c, const struct sonde_event *e
 	}
 }
 
+/*
+ * c's first plaintext from its TLS library: what its socket carried so far
+ * (a handshake, a PostgreSQL SSLRequest and its 'S') decided nothing that
+ * holds; the protocol is sniffed again from the plaintext's first byte.
+ */
+static void tls_begin(struct agent *a, struct conn *c)
+{
+	free(c->parser);
+	c->parser = NULL;
+	free(c->stash);
+	c->stash = NULL;
+	c->proto = CONN_PROTO_UNKNOWN;
+	c->sniffed = 0;
+	c->walk_set = false;
+	c->capture_raised = false;
+	c->tls = true;
+	metric__add(a->tls_conns, NULL, 1);
+}
+
 static void handle_data(struct agent *a, const struct sonde_event *e,
 			const struct sonde_conn_tuple *tuple, const struct sonde_segs *segs,
 			const uint8_t *data, const struct sonde_ids *ids)
@@ -1205,6 +1229,12 @@ static void handle_data(struct agent *a, const struct sonde_event *e,
 		return;
 	if (tuple)
 		c->tuple = *tuple;
+	if (e->flags & SONDE_F_TLS) {
+		if (!c->tls)
+			tls_begin(a, c);
+	} else if (c->tls) {
+		return; /* ciphertext the kernel sent before it knew */
+	}
 	c->last_ts = e->ts_ns;
 	if (ids && a->tracer)
 		tracer__kernel_ids(a->tracer, c, ids, e->ts_ns);

@@ -59,6 +59,7 @@ struct conn {
 	bool capture_raised;    /* asked the kernel for a larger capture */
 	bool walk_set;          /* told the kernel how to walk its large syscalls */
 	bool failed;            /* a failed call (EXCHANGE_NET) went out for it */
+	bool tls;               /* its records are its TLS library's plaintext (SONDE_F_TLS) */
 	uint32_t desyncs;       /* the parser's framing losses counted so far */
 	uint32_t dropped;       /* the parser's forgotten requests counted so far */
 	uint64_t last_ts;       /* ts of the last event (for idle expiry) */

@@ -65,6 +65,8 @@ struct loader {
 	 */
 	struct dead { uint32_t tgid; uint64_t ts; } dead[256];
 	int ndead;
+	struct bpf_link **tls_links; /* the uprobes of TLS libraries (loader__attach_tls) */
+	int ntls_links;
 	void (*gone)(void *ctx, uint32_t tgid);
 	void *gone_ctx;
 };
@@ -156,6 +158,9 @@ void loader__close(struct loader *l)
 	for (int i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
+	for (int i = 0; i < l->ntls_links; i++)
+		bpf_link__destroy(l->tls_links[i]);
+	free(l->tls_links);
 	capture_bpf__destroy(l->skel);
 	free(l);
 }
@@ -252,6 +257,62 @@ uint64_t loader_percpu_sum(int fd, uint32_t idx, int ncpus)
 	return sum;
 }
 
+/* A TLS library's probe (bpf/tls.h): attached per library file, not at load. */
+static bool is_uprobe(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return !strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9);
+}
+
+int loader__attach_tls(struct loader *l, const char *path)
+{
+	const struct {
+		const char *sym;
+		struct bpf_program *prog;
+		bool ret;
+		bool core; /* without it, the file is no TLS library sonde can read */
+	} probes[] = {
+		/* Returns first: an entry whose return is not probed yet would only wait. */
+		{ "SSL_write", l->skel->progs.sonde_ssl_write_ret, true, true },
+		{ "SSL_write", l->skel->progs.sonde_ssl_write, false, true },
+		{ "SSL_read", l->skel->progs.sonde_ssl_read_ret, true, true },
+		{ "SSL_read", l->skel->progs.sonde_ssl_read, false, true },
+		{ "SSL_write_ex", l->skel->progs.sonde_ssl_write_ret, true, false },
+		{ "SSL_write_ex", l->skel->progs.sonde_ssl_write_ex, false, false },
+		{ "SSL_read_ex", l->skel->progs.sonde_ssl_read_ret, true, false },
+		{ "SSL_read_ex", l->skel->progs.sonde_ssl_read_ex, false, false },
+		{ "SSL_set_fd", l->skel->progs.sonde_ssl_set_fd, false, false },
+	};
+	size_t n = sizeof(probes) / sizeof(probes[0]);
+	struct bpf_link **links = realloc(l->tls_links, (l->ntls_links + n) * sizeof(*links));
+	int first = l->ntls_links, e = 0;
+
+	if (!links)
+		return -ENOMEM;
+	l->tls_links = links;
+	for (size_t i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = probes[i].sym, .retprobe = probes[i].ret);
+		struct bpf_link *link = bpf_program__attach_uprobe_opts(probes[i].prog, -1, path, 0, &o);
+
+		if (link) {
+			l->tls_links[l->ntls_links++] = link;
+			continue;
+		}
+		if (probes[i].core) {
+			e = -errno ? -errno : -ENOENT;
+			break;
+		}
+	}
+	if (e) { /* all or nothing: half a library would see one direction */
+		while (l->ntls_links > first)
+			bpf_link__destroy(l->tls_links[--l->ntls_links]);
+		return e;
+	}
+	l->skel->bss->tls_on = 1;
+	return l->ntls_links - first;
+}
+
 struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			    double sample_rate, bool watch_all, bool watch_ports, int verbose,
 			    int (*on_event)(void *ctx, void *data, size_t size), void *ctx,
@@ -298,7 +359,8 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			continue;
 		if (verbose >= 2)
 			loader_print_verified(prog);
-		if (prog != l->skel->progs.sonde_inj_b3)
+		if (prog != l->skel->progs.sonde_inj_b3 && prog != l->skel->progs.sonde_tls_write &&
+		    !is_uprobe(prog))
 			l->nprogs++; /* the ones attached */
 	}
 	if (inject) {
@@ -310,6 +372,15 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			goto fail;
 		}
 	}
+	{
+		__u32 zero = 0;
+		int fd = bpf_program__fd(l->skel->progs.sonde_tls_write);
+
+		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.tls_tail), &zero, &fd, BPF_ANY)) {
+			snprintf(err, errsz, "cannot set the TLS write tail call: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	l->links = calloc(l->nprogs, sizeof(*l->links));
 	if (!l->links) {
 		snprintf(err, errsz, "out of memory");
@@ -318,8 +389,9 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		struct bpf_link *link;
 
-		if (prog == l->skel->progs.sonde_inj_b3)
-			continue; /* tail-called, not attached */
+		if (prog == l->skel->progs.sonde_inj_b3 || prog == l->skel->progs.sonde_tls_write ||
+		    is_uprobe(prog))
+			continue; /* tail-called; attached per TLS library (loader__attach_tls) */
 		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(err, errsz, "kernel lacks a needed feature: cannot attach %s (%s): %s",

@@ -73,6 +73,14 @@ int loader__poll(struct loader *l, int timeout_ms);
 /* Sum the per-CPU counters into out[SONDE_STAT__MAX]. */
 void loader__stats(struct loader *l, uint64_t out[SONDE_STAT__MAX]);
 
+/*
+ * Attach the TLS probes (bpf/tls.h) to the library or binary at path: every
+ * process that maps it, observed or not, runs them at its SSL_read, SSL_write
+ * (and _ex) and SSL_set_fd. Returns the functions probed, or -errno
+ * (-ENOENT: no SSL_read and SSL_write there); nothing stays attached then.
+ */
+int loader__attach_tls(struct loader *l, const char *path);
+
 /* Number of programs attached (for /readyz), and how many there are. */
 int loader__attached(const struct loader *l, int *total);
 

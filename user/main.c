@@ -35,6 +35,7 @@
 #include "export/zipkin_kafka.h"
 #include "inject.h"
 #include "loader.h"
+#include "tls.h"
 #include "correlation.h"
 #include "ratelimit.h"
 #include "sinks/log_sink.h"
@@ -76,6 +77,7 @@ struct sonde {
 	struct log_http *loki;         /* NULL: no --loki-url */
 	struct ratelimit *rl;      /* NULL: no rate_limits: */
 	struct inject *inj; /* --inject-traceparent, else NULL */
+	struct tls_libs *tls; /* TLS libraries probed (tls.h) */
 	struct correlation *corr;  /* NULL: no --correlation-redis */
 	struct metric_family *corr_links; /* sonde_trace_correlation_total */
 	pid_t child;               /* -- COMMAND, or 0 */
@@ -88,6 +90,7 @@ struct sonde {
 	_Atomic int live_targets;
 
 	struct metric_family *build_info, *events, *lost, *walked, *heads, *targets, *cpu, *rss;
+	struct metric_family *tls_nofd;
 	struct metric_family *spans_exported, *spans_dropped; /* while tracing */
 	struct metric_family *log_lines, *log_dropped, *log_exported; /* while logging */
 };
@@ -202,6 +205,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		port_seen(s, (pid_t)e->tgid, e->service);
 		return 0;
 	}
+	if (size >= sizeof(*e) && e->type == SONDE_EV_MMAP) {
+		tls_libs__mapped(s->tls, (pid_t)e->tgid);
+		return 0;
+	}
 	if (size >= sizeof(*e) && e->type == SONDE_EV_EXIT) {
 		/* The kernel unmarked it; its last records came before this one. */
 		agent__drop_tgid(s->agent, e->tgid);
@@ -268,6 +275,7 @@ static void collect(void *ctx)
 	metric__set(s->lost, NULL, (double)st[SONDE_STAT_LOST]);
 	metric__set(s->walked, NULL, (double)st[SONDE_STAT_WALKED]);
 	metric__set(s->heads, NULL, (double)st[SONDE_STAT_HEADS]);
+	metric__set(s->tls_nofd, NULL, (double)st[SONDE_STAT_TLS_NOFD]);
 	metric__set(s->targets, NULL, atomic_load(&s->live_targets));
 	f = fopen("/proc/self/stat", "r");
 	if (f) {
@@ -362,12 +370,17 @@ static int register_self_metrics(struct sonde *s)
 				    "HTTP requests whose head went on past the capture, copied again "
 				    "up to 4096 bytes",
 				    NULL, 0);
+	s->tls_nofd = metrics__counter(s->m, "sonde_tls_no_socket_total",
+				       "TLS library calls whose socket sonde could not tell: their "
+				       "plaintext dropped",
+				       NULL, 0);
 	s->targets = metrics__gauge(s->m, "sonde_targets", "Processes observed now", NULL, 0);
 	s->cpu = metrics__counter(s->m, "process_cpu_seconds_total",
 				  "User and system CPU time spent by sonde", NULL, 0);
 	s->rss = metrics__gauge(s->m, "process_resident_memory_bytes",
 				"Resident memory of sonde", NULL, 0);
-	if (!s->build_info || !s->events || !s->lost || !s->walked || !s->targets || !s->cpu || !s->rss)
+	if (!s->build_info || !s->events || !s->lost || !s->walked || !s->targets || !s->cpu ||
+	    !s->rss || !s->tls_nofd)
 		return -1;
 	metric__set(s->build_info, version, 1);
 	return metrics__add_collector(s->m, collect, s);
@@ -566,6 +579,7 @@ static void observe(struct sonde *s, pid_t pid, const struct proc_info *pp, cons
 	}
 	if (svc < 0 || loader__add_target(s->loader, pid, (uint32_t)svc, false))
 		return;
+	tls_libs__scan(s->tls, pid);
 	ratelimit__add_target(s->rl, pid, name);
 	metric__add(s->discovered, NULL, 1);
 	if (s->cfg.verbose >= 2)
@@ -616,6 +630,22 @@ static bool has_port_rule(const struct config *c)
 		if (c->select[i].kind == CONFIG_MATCH_PORT)
 			return true;
 	return false;
+}
+
+/* The TLS libraries of every process observed now (--pid and its descendants), once at start. */
+static void tls_scan_targets(struct sonde *s)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	while (d && (de = readdir(d))) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid > 0 && loader__is_target(s->loader, (uint32_t)pid))
+			tls_libs__scan(s->tls, pid);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* --all at start: the processes already running, read once. */
@@ -787,6 +817,7 @@ static int run(struct sonde *s)
 
 		if (n < 0 && errno != EINTR)
 			break;
+		tls_libs__flush(s->tls); /* libraries the targets loaded meanwhile */
 		period = n > POLL_BUSY_RECORDS ? POLL_BUSY_MS : POLL_MS;
 		now = now_ns();
 		atomic_store(&s->heartbeat, now);
@@ -884,8 +915,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	agent__set_capture_hook(s.agent, raise_capture, &s);
+	s.tls = tls_libs__new(s.loader, s.m, s.cfg.verbose);
 	s.k8s = calloc(K8S_SLOTS, sizeof(*s.k8s));
-	if (!s.k8s) {
+	if (!s.k8s || !s.tls) {
 		fprintf(stderr, "sonde: out of memory\n");
 		goto out;
 	}
@@ -939,6 +971,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!s.cfg.all) /* --all: each one as it was found */
+		tls_scan_targets(&s);
 	inject__adopt(s.inj, s.loader, s.cfg.verbose);
 	if (s.cfg.command && start_command(&s)) {
 		fprintf(stderr, "sonde: cannot start %s: %s\n", s.cfg.command[0], strerror(errno));
@@ -962,7 +996,8 @@ out:
 	httpd__stop(s.httpd);
 	ratelimit__free(s.rl); /* the kernel stops limiting: connections flow as before */
 	inject__free(s.inj); /* no more rewriting: requests go out as written */
-	loader__close(s.loader);
+	loader__close(s.loader); /* the TLS probes too */
+	tls_libs__free(s.tls);
 	if (s.spans) /* what still waits for its Produce goes out as it is */
 		span_sink__tick(s.spans, UINT64_MAX);
 	correlation__stop(s.corr);

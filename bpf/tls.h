@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The uprobe family: plaintext of TLS connections, where a target hands it to
+ * its TLS library (OpenSSL 3 and 1.1, and libraries that export the same
+ * functions) and where the library hands it back. Included at the end of
+ * capture.bpf.c: the plaintext goes through the same record path as a
+ * socket's bytes (io_exit), with the connection's identity, role and walk.
+ *
+ * Userspace attaches these programs once per library file (uprobe_multi is
+ * not needed: a handful of functions), for every process that maps it; each
+ * program first tests the caller's bit in target_bits, as the syscall
+ * programs do.
+ *
+ *   SSL_set_fd(ssl, fd)                   the SSL * uses that socket
+ *   SSL_write(ssl, buf, num) -> n         n bytes of buf went out
+ *   SSL_write_ex(ssl, buf, num, *written) -> 1, *written bytes went out
+ *   SSL_read(ssl, buf, num) -> n          n bytes came into buf
+ *   SSL_read_ex(ssl, buf, num, *readbytes) -> 1
+ *
+ * Which socket: the read or write the same thread makes inside the call
+ * (tls_syscall, in io_exit, notes it per SSL * in ssl_fds), or what ssl_fds
+ * already holds for that SSL * (SSL_set_fd, an earlier call): an SSL_read
+ * served from the library's buffer makes no syscall. A library that does its
+ * own socket I/O around memory BIOs (Node.js) makes none inside its calls:
+ * the first SSL_read of an SSL * gets the TLS socket the thread read last
+ * (tls_reads), and its SSL_writes that socket through ssl_fds. A write is
+ * never tied by the thread alone: an event loop's write may answer any of
+ * its connections.
+ */
+
+static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 dir, int ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call sc = {};
+
+	if (!target_of(id >> 32))
+		return 0;
+	sc.ssl = PT_REGS_PARM1(ctx);
+	sc.buf = PT_REGS_PARM2(ctx);
+	sc.out = ex ? PT_REGS_PARM4(ctx) : 0;
+	sc.fd = (__u32)-1;
+	sc.dir = dir;
+	sc.ts = bpf_ktime_get_ns();
+	sc.num = (__u32)PT_REGS_PARM3(ctx);
+	if (dir == SONDE_DIR_EGRESS) {
+		struct sonde_ssl_key k = { .tgid = id >> 32, .ssl = sc.ssl };
+		__u32 *n = bpf_map_lookup_elem(&ssl_wretry, &k);
+
+		/* The same write again after WANT_WRITE: its bytes went out already. */
+		if (n) {
+			sc.emitted = *n == sc.num;
+			bpf_map_delete_elem(&ssl_wretry, &k);
+		}
+	}
+	bpf_map_update_elem(&ssl_calls, &id, &sc, BPF_ANY);
+	return 0;
+}
+
+/*
+ * Tail-called by a write syscall's exit inside an SSL_write (IO_TLS): the
+ * call's plaintext, num bytes, goes out now, dated at the call's entry. A
+ * call that then fails (WANT_WRITE) is noted in ssl_wretry; its repeat adds
+ * nothing. OpenSSL writes all of num or fails, unless the caller asked for
+ * partial writes (SSL_MODE_ENABLE_PARTIAL_WRITE), which counts a short
+ * write's rest twice.
+ */
+SEC("tp")
+int sonde_tls_write(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sonde_target *t = target_of(id >> 32);
+	struct ssl_call *p;
+	struct io_args a = {};
+
+	if (!t || !(p = bpf_map_lookup_elem(&ssl_calls, &id)) || p->emitted ||
+	    p->dir != SONDE_DIR_EGRESS || p->fd == (__u32)-1 || !p->num)
+		return 0;
+	p->emitted = 1;
+	a.id = id;
+	a.buf = p->buf;
+	a.fd = p->fd;
+	io_exit(p->num, SONDE_CALL_SSL_WRITE, SONDE_DIR_EGRESS, IO_TLS_ENTRY, t, &a);
+	return 0;
+}
+
+/* dir a constant: the verifier walks io_exit's path for one direction only. */
+static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sonde_target *t = target_of(id >> 32); /* others stop here, as at the entry */
+	struct ssl_call *p;
+	struct io_args a = {};
+	struct ssl_call sc;
+	long ret = (int)PT_REGS_RC(ctx); /* an int: -1 is 0xffffffff in the register */
+	int ok;
+
+	if (!t || !(p = bpf_map_lookup_elem(&ssl_calls, &id)))
+		return 0;
+	sc = *p;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	ok = sc.out ? ret == 1 : ret > 0; /* _ex: 1 and the count, or 0 */
+	if (dir == SONDE_DIR_EGRESS && sc.emitted) {
+		/* Sent at its write syscall; failed: the caller must repeat it. */
+		struct sonde_ssl_key k = { .tgid = id >> 32, .ssl = sc.ssl };
+
+		if (!ok)
+			bpf_map_update_elem(&ssl_wretry, &k, &sc.num, BPF_ANY);
+		return 0;
+	}
+	if (!ok)
+		return 0;
+	if (sc.out) {
+		__u64 n = 0;
+
+		if (bpf_probe_read_user(&n, sizeof(n), (void *)sc.out))
+			return 0;
+		ret = (long)n;
+	}
+	if (ret <= 0)
+		return 0;
+	if (sc.fd == (__u32)-1) {
+		struct sonde_ssl_key k = { .tgid = id >> 32, .ssl = sc.ssl };
+		__u32 *fd = bpf_map_lookup_elem(&ssl_fds, &k);
+
+		/* A memory BIO: the socket this thread read the ciphertext from. */
+		if (!fd && dir == SONDE_DIR_INGRESS &&
+		    (fd = bpf_map_lookup_elem(&tls_reads, &id)))
+			bpf_map_update_elem(&ssl_fds, &k, fd, BPF_ANY);
+		if (!fd) {
+			stat_inc(SONDE_STAT_TLS_NOFD);
+			return 0;
+		}
+		sc.fd = *fd;
+	}
+	a.id = id;
+	a.buf = sc.buf;
+	a.fd = sc.fd;
+	/*
+	 * Dated now: bytes read, and bytes written that no syscall of the call
+	 * carried (a memory BIO: they leave after the return).
+	 */
+	if (sc.dir != dir)
+		return 0; /* not the call that returns: a probe attached in between */
+	io_exit(ret, dir == SONDE_DIR_EGRESS ? SONDE_CALL_SSL_WRITE : SONDE_CALL_SSL_READ, dir,
+		IO_TLS_NOW, t, &a);
+	return 0;
+}
+
+/*
+ * A target maps a file executable (ld.so and dlopen map a library's code so):
+ * userspace looks for TLS libraries among its maps again. Rare, and only
+ * targets get past the first test.
+ */
+SEC("tp/syscalls/sys_enter_mmap")
+int sonde_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sonde_target *t = target_of(tgid);
+
+	if (!t || !(ctx->args[2] & 4 /* PROT_EXEC */) || (long)ctx->args[4] < 0)
+		return 0;
+	proc_record(SONDE_EV_MMAP, tgid, t->service);
+	return 0;
+}
+
+SEC("uprobe")
+int sonde_ssl_set_fd(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sonde_ssl_key k = { .tgid = id >> 32, .ssl = PT_REGS_PARM1(ctx) };
+	__u32 fd = (__u32)PT_REGS_PARM2(ctx);
+	struct sonde_target *t = target_of(id >> 32);
+	struct conn_state *cs;
+
+	if (!t)
+		return 0;
+	cs = conn_cached(k.tgid, fd, t->gen);
+	if (!cs)
+		cs = conn_learn(k.tgid, fd, t->gen, SONDE_ROLE_UNKNOWN);
+	if (!cs || cs->watch != SONDE_WATCH_SOCKET)
+		return 0;
+	cs->tls = 1; /* from the handshake on, its bytes are ciphertext */
+	bpf_map_update_elem(&ssl_fds, &k, &fd, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int sonde_ssl_write(struct pt_regs *ctx)
+{
+	return ssl_enter(ctx, SONDE_DIR_EGRESS, 0);
+}
+
+SEC("uprobe")
+int sonde_ssl_write_ex(struct pt_regs *ctx)
+{
+	return ssl_enter(ctx, SONDE_DIR_EGRESS, 1);
+}
+
+SEC("uprobe")
+int sonde_ssl_read(struct pt_regs *ctx)
+{
+	return ssl_enter(ctx, SONDE_DIR_INGRESS, 0);
+}
+
+SEC("uprobe")
+int sonde_ssl_read_ex(struct pt_regs *ctx)
+{
+	return ssl_enter(ctx, SONDE_DIR_INGRESS, 1);
+}
+
+/* The returns of SSL_write and SSL_write_ex; the entry said where _ex's count is. */
+SEC("uretprobe")
+int sonde_ssl_write_ret(struct pt_regs *ctx)
+{
+	return ssl_return(ctx, SONDE_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int sonde_ssl_read_ret(struct pt_regs *ctx)
+{
+	return ssl_return(ctx, SONDE_DIR_INGRESS);
+}
