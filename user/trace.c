@@ -648,9 +648,8 @@ static struct pentry *entry_of(struct tracer *t, const struct conn *c, const str
 
 /*
  * Client request cr of c was just written: if the server at the other end
- * already began reading it (its read returned before this write did, or its
- * record came first), and nothing has used that server request's context
- * yet, join it now.
+ * already began reading it (its read returned before this write did), and
+ * nothing has used that server request's context yet, join it now.
  */
 static void rejoin(struct tracer *t, struct conn *c, struct tc_req *cr)
 {
@@ -668,13 +667,8 @@ static void rejoin(struct tracer *t, struct conn *c, struct tc_req *cr)
 		if (r->valid && !r->joined && (!best || (int32_t)(r->seq - best->seq) < 0))
 			best = r;
 	}
-	/*
-	 * Either order, within REJOIN_NS: a TLS write is dated at its call's
-	 * entry, before the server's read, but its record is written at the
-	 * call's return and may reach the agent after the server's.
-	 */
-	if (!best || best->begin_ts + REJOIN_NS < cr->begin_ts ||
-	    cr->begin_ts + REJOIN_NS < best->begin_ts || !(e = entry_of(t, p, best)) || e->taken)
+	if (!best || best->begin_ts + REJOIN_NS < cr->begin_ts || best->begin_ts > cr->begin_ts ||
+	    !(e = entry_of(t, p, best)) || e->taken)
 		return;
 	if (best->ctx.flags & TRACE_REMOTE)
 		t->st.remote--;
