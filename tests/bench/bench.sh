@@ -36,7 +36,7 @@
 #                             pg_server_applogs
 #   BENCH_WORKLOADS           [nginx_saturated nginx_saturated_notrace
 #                             nginx_saturated_zipkin nginx_saturated_logs
-#                             nginx_longhead nginx_ratelimit nginx_proxy
+#                             nginx_tls nginx_longhead nginx_ratelimit nginx_proxy
 #                             nginx_proxy_inject nginx_rate
 #                             nginx_rate_zipkin redis_pipelined
 #                             redis_pipelined_cap1024 pgbench redis_node
@@ -99,7 +99,7 @@ BENCH_THREADS=${BENCH_THREADS:-1}
 BENCH_RATE=${BENCH_RATE:-20000}
 BENCH_RATE_RUNS=${BENCH_RATE_RUNS:-1}
 BENCH_RATE_CONNECTIONS=${BENCH_RATE_CONNECTIONS:-64}
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_longhead nginx_ratelimit nginx_proxy nginx_proxy_inject nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs busy_all_one busy_all_matched}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-nginx_saturated nginx_saturated_notrace nginx_saturated_zipkin nginx_saturated_logs nginx_tls nginx_longhead nginx_ratelimit nginx_proxy nginx_proxy_inject nginx_rate nginx_rate_zipkin redis_pipelined redis_pipelined_cap1024 pgbench redis_node pg_node pg_server pg_server_applogs busy_all_one busy_all_matched}
 BENCH_BUSY_PROCS=${BENCH_BUSY_PROCS:-200}
 BENCH_BUSY_SECONDS=${BENCH_BUSY_SECONDS:-3}
 BENCH_BUSY_RATE=${BENCH_BUSY_RATE:-1000}
@@ -339,6 +339,55 @@ started fresh for each run. $BENCH_RUNS pair(s) of ${BENCH_SECONDS}-second runs,
 EOF
 }
 wl_nginx_saturated_teardown() { :; }
+
+# ------------------------------------------------------- workload: nginx_tls
+
+# nginx_saturated over TLS (#17): sonde reads the plaintext at nginx's
+# SSL_read and SSL_write (uprobes on libssl.so.3), the socket's ciphertext is
+# not sent. One worker, pinned as nginx_saturated; wrk's connections are kept
+# alive, so the handshakes are the warm-up's.
+bench_nginx_tls_up() {
+	[ -n "${NGINX_TLS:-}" ] && [ -n "${NGINX_PID:-}" ] && lib_alive "$NGINX_PID" && return 0
+	bench_proxy_down
+	nginx_down
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+		-keyout "$LIB_TMP/bench_tls_key.pem" -out "$LIB_TMP/bench_tls_cert.pem" >/dev/null 2>&1 ||
+		die "openssl req failed"
+	NGINX_MIN_WORKERS=1
+	NGINX_PIN=("${SERVER_PIN[@]}")
+	start_nginx "$BENCH_DIR/nginx_tls.conf.in"
+	NGINX_TLS=1
+	NGINX_URL=https://127.0.0.1:$NGINX_PORT/
+	BENCH_TARGET_PID=$NGINX_PID
+	BENCH_SERVICE=bench
+	BENCH_SERVER_PIDS="$NGINX_PID $(nginx_workers | tr '\n' ' ')"
+	BENCH_COUNT_SEL='http_server_requests_seconds_count{service="bench",uri="/"}'
+	BENCH_SERVED_OVERHEAD=1
+	BENCH_SERVER_REAPED=0
+	bench_wrk "$LIB_TMP/warmup.txt" -t1 -c"$BENCH_CONNECTIONS" -d2s "$NGINX_URL" ||
+		die "wrk warm-up failed: $(cat "$LIB_TMP/warmup.txt")"
+}
+
+wl_nginx_tls_setup() { bench_nginx_tls_up && BENCH_SONDE_ARGS=; }
+wl_nginx_tls_pairs() { echo "$BENCH_RUNS"; }
+wl_nginx_tls_load() { wl_nginx_saturated_load "$@"; }
+wl_nginx_tls_parse() { wrk_parse "$1"; }
+wl_nginx_tls_served() {
+	curl -ks --max-time 5 "https://127.0.0.1:$NGINX_PORT/nginx_status" | awk 'NR == 3 { print $3 }'
+}
+wl_nginx_tls_targets() { echo "throughput_ratio>=0.97"; }
+wl_nginx_tls_describe() {
+	cat <<EOF
+nginx_saturated over TLS ([tests/bench/nginx_tls.conf.in](../tests/bench/nginx_tls.conf.in), a
+self-signed RSA 2048 certificate, OpenSSL $(openssl version | awk '{ print $2 }')), kept-alive connections:
+
+    wrk -t$BENCH_THREADS -c$BENCH_CONNECTIONS -d${BENCH_SECONDS}s --latency https://127.0.0.1:PORT/
+
+sonde reads the plaintext at nginx's SSL_read and SSL_write (uprobes on libssl.so.3, bpf/tls.h); the
+BPF time per request includes the uprobes' programs (not the trap itself, which bpf_stats cannot see).
+EOF
+}
+wl_nginx_tls_teardown() { nginx_down; NGINX_TLS=; }
 
 # ------------------------------------------------ workload: nginx_saturated_logs
 
