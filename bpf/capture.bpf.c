@@ -686,7 +686,7 @@ static __always_inline int tls_syscall(__u64 id, __u32 fd, __u8 dir, struct conn
 		cs->tls = 1;
 		if (dir == SONDE_DIR_EGRESS && sc->dir == SONDE_DIR_EGRESS && !sc->emitted)
 			return 2;
-	} else if (cs->tls && dir == SONDE_DIR_INGRESS) {
+	} else if ((cs->tls || cs->tls_hello) && dir == SONDE_DIR_INGRESS) {
 		bpf_map_update_elem(&tls_reads, &id, &fd, BPF_ANY);
 	}
 	return cs->tls;
@@ -1112,15 +1112,16 @@ static __always_inline int io_exit(long ret, __u8 call, __u8 dir, const int tls,
 	}
 	/*
 	 * A TLS record (handshake, TLS 1.0 to 1.3 framing) as a connection's
-	 * first bytes: the rest is ciphertext, not sent, whichever library
-	 * (or none that sonde probes) encrypts it. This record goes out: the
-	 * agent sees the connection begin.
+	 * first bytes: its reads are noted for a library that reads through a
+	 * memory BIO (tls_reads). Its bytes still go out until such a library
+	 * reads it in plaintext: a plain HTTP server answers a ClientHello with
+	 * a 400 that counts.
 	 */
 	if (toff && got >= 3 && !tls && tls_on) {
 		__u8 *b = &e->body[MASKED(toff, 127)];
 
 		if (b[0] == 0x16 && b[1] == 3 && b[2] <= 4)
-			cs->tls = 1;
+			cs->tls_hello = 1;
 	}
 	/*
 	 * A RESP array cut short is a Redis pipeline, a RESP3 map one a

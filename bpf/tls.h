@@ -124,8 +124,13 @@ static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 
 		/* A memory BIO: the socket this thread read the ciphertext from. */
 		if (!fd && dir == SONDE_DIR_INGRESS &&
-		    (fd = bpf_map_lookup_elem(&tls_reads, &id)))
+		    (fd = bpf_map_lookup_elem(&tls_reads, &id))) {
+			struct conn_state *cs = conn_cached(k.tgid, *fd, t->gen);
+
 			bpf_map_update_elem(&ssl_fds, &k, fd, BPF_ANY);
+			if (cs)
+				cs->tls = 1; /* from now on its ciphertext is not sent */
+		}
 		if (!fd) {
 			stat_inc(SONDE_STAT_TLS_NOFD);
 			return 0;

@@ -237,7 +237,8 @@ struct sonde_conn_state {
 	__u8 failed;       /* a SONDE_EV_FAIL went out for it */
 	__u8 inj_head;     /* --inject-traceparent: a request head read in part, traceparent not seen */
 	__u8 tls;          /* a TLS library uses it: its syscalls' bytes are ciphertext, not sent */
-	__u8 _pad0[2];
+	__u8 tls_hello;    /* its first bytes were a TLS record: its reads may feed a memory BIO */
+	__u8 _pad0[1];
 	__u32 left[2];     /* by enum sonde_dir: bytes of a walked message still to come */
 	__u64 announced_ts;
 	struct sonde_conn_tuple tuple;
