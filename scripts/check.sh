@@ -10,10 +10,29 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do units+=("$1"); shift; done
 fuzzers=("$@")
 pass=0; fail=0
 
-tier() { # NAME CMD...: run a tier, count it
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failed=()
+
+tier() { # NAME CMD...: run a tier, count it, keep its output
 	local name=$1; shift
 	echo "== $name"
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "== $name FAILED"; fi
+	"$@" 2>&1 | tee "$out/$name"
+	if [ "${PIPESTATUS[0]}" = 0 ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); failed+=("$name"); echo "== $name FAILED"
+	fi
+}
+
+# CI shows the end of the output: repeat each failed tier's first failure there.
+recap() {
+	local name first
+	for name in "${failed[@]}"; do
+		first=$(grep -n -m1 -E 'FAIL|found a crash' "$out/$name" | cut -d: -f1)
+		echo "== $name failed; its first failure (repeated):"
+		tail -n +"${first:-1}" "$out/$name" | head -80
+	done
 }
 
 # One fuzzer for FUZZ_SECONDS (10; make fuzz: 60) from its corpus: "ok" or the crash, into $2.
@@ -54,5 +73,6 @@ fuzz_smoke() {
 tier unit scripts/run-unit.sh "${units[@]}"
 [ ${#fuzzers[@]} -gt 0 ] && tier fuzz fuzz_smoke
 tier integration tests/integration/run.sh
+recap
 echo "check: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

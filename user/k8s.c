@@ -300,7 +300,7 @@ static int pod_of(json_object *o, struct k8s_api_pod *p)
 	char parsed[37];
 
 	memset(p, 0, sizeof(*p));
-	if (!u || !nm || strlen(u) != 36 || !uid_at(u, 36, parsed) || strlen(nm) >= sizeof(p->name))
+	if (!u || !nm || !nm[0] || strlen(u) != 36 || !uid_at(u, 36, parsed) || strlen(nm) >= sizeof(p->name))
 		return -1;
 	copy(p->uid, sizeof(p->uid), parsed);
 	copy(p->name, sizeof(p->name), nm);

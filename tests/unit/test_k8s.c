@@ -188,6 +188,10 @@ static void test_api_json(void **state)
 	assert_int_equal(k8s_watch_event(list, strlen(list), &p, rv, sizeof(rv)), -1);
 	assert_int_equal(k8s_watch_event(added, 40, &p, rv, sizeof(rv)), -1);
 	assert_int_equal(k8s_watch_event("{\"type\":\"ADDED\",\"object\":{}}", 29, &p, rv, sizeof(rv)), -1);
+	/* A pod with an empty name (found by fuzz_k8s). */
+	const char *noname = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"\","
+			     "\"uid\":\"0a1b2c3d-4e5f-6789-abcd-ef0123456789\"}}}";
+	assert_int_equal(k8s_watch_event(noname, strlen(noname), &p, rv, sizeof(rv)), -1);
 	/* Controllers' workloads. */
 	k8s_owner_workload("ReplicaSet", "checkout-5f6d7c8b9a", w, sizeof(w));
 	assert_string_equal(w, "checkout");
