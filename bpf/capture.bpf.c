@@ -588,10 +588,8 @@ struct io_args {
 };
 
 /*
- * io_exit's tls (a constant at each call): 0, a syscall's bytes; else the
- * plaintext of a TLS library's call (tls.h), dated now (IO_TLS_NOW) or at the
- * call's entry (IO_TLS_ENTRY). Not in io_args: the data exits' stack, with
- * inj_ids', is at its limit.
+ * io_exit's tls: 0, a syscall's bytes; else the plaintext of a TLS library's
+ * call (tls.h), dated now (IO_TLS_NOW) or at the call's entry (IO_TLS_ENTRY).
  */
 #define IO_TLS_NOW   1
 #define IO_TLS_ENTRY 2
@@ -605,7 +603,7 @@ struct ssl_call {
 	__u32 fd;  /* the socket its syscalls used, or -1 */
 	__u32 num; /* bytes asked to write (SSL_write) */
 	__u8 dir;  /* enum sonde_dir */
-	__u8 emitted; /* SSL_write: its plaintext went out at its first syscall (sonde_tls_write) */
+	__u8 emitted; /* SSL_write: its plaintext went out at its first syscall (tls_write_pass) */
 	__u8 _pad[6];
 };
 
@@ -649,14 +647,58 @@ struct {
 	__type(value, __u32);
 } ssl_wretry SEC(".maps");
 
-/* Slot 0: sonde_tls_write (tls.h), set by the loader. */
+/*
+ * A data call's record is built by one program, tail-called by every data
+ * exit once it knows the call is to be recorded: sonde_rec for syscalls,
+ * sonde_rec_ssl for TLS libraries' calls (a tail call stays within a program
+ * type). The verifier walks the record path twice at load, not once per
+ * data exit. io_pass carries the call from the exit to it (same CPU).
+ */
+struct io_pass {
+	struct io_args a;
+	long ret;
+	__u8 call;
+	__u8 dir;
+	__u8 tls;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct io_pass);
+} io_pass SEC(".maps");
+
+/* Slot 0: sonde_rec; rec_ssl_tail's: sonde_rec_ssl. Set by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
-} tls_tail SEC(".maps");
-#define IO_TLS 4 /* io_exit: a write inside an SSL_write whose plaintext is not out yet */
+} rec_tail SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} rec_ssl_tail SEC(".maps");
+#define IO_REC 4 /* io_exit: io_pass is set, the record program is to run */
+
+static __always_inline int io_pass_set(long ret, __u8 call, __u8 dir, int tls, struct io_args *a)
+{
+	__u32 zero = 0;
+	struct io_pass *p = bpf_map_lookup_elem(&io_pass, &zero);
+
+	if (!p)
+		return 0;
+	p->a = *a;
+	p->ret = ret;
+	p->call = call;
+	p->dir = dir;
+	p->tls = tls;
+	return IO_REC;
+}
 
 /* Set by userspace once a TLS library has its uprobes: only then do syscalls look for a call. */
 __u8 tls_on;
@@ -665,7 +707,7 @@ __u8 tls_on;
  * A syscall of a TLS connection: its bytes are ciphertext. Inside a call of
  * the library (same thread), it tells which socket that SSL * uses. Nonzero:
  * send nothing for it; 2: a write inside an SSL_write whose plaintext has not
- * gone out: the caller tail-calls sonde_tls_write, which sends it now,
+ * gone out: the caller records it now (tls_write_pass),
  * before the thread returns to user space (where the peer it just woke may
  * run first and answer before an uretprobe could record the request).
  */
@@ -690,6 +732,28 @@ static __always_inline int tls_syscall(__u64 id, __u32 fd, __u8 dir, struct conn
 		bpf_map_update_elem(&tls_reads, &id, &fd, BPF_ANY);
 	}
 	return cs->tls;
+}
+
+/*
+ * A write syscall inside an SSL_write whose plaintext has not gone out
+ * (tls_syscall said 2): the call's plaintext, num bytes, goes out now, dated
+ * at the call's entry. A call that then fails (WANT_WRITE) is noted in
+ * ssl_wretry (tls.h); its repeat adds nothing. OpenSSL writes all of num or
+ * fails, unless the caller asked for partial writes
+ * (SSL_MODE_ENABLE_PARTIAL_WRITE), which counts a short write's rest twice.
+ */
+static __always_inline int tls_write_pass(__u64 id)
+{
+	struct ssl_call *p = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct io_args a = {};
+
+	if (!p || p->emitted || p->dir != SONDE_DIR_EGRESS || p->fd == (__u32)-1 || !p->num)
+		return 0;
+	p->emitted = 1;
+	a.id = id;
+	a.buf = p->buf;
+	a.fd = p->fd;
+	return io_pass_set(p->num, SONDE_CALL_SSL_WRITE, SONDE_DIR_EGRESS, IO_TLS_ENTRY, &a);
 }
 
 /*
@@ -1018,29 +1082,42 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	return 1;
 }
 
+/*
+ * A data call's exit: is it to be recorded? IO_REC with io_pass set (the
+ * caller tail-calls the record program), else 0. Log writes are sent here.
+ */
 static __always_inline int io_exit(long ret, __u8 call, __u8 dir, const int tls, struct sonde_target *t,
 				   struct io_args *a)
 {
+	struct conn_state *cs;
+	int tr;
+
+	cs = conn_cached(a->id >> 32, a->fd, t->gen);
+	if (!cs)
+		cs = conn_learn(a->id >> 32, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
+	if (!cs || !cs->watch)
+		return 0;
+	if (app_logs && cs->watch == SONDE_WATCH_LOG)
+		return log_exit(ret, dir, t, a, cs);
+	if (!tls && (tr = tls_syscall(a->id, a->fd, dir, cs)))
+		return tr == 2 ? tls_write_pass(a->id) : 0;
+	return io_pass_set(ret, call, dir, tls, a);
+}
+
+/* The record of a data call (io_exit said IO_REC); IO_B3 when a B3 job is set. */
+static __always_inline int io_record(long ret, __u8 call, __u8 dir, const int tls,
+				     struct sonde_target *t, struct conn_state *cs, struct io_args *a)
+{
 	__u64 id = a->id;
 	__u32 tgid = id >> 32;
-	struct conn_state *cs;
 	struct event_buf *e;
 	struct rec r;
 	__u32 cap, got = 0, toff;
 	long walked;
 	__u8 walk;
 	__u64 now;
-	int b3 = 0, tr;
+	int b3 = 0;
 
-	cs = conn_cached(tgid, a->fd, t->gen);
-	if (!cs)
-		cs = conn_learn(tgid, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
-	if (!cs || !cs->watch)
-		return 0;
-	if (app_logs && cs->watch == SONDE_WATCH_LOG)
-		return log_exit(ret, dir, t, a, cs);
-	if (!tls && (tr = tls_syscall(id, a->fd, dir, cs)))
-		return tr == 2 ? IO_TLS : 0;
 	if (!rec_begin(&r))
 		return 0;
 	e = r.e;
@@ -1214,14 +1291,34 @@ announced:
 	return b3 ? IO_B3 : 0;
 }
 
-/* A data exit's end: io_exit's record is published; B3 headers are read by a tail call. */
+/* io_pass's call, recorded: what sonde_rec and sonde_rec_ssl run. */
+static __always_inline int rec_run(const int tls)
+{
+	__u32 zero = 0;
+	struct io_pass *p = bpf_map_lookup_elem(&io_pass, &zero);
+	struct sonde_target *t;
+	struct conn_state *cs;
+
+	if (!p || !(t = target_of(p->a.id >> 32)) ||
+	    !(cs = conn_cached(p->a.id >> 32, p->a.fd, t->gen)))
+		return 0;
+	return io_record(p->ret, p->call, p->dir, tls < 0 ? p->tls : tls, t, cs, &p->a);
+}
+
+/* Syscalls' records (tls: 0, or IO_TLS_ENTRY from tls_write_pass); B3 headers by a tail call. */
+SEC("tp")
+int sonde_rec(void *ctx)
+{
+	if (rec_run(-1) == IO_B3)
+		bpf_tail_call(ctx, &inj_tail, 0);
+	return 0;
+}
+
+/* A data exit's end: the record program runs if io_exit said so. */
 #define IO_DONE(ctx, r)                                                        \
 	do {                                                                   \
-		int __r = (r);                                                 \
-		if (__r == IO_B3)                                              \
-			bpf_tail_call(ctx, &inj_tail, 0);                      \
-		if (__r == IO_TLS)                                             \
-			bpf_tail_call(ctx, &tls_tail, 0);                      \
+		if ((r) == IO_REC)                                             \
+			bpf_tail_call(ctx, &rec_tail, 0);                      \
 		return 0;                                                      \
 	} while (0)
 
@@ -1755,7 +1852,7 @@ SEC("tp/syscalls/sys_exit_sendfile64")
 int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	DATA_PROLOGUE(ctx, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS);
-	return io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, 0, t, &a);
+	IO_DONE(ctx, io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, 0, t, &a));
 }
 
 /*

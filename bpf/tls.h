@@ -56,34 +56,13 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 dir, int ex)
 	return 0;
 }
 
-/*
- * Tail-called by a write syscall's exit inside an SSL_write (IO_TLS): the
- * call's plaintext, num bytes, goes out now, dated at the call's entry. A
- * call that then fails (WANT_WRITE) is noted in ssl_wretry; its repeat adds
- * nothing. OpenSSL writes all of num or fails, unless the caller asked for
- * partial writes (SSL_MODE_ENABLE_PARTIAL_WRITE), which counts a short
- * write's rest twice.
- */
-SEC("tp")
-int sonde_tls_write(void *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sonde_target *t = target_of(id >> 32);
-	struct ssl_call *p;
-	struct io_args a = {};
+#define IO_DONE_SSL(ctx, r)                                                    \
+	do {                                                                   \
+		if ((r) == IO_REC)                                             \
+			bpf_tail_call(ctx, &rec_ssl_tail, 0);                  \
+		return 0;                                                      \
+	} while (0)
 
-	if (!t || !(p = bpf_map_lookup_elem(&ssl_calls, &id)) || p->emitted ||
-	    p->dir != SONDE_DIR_EGRESS || p->fd == (__u32)-1 || !p->num)
-		return 0;
-	p->emitted = 1;
-	a.id = id;
-	a.buf = p->buf;
-	a.fd = p->fd;
-	io_exit(p->num, SONDE_CALL_SSL_WRITE, SONDE_DIR_EGRESS, IO_TLS_ENTRY, t, &a);
-	return 0;
-}
-
-/* dir a constant: the verifier walks io_exit's path for one direction only. */
 static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -146,8 +125,16 @@ static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 	 */
 	if (sc.dir != dir)
 		return 0; /* not the call that returns: a probe attached in between */
-	io_exit(ret, dir == SONDE_DIR_EGRESS ? SONDE_CALL_SSL_WRITE : SONDE_CALL_SSL_READ, dir,
-		IO_TLS_NOW, t, &a);
+	IO_DONE_SSL(ctx, io_exit(ret, dir == SONDE_DIR_EGRESS ? SONDE_CALL_SSL_WRITE
+							      : SONDE_CALL_SSL_READ,
+				 dir, IO_TLS_NOW, t, &a));
+}
+
+/* TLS calls' records (tail-called by ssl_return). */
+SEC("uprobe")
+int sonde_rec_ssl(struct pt_regs *ctx)
+{
+	rec_run(IO_TLS_NOW);
 	return 0;
 }
 

@@ -265,6 +265,22 @@ static bool is_uprobe(const struct bpf_program *prog)
 	return !strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9);
 }
 
+/* Programs run by tail calls only: loaded, never attached. */
+static bool tail_called(const struct loader *l, const struct bpf_program *prog)
+{
+	return prog == l->skel->progs.sonde_inj_b3 || prog == l->skel->progs.sonde_rec ||
+	       prog == l->skel->progs.sonde_rec_ssl;
+}
+
+/* prog into slot 0 of a program array: 0, or -1 (errno). */
+static int prog_slot(struct bpf_map *map, struct bpf_program *prog)
+{
+	__u32 zero = 0;
+	int fd = bpf_program__fd(prog);
+
+	return bpf_map_update_elem(bpf_map__fd(map), &zero, &fd, BPF_ANY) ? -1 : 0;
+}
+
 int loader__attach_tls(struct loader *l, const char *path)
 {
 	const struct {
@@ -359,8 +375,7 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			continue;
 		if (verbose >= 2)
 			loader_print_verified(prog);
-		if (prog != l->skel->progs.sonde_inj_b3 && prog != l->skel->progs.sonde_tls_write &&
-		    !is_uprobe(prog))
+		if (!tail_called(l, prog) && !is_uprobe(prog))
 			l->nprogs++; /* the ones attached */
 	}
 	if (inject) {
@@ -372,14 +387,10 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			goto fail;
 		}
 	}
-	{
-		__u32 zero = 0;
-		int fd = bpf_program__fd(l->skel->progs.sonde_tls_write);
-
-		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.tls_tail), &zero, &fd, BPF_ANY)) {
-			snprintf(err, errsz, "cannot set the TLS write tail call: %s", strerror(errno));
-			goto fail;
-		}
+	if (prog_slot(l->skel->maps.rec_tail, l->skel->progs.sonde_rec) ||
+	    prog_slot(l->skel->maps.rec_ssl_tail, l->skel->progs.sonde_rec_ssl)) {
+		snprintf(err, errsz, "cannot set the record tail calls: %s", strerror(errno));
+		goto fail;
 	}
 	l->links = calloc(l->nprogs, sizeof(*l->links));
 	if (!l->links) {
@@ -389,8 +400,7 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		struct bpf_link *link;
 
-		if (prog == l->skel->progs.sonde_inj_b3 || prog == l->skel->progs.sonde_tls_write ||
-		    is_uprobe(prog))
+		if (tail_called(l, prog) || is_uprobe(prog))
 			continue; /* tail-called; attached per TLS library (loader__attach_tls) */
 		link = bpf_program__attach(prog);
 		if (!link) {
