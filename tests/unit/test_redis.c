@@ -1013,26 +1013,33 @@ static void test_oversized(void **state)
 
 static void test_deep_nesting(void **state)
 {
-	char buf[128];
+	char buf[512];
 	int d;
 
 	(void)state;
-	/* 8 nested aggregates are fine, 9 are not (attributes count). */
-	for (d = 1; d <= 9; d++) {
+	/*
+	 * COMMAND DOCS (redis-cli sends it first) nests 10 deep: 32 nested
+	 * aggregates are followed; a 33rd loses the framing (counted), which a
+	 * later command and its reply bring back: never a broken connection.
+	 */
+	for (d = 1; d <= 33; d++) {
+		struct run *r = run_new(REDIS_ROLE_CLIENT);
 		size_t len = 0;
 		int i;
 
 		for (i = 0; i < d; i++)
-			len += sprintf(buf + len, "*1\r\n");
+			len += sprintf(buf + len, i == d / 2 ? "|1\r\n:0\r\n:0\r\n*1\r\n" : "*1\r\n");
 		len += sprintf(buf + len, ":1\r\n");
-		assert_int_equal(reply_breaks(buf, len), d > 8);
+		feed(r, REDIS_DIR_EGRESS, "PING\r\n", 1);
+		assert_int_equal(feed(r, REDIS_DIR_INGRESS, "+PONG\r\n", 1), 1); /* in step */
+		feed(r, REDIS_DIR_EGRESS, "COMMAND DOCS\r\n", 1);
+		assert_int_equal(feedn(r, REDIS_DIR_INGRESS, buf, len, 2), d <= REDIS_DEPTH_MAX ? 1 : 0);
+		assert_false(redis_conn_broken(r->c));
+		assert_int_equal(r->c->desyncs, d <= REDIS_DEPTH_MAX ? 0 : 1);
+		feed(r, REDIS_DIR_EGRESS, "PING\r\n", 3);
+		assert_int_equal(feed(r, REDIS_DIR_INGRESS, "+PONG\r\n", 4), 1);
+		run_free(r);
 	}
-	strcpy(buf, "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n|1\r\n:1\r\n:2\r\n:3\r\n");
-	assert_true(reply_breaks(buf, strlen(buf)));
-	strcpy(buf, "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*0\r\n");
-	assert_true(reply_breaks(buf, strlen(buf)));
-	strcpy(buf, "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n|1\r\n:1\r\n:2\r\n*0\r\n");
-	assert_false(reply_breaks(buf, strlen(buf)));
 	/* Depth is per reply: many sequential aggregates never add up. */
 	{
 		struct run *r = run_new(REDIS_ROLE_CLIENT);

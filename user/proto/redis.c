@@ -479,6 +479,8 @@ static bool is_cmd_half(const struct redis_half *h)
  * feed, this feed may still begin a message of its own, so read it again from
  * its start (once: a candidate begun in this feed just skips the rest).
  */
+static int lose_sync(struct feed *f);
+
 static int bad(struct feed *f)
 {
 	struct redis_half *h = f->h;
@@ -650,7 +652,7 @@ static void value_end(struct feed *f)
 		h->depth--;
 		if (h->attr & (1U << d)) {
 			/* An attribute annotates the value after it and is no element itself. */
-			h->attr &= (uint8_t) ~(1U << d);
+			h->attr &= ~(1U << d);
 			return;
 		}
 	}
@@ -814,7 +816,7 @@ static int reply_line(struct feed *f, const char *s, size_t n)
 			break;
 		}
 		if (h->depth >= REDIS_DEPTH_MAX)
-			return bad(f);
+			return h->cand ? bad(f) : lose_sync(f);
 		value_begin(h, t, false, (uint32_t)v);
 		/* Maps and attributes: a key and a value per entry. */
 		count = (uint32_t)v * (t == '%' || t == '|' ? 2 : 1);

@@ -51,7 +51,11 @@ struct redis_exchange {
 };
 
 /* Private state; in the header only so that callers can embed it. Fields: see redis.c. */
-#define REDIS_DEPTH_MAX 8   /* nested aggregates (attributes included); deeper is malformed */
+/*
+ * Nested aggregates (attributes included) followed; deeper loses the framing
+ * (Redis sets no limit: COMMAND DOCS nests 10 deep, subcommands' arguments).
+ */
+#define REDIS_DEPTH_MAX 32
 #define REDIS_LINE_KEEP 256 /* first bytes of a line kept (type lines, inline commands) */
 
 struct redis_half {
@@ -59,7 +63,7 @@ struct redis_half {
 	uint8_t kind;             /* enum half_kind: commands, replies, or not known yet */
 	uint8_t type;             /* type byte of the line or bulk string being read */
 	uint8_t depth;            /* aggregates open */
-	uint8_t attr;             /* bit d: aggregate d is an attribute */
+	uint32_t attr;            /* bit d: aggregate d is an attribute */
 	uint8_t cap;              /* enum cap: where the bulk string being read is copied */
 	bool cr;                  /* the last byte of the line being read was '\r' */
 	bool cand;                /* began out of step: until it ends, malformed means resync */
