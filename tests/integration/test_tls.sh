@@ -6,7 +6,7 @@
 # a client that reads each response 7 bytes at a time (SSL_read served from
 # the library's buffer, no syscall: tied by its SSL *); a Node.js HTTPS server
 # (OpenSSL inside the node binary); PostgreSQL with ssl=on and psycopg2
-# sslmode=require; redis-server with TLS and redis-py; SIGKILL of sonde under load: no client error, no probe left.
+# sslmode=require; redis-server with TLS, redis-py and redis-cli --tls; SIGKILL of sonde under load: no client error, no probe left.
 set -u -o pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -208,6 +208,27 @@ c=cache_gets_total
 assert_metric "misses (40 keys read first)" "$c{service=\"rclient\",cache=\"products\",result=\"miss\"}" 40
 assert_metric "hits (20 read again)" "$c{service=\"rclient\",cache=\"products\",result=\"hit\"}" 20
 assert_metric "SETs" "redis_commands_seconds_count{service=\"rclient\",command=\"SET\",outcome=\"SUCCESS\"}" 40
+stop_sonde
+
+step "redis-cli --tls: hits and misses on redis-cli's side"
+# redis-cli connects (TLS handshake included) before sonde starts; its GETs come after:
+# each SSL_write and SSL_read is tied to the socket by the syscall it makes.
+{
+	wait_until 20 test -e "$TLS/rcli.go"
+	for ((i = 0; i < 40; i++)); do echo "GET products:$i"; done  # set by redis-py: hits
+	for ((i = 100; i < 110; i++)); do echo "GET products:$i"; done # never set: misses
+} | redis-cli --tls --insecure -p "$RPORT" >"$TLS/rcli.out" 2>&1 &
+RCLI=$!
+track_pid rcli "$RCLI"
+wait_until 10 sh -c "grep -q libssl /proc/$RCLI/maps" || die "redis-cli has no libssl mapped"
+SONDE_PORT=
+start_sonde --pid "$RCLI=rcli"
+touch "$TLS/rcli.go"
+wait_until 20 lib_dead "$RCLI" || fail "redis-cli did not finish: $(tail -3 "$TLS/rcli.out")"
+assert_eq "redis-cli's answers: 40 values, 10 nils" "40 10" \
+	"$(grep -c '^p$' "$TLS/rcli.out") $(grep -c '^$' "$TLS/rcli.out")"
+assert_metric "hits" "$c{service=\"rcli\",cache=\"products\",result=\"hit\"}" 40
+assert_metric "misses" "$c{service=\"rcli\",cache=\"products\",result=\"miss\"}" 10
 stop_sonde
 
 step "SIGKILL of sonde under load: no client error, no probe left"
