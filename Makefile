@@ -1,12 +1,34 @@
 # sonde: one entry point. Targets: all demo check bench fuzz clean (and unit, integration,
-# bench-agent, bench-floor).
-# V=1 shows every command.
+# bench-agent, bench-floor, cross-smoke).
+# V=1 shows every command. ARCH=arm64 on an x86 host cross-builds build/arm64/sonde
+# (docs/architecture.md, "Cross-building for arm64").
 
-ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ARCH ?= $(HOST_ARCH)
 BUILD := build
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
+
+# The cross build: BPF objects for arm64 (vmlinux/arm64) and skeletons by the host's clang
+# and bpftool, the userspace by aarch64-linux-gnu-gcc against build/sysroot-arm64 (Debian's
+# arm64 libraries, unpacked by scripts/cross.sh), all in build/arm64.
+ifneq ($(ARCH),$(HOST_ARCH))
+ifneq ($(HOST_ARCH)-$(ARCH),x86-arm64)
+$(error ARCH=$(ARCH) on a $(HOST_ARCH) host: only ARCH=arm64 on x86 cross-builds)
+endif
+CROSS := aarch64-linux-gnu
+BUILD := build/$(ARCH)
+SYSROOT := build/sysroot-$(ARCH)
+SYSROOT_STAMP := $(SYSROOT)/.sonde-sysroot
+ifeq ($(origin CC),default)
+CC := $(CROSS)-gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS)-ar
+endif
+SYSROOT_LIBS := $(SYSROOT)/usr/lib/$(CROSS) $(SYSROOT)/lib/$(CROSS)
+endif
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 ifeq ($(V),1)
@@ -21,6 +43,12 @@ INCLUDES := -Iinclude -Iuser -I$(BUILD)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -MMD -MP $(INCLUDES) -DSONDE_VERSION='"$(VERSION)"'
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lyaml -lcurl -lrdkafka -ljson-c -lsnappy -lhiredis -lpthread -lm
+ifdef CROSS
+# The sysroot's headers and libraries (the C library is the cross toolchain's); -rpath-link
+# for the libraries' own dependencies (libssl, libgnutls, ...).
+CFLAGS += -isystem $(SYSROOT)/usr/include/$(CROSS) -isystem $(SYSROOT)/usr/include
+LDLIBS := $(addprefix -L,$(SYSROOT_LIBS)) -Wl,-rpath-link,$(subst $() ,:,$(SYSROOT_LIBS)) $(LDLIBS)
+endif
 bpf_cflags = -g -O2 -target bpf -D__TARGET_ARCH_$(1) -Iinclude -Ibpf -Ivmlinux/$(1) -Wall
 BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 
@@ -43,9 +71,9 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps demo check unit integration bench bench-floor bench-agent fuzz clean FORCE
+.PHONY: all deps test-deps demo check unit integration bench bench-floor bench-agent fuzz clean cross-smoke FORCE
 
-all: deps $(BUILD)/sonde
+all: deps $(BUILD)/sonde $(if $(CROSS),$(BUILD)/smoke.ok)
 
 deps:
 	$(Q)scripts/deps.sh build
@@ -102,11 +130,32 @@ $(BUILD)/obj/user/export/httpd.o: $(BUILD)/web_assets.h
 
 $(BUILD)/libsonde.a: $(CORE_OBJS)
 	$(call msg,AR,$@)
-	$(Q)ar rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/sonde: $(AGENT_OBJS) $(BUILD)/libsonde.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+ifdef CROSS
+# The sysroot, rebuilt (and the stamp rewritten) only when scripts/cross.sh's package list
+# changes; it also installs the host packages of the cross build when missing.
+$(SYSROOT_STAMP): FORCE
+	$(Q)scripts/cross.sh $(SYSROOT)
+$(CORE_OBJS) $(AGENT_OBJS): $(SYSROOT_STAMP)
+
+# The binary is for arm64 and runs under qemu with the sysroot's libraries (--help: no BPF).
+cross_smoke = file $(BUILD)/sonde | grep 'ARM aarch64' && \
+	qemu-aarch64-static -L $(SYSROOT) $(BUILD)/sonde --help 2>&1 | grep 'Usage: sonde'
+$(BUILD)/smoke.ok: $(BUILD)/sonde
+	$(call msg,SMOKE,$<)
+	$(Q)($(cross_smoke)) >/dev/null && touch $@
+cross-smoke: $(BUILD)/sonde
+	$(Q)$(cross_smoke)
+	$(Q)qemu-aarch64-static -L $(SYSROOT) $(BUILD)/sonde --version
+else
+cross-smoke:
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 cross-smoke
+endif
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsonde.a
 	$(call msg,CC,$@)
