@@ -588,7 +588,7 @@ struct io_args {
 };
 
 /*
- * io_exit's tls: 0, a syscall's bytes; else the plaintext of a TLS library's
+ * io_pass's tls: 0, a syscall's bytes; else the plaintext of a TLS library's
  * call (tls.h), dated now (IO_TLS_NOW) or at the call's entry (IO_TLS_ENTRY).
  */
 #define IO_TLS_NOW   1
@@ -669,10 +669,10 @@ struct {
 	__type(value, struct io_pass);
 } io_pass SEC(".maps");
 
-/* Slot 0: sonde_rec; rec_ssl_tail's: sonde_rec_ssl. Set by the loader. */
+/* Slot dir: sonde_rec_in, sonde_rec_out; rec_ssl_tail's 0: sonde_rec_ssl. Set by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } rec_tail SEC(".maps");
@@ -683,7 +683,7 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } rec_ssl_tail SEC(".maps");
-#define IO_REC 4 /* io_exit: io_pass is set, the record program is to run */
+#define IO_REC 4 /* io_pass is set: the record program is to run */
 
 static __always_inline int io_pass_set(long ret, __u8 call, __u8 dir, int tls, struct io_args *a)
 {
@@ -704,6 +704,19 @@ static __always_inline int io_pass_set(long ret, __u8 call, __u8 dir, int tls, s
 __u8 tls_on;
 
 /*
+ * One bit per thread id, set while the thread is inside a probed TLS call
+ * (tls.h): a syscall of a thread without it skips the ssl_calls lookup. A
+ * filter only: a stale bit costs that lookup, which decides.
+ */
+__u64 ssl_threads[SONDE_TGID_WORDS];
+
+static __always_inline __u64 *ssl_thread_word(__u64 id, __u64 *bit)
+{
+	*bit = 1ULL << ((__u32)id & 63);
+	return &ssl_threads[((__u32)id >> 6) & (SONDE_TGID_WORDS - 1)];
+}
+
+/*
  * A syscall of a TLS connection: its bytes are ciphertext. Inside a call of
  * the library (same thread), it tells which socket that SSL * uses. Nonzero:
  * send nothing for it; 2: a write inside an SSL_write whose plaintext has not
@@ -713,11 +726,14 @@ __u8 tls_on;
  */
 static __always_inline int tls_syscall(__u64 id, __u32 fd, __u8 dir, struct conn_state *cs)
 {
-	struct ssl_call *sc;
+	struct ssl_call *sc = NULL;
+	__u64 bit, *w;
 
 	if (!tls_on)
 		return cs->tls;
-	sc = bpf_map_lookup_elem(&ssl_calls, &id);
+	w = ssl_thread_word(id, &bit);
+	if (*w & bit)
+		sc = bpf_map_lookup_elem(&ssl_calls, &id);
 	if (sc) {
 		struct sonde_ssl_key k = { .tgid = id >> 32, .ssl = sc->ssl };
 
@@ -843,7 +859,7 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
 } inj_tail SEC(".maps");
-#define IO_B3 2 /* io_exit: an inj_b3 job is set */
+#define IO_B3 2 /* io_record: an inj_b3 job is set */
 
 /* The request in flight on conn_id is over: its line no longer counts. */
 static __always_inline void line_done(__u32 tgid, __u64 conn_id)
@@ -1017,7 +1033,7 @@ static __always_inline int inj_server_more(__u8 *payload, __u32 got, __u8 *ids_a
  * The ids of the request in the record being written on this CPU (header,
  * toff bytes of tuple, got bytes of payload: toff_got = toff << 16 | got),
  * put after its payload. A global function: verified once on its own, not
- * once per path of io_exit. ports is the connection's lport << 16 | rport
+ * once per path of io_record. ports is the connection's lport << 16 | rport
  * (0: no sk_msg program writes into it); dir the direction, | 0x100 when the connection's inj_head is set. Returns
  * bit 0: ids written; bit 1: a request head is still being read (inj_head);
  * bit 2: its head has B3 headers and no traceparent (an inj_b3 job is set).
@@ -1082,29 +1098,7 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	return 1;
 }
 
-/*
- * A data call's exit: is it to be recorded? IO_REC with io_pass set (the
- * caller tail-calls the record program), else 0. Log writes are sent here.
- */
-static __always_inline int io_exit(long ret, __u8 call, __u8 dir, const int tls, struct sonde_target *t,
-				   struct io_args *a)
-{
-	struct conn_state *cs;
-	int tr;
-
-	cs = conn_cached(a->id >> 32, a->fd, t->gen);
-	if (!cs)
-		cs = conn_learn(a->id >> 32, a->fd, t->gen, SONDE_ROLE_UNKNOWN);
-	if (!cs || !cs->watch)
-		return 0;
-	if (app_logs && cs->watch == SONDE_WATCH_LOG)
-		return log_exit(ret, dir, t, a, cs);
-	if (!tls && (tr = tls_syscall(a->id, a->fd, dir, cs)))
-		return tr == 2 ? tls_write_pass(a->id) : 0;
-	return io_pass_set(ret, call, dir, tls, a);
-}
-
-/* The record of a data call (io_exit said IO_REC); IO_B3 when a B3 job is set. */
+/* The record of a data call (rec_run); IO_B3 when a B3 job is set. */
 static __always_inline int io_record(long ret, __u8 call, __u8 dir, const int tls,
 				     struct sonde_target *t, struct conn_state *cs, struct io_args *a)
 {
@@ -1291,34 +1285,64 @@ announced:
 	return b3 ? IO_B3 : 0;
 }
 
-/* io_pass's call, recorded: what sonde_rec and sonde_rec_ssl run. */
-static __always_inline int rec_run(const int tls)
+/*
+ * io_pass's call (tls: a constant, or -1 for a syscall; d: its direction, a
+ * constant, or -1), what sonde_rec_in/_out and sonde_rec_ssl run: its connection looked up (or learnt), a log write sent
+ * as such, a TLS connection's ciphertext dropped (or, inside an SSL_write,
+ * replaced by the call's plaintext), else recorded.
+ */
+static __always_inline int rec_run(const int tls, const int d)
 {
 	__u32 zero = 0;
 	struct io_pass *p = bpf_map_lookup_elem(&io_pass, &zero);
 	struct sonde_target *t;
 	struct conn_state *cs;
+	int tr;
+	__u8 dir;
 
-	if (!p || !(t = target_of(p->a.id >> 32)) ||
-	    !(cs = conn_cached(p->a.id >> 32, p->a.fd, t->gen)))
+	if (!p || (d >= 0 && p->dir != d) || !(t = target_of(p->a.id >> 32)))
 		return 0;
-	return io_record(p->ret, p->call, p->dir, tls < 0 ? p->tls : tls, t, cs, &p->a);
+	dir = d >= 0 ? d : p->dir;
+	cs = conn_cached(p->a.id >> 32, p->a.fd, t->gen);
+	if (!cs)
+		cs = conn_learn(p->a.id >> 32, p->a.fd, t->gen, SONDE_ROLE_UNKNOWN);
+	if (!cs || !cs->watch)
+		return 0;
+	if (app_logs && cs->watch == SONDE_WATCH_LOG) {
+		log_exit(p->ret, dir, t, &p->a, cs);
+		return 0;
+	}
+	if (tls < 0 && (tr = tls_syscall(p->a.id, p->a.fd, dir, cs)) &&
+	    (tr != 2 || !tls_write_pass(p->a.id))) /* the same fd: cs stays */
+		return 0;
+	return io_record(p->ret, p->call, dir, tls < 0 ? p->tls : tls, t, cs, &p->a);
 }
 
-/* Syscalls' records (tls: 0, or IO_TLS_ENTRY from tls_write_pass); B3 headers by a tail call. */
+/*
+ * Syscalls' records (tls: 0, or IO_TLS_ENTRY from tls_write_pass), one
+ * program per direction (the verifier walks each with its direction known);
+ * B3 headers by a tail call.
+ */
 SEC("tp")
-int sonde_rec(void *ctx)
+int sonde_rec_in(void *ctx)
 {
-	if (rec_run(-1) == IO_B3)
+	if (rec_run(-1, SONDE_DIR_INGRESS) == IO_B3)
 		bpf_tail_call(ctx, &inj_tail, 0);
 	return 0;
 }
 
-/* A data exit's end: the record program runs if io_exit said so. */
-#define IO_DONE(ctx, r)                                                        \
+SEC("tp")
+int sonde_rec_out(void *ctx)
+{
+	rec_run(-1, SONDE_DIR_EGRESS); /* B3 headers are read from requests */
+	return 0;
+}
+
+/* A data exit's end: the record program runs if io_pass is set. */
+#define IO_DONE(ctx, dir, r)                                                   \
 	do {                                                                   \
 		if ((r) == IO_REC)                                             \
-			bpf_tail_call(ctx, &rec_tail, 0);                      \
+			bpf_tail_call(ctx, &rec_tail, dir);                    \
 		return 0;                                                      \
 	} while (0)
 
@@ -1793,7 +1817,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 	{                                                                      \
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
-		IO_DONE(ctx, io_exit(ret, call, dir, 0, t, &a));                  \
+		IO_DONE(ctx, dir, io_pass_set(ret, call, dir, 0, &a));                  \
 	}
 
 /* readv(fd, iov, iovcnt), writev */
@@ -1804,7 +1828,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 		DATA_PROLOGUE(ctx, call, dir);                                            \
 		a.buf = PT_REGS_PARM2_SYSCALL(regs);                      \
 		a.iovcnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);            \
-		IO_DONE(ctx, io_exit(ret, call, dir, 0, t, &a));                  \
+		IO_DONE(ctx, dir, io_pass_set(ret, call, dir, 0, &a));                  \
 	}
 
 /* recvmsg(fd, msghdr, flags), sendmsg: the iovec array lives in the msghdr. */
@@ -1826,7 +1850,7 @@ int sonde_fork(struct bpf_raw_tracepoint_args *ctx)
 					(void *)PT_REGS_PARM2_SYSCALL(regs) +  \
 					offsetof(struct user_msghdr, msg_iov)))  \
 			return 0;                                              \
-		IO_DONE(ctx, io_exit(ret, call, dir, 0, t, &a));                  \
+		IO_DONE(ctx, dir, io_pass_set(ret, call, dir, 0, &a));                  \
 	}
 
 PLAIN_EXIT(read, SONDE_CALL_READ, SONDE_DIR_INGRESS)
@@ -1844,7 +1868,7 @@ int sonde_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 	if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
 		return 0; /* the bytes will be read again */
 	a.buf = PT_REGS_PARM2_SYSCALL(regs);
-	IO_DONE(ctx, io_exit(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, 0, t, &a));
+	IO_DONE(ctx, SONDE_DIR_INGRESS, io_pass_set(ret, SONDE_CALL_RECVFROM, SONDE_DIR_INGRESS, 0, &a));
 }
 
 /* sendfile(out_fd, in_fd, offset, count): counted, not copied. */
@@ -1852,7 +1876,7 @@ SEC("tp/syscalls/sys_exit_sendfile64")
 int sonde_sendfile_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	DATA_PROLOGUE(ctx, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS);
-	IO_DONE(ctx, io_exit(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, 0, t, &a));
+	IO_DONE(ctx, SONDE_DIR_EGRESS, io_pass_set(ret, SONDE_CALL_SENDFILE, SONDE_DIR_EGRESS, 0, &a));
 }
 
 /*

@@ -4,7 +4,7 @@
  * its TLS library (OpenSSL 3 and 1.1, and libraries that export the same
  * functions) and where the library hands it back. Included at the end of
  * capture.bpf.c: the plaintext goes through the same record path as a
- * socket's bytes (io_exit), with the connection's identity, role and walk.
+ * socket's bytes (sonde_rec_ssl, rec_run), with the connection's identity, role and walk.
  *
  * Userspace attaches these programs once per library file (uprobe_multi is
  * not needed: a handful of functions), for every process that maps it; each
@@ -18,7 +18,7 @@
  *   SSL_read_ex(ssl, buf, num, *readbytes) -> 1
  *
  * Which socket: the read or write the same thread makes inside the call
- * (tls_syscall, in io_exit, notes it per SSL * in ssl_fds), or what ssl_fds
+ * (tls_syscall, in rec_run, notes it per SSL * in ssl_fds), or what ssl_fds
  * already holds for that SSL * (SSL_set_fd, an earlier call): an SSL_read
  * served from the library's buffer makes no syscall. A library that does its
  * own socket I/O around memory BIOs (Node.js) makes none inside its calls:
@@ -32,9 +32,13 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u8 dir, int ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call sc = {};
+	__u64 bit, *w;
 
 	if (!target_of(id >> 32))
 		return 0;
+	w = ssl_thread_word(id, &bit);
+	if (!(*w & bit))
+		__sync_fetch_and_or(w, bit);
 	sc.ssl = PT_REGS_PARM1(ctx);
 	sc.buf = PT_REGS_PARM2(ctx);
 	sc.out = ex ? PT_REGS_PARM4(ctx) : 0;
@@ -71,9 +75,15 @@ static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 	struct io_args a = {};
 	struct ssl_call sc;
 	long ret = (int)PT_REGS_RC(ctx); /* an int: -1 is 0xffffffff in the register */
+	__u64 bit, *w;
 	int ok;
 
-	if (!t || !(p = bpf_map_lookup_elem(&ssl_calls, &id)))
+	if (!t)
+		return 0;
+	w = ssl_thread_word(id, &bit);
+	if (*w & bit)
+		__sync_fetch_and_and(w, ~bit);
+	if (!(p = bpf_map_lookup_elem(&ssl_calls, &id)))
 		return 0;
 	sc = *p;
 	bpf_map_delete_elem(&ssl_calls, &id);
@@ -125,16 +135,16 @@ static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 	 */
 	if (sc.dir != dir)
 		return 0; /* not the call that returns: a probe attached in between */
-	IO_DONE_SSL(ctx, io_exit(ret, dir == SONDE_DIR_EGRESS ? SONDE_CALL_SSL_WRITE
-							      : SONDE_CALL_SSL_READ,
-				 dir, IO_TLS_NOW, t, &a));
+	IO_DONE_SSL(ctx, io_pass_set(ret, dir == SONDE_DIR_EGRESS ? SONDE_CALL_SSL_WRITE
+								  : SONDE_CALL_SSL_READ,
+				     dir, IO_TLS_NOW, &a));
 }
 
 /* TLS calls' records (tail-called by ssl_return). */
 SEC("uprobe")
 int sonde_rec_ssl(struct pt_regs *ctx)
 {
-	rec_run(IO_TLS_NOW);
+	rec_run(IO_TLS_NOW, -1);
 	return 0;
 }
 

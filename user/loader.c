@@ -268,17 +268,16 @@ static bool is_uprobe(const struct bpf_program *prog)
 /* Programs run by tail calls only: loaded, never attached. */
 static bool tail_called(const struct loader *l, const struct bpf_program *prog)
 {
-	return prog == l->skel->progs.sonde_inj_b3 || prog == l->skel->progs.sonde_rec ||
-	       prog == l->skel->progs.sonde_rec_ssl;
+	return prog == l->skel->progs.sonde_inj_b3 || prog == l->skel->progs.sonde_rec_in ||
+	       prog == l->skel->progs.sonde_rec_out || prog == l->skel->progs.sonde_rec_ssl;
 }
 
-/* prog into slot 0 of a program array: 0, or -1 (errno). */
-static int prog_slot(struct bpf_map *map, struct bpf_program *prog)
+/* prog into a slot of a program array: 0, or -1 (errno). */
+static int prog_slot(struct bpf_map *map, __u32 slot, struct bpf_program *prog)
 {
-	__u32 zero = 0;
 	int fd = bpf_program__fd(prog);
 
-	return bpf_map_update_elem(bpf_map__fd(map), &zero, &fd, BPF_ANY) ? -1 : 0;
+	return bpf_map_update_elem(bpf_map__fd(map), &slot, &fd, BPF_ANY) ? -1 : 0;
 }
 
 int loader__attach_tls(struct loader *l, const char *path)
@@ -387,8 +386,9 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 			goto fail;
 		}
 	}
-	if (prog_slot(l->skel->maps.rec_tail, l->skel->progs.sonde_rec) ||
-	    prog_slot(l->skel->maps.rec_ssl_tail, l->skel->progs.sonde_rec_ssl)) {
+	if (prog_slot(l->skel->maps.rec_tail, SONDE_DIR_INGRESS, l->skel->progs.sonde_rec_in) ||
+	    prog_slot(l->skel->maps.rec_tail, SONDE_DIR_EGRESS, l->skel->progs.sonde_rec_out) ||
+	    prog_slot(l->skel->maps.rec_ssl_tail, 0, l->skel->progs.sonde_rec_ssl)) {
 		snprintf(err, errsz, "cannot set the record tail calls: %s", strerror(errno));
 		goto fail;
 	}
