@@ -54,7 +54,7 @@ BPF_CFLAGS := $(call bpf_cflags,$(ARCH))
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS)) $(BUILD)/capture_compat.skel.h
 
 # Objects that need no BPF skeleton go into libsonde.a, which unit tests link.
 CORE_SRCS := $(wildcard user/proto/*.c user/export/*.c user/sinks/*.c) user/config.c user/conn.c \
@@ -91,6 +91,11 @@ define bpf_object
 endef
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h bpf/*.h)
+	$(bpf_object)
+
+# capture.bpf.c without kfuncs, for kernels before 6.2 (loader.c chooses at load).
+$(BUILD)/bpf/capture_compat.bpf.o: BPF_CFLAGS += -DSONDE_NO_KFUNC
+$(BUILD)/bpf/capture_compat.bpf.o: bpf/capture.bpf.c $(wildcard include/*.h bpf/*.h)
 	$(bpf_object)
 
 # The BPF code compiled for the other architecture as well (make check): nothing loads

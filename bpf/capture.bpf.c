@@ -1411,7 +1411,9 @@ static __always_inline struct pt_regs *user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+#ifndef SONDE_NO_KFUNC
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#endif
 
 /*
  * Where the user registers saved at syscall entry sit in a task's kernel
@@ -1427,12 +1429,16 @@ __u64 regs_off;
  * per record (18-28 ns measured, where every call and return pays for
  * retpolines and the SRSO return thunk). The registers at that offset must
  * hold this very syscall (orig_ax, ax); if they do not, the helper is asked,
- * and its answer becomes the offset. Other architectures ask it every time.
+ * and its answer becomes the offset. Other architectures ask it every time,
+ * and so do kernels before 6.2 (capture_compat.bpf.o, loader.c).
  */
 static __always_inline struct pt_regs *data_regs(struct task_struct *task, long nr, long ret)
 {
+#if defined(SONDE_NO_KFUNC)
+	/* Kernels before 6.2 (no bpf_rdonly_cast): the helper, every time. */
+	return (struct pt_regs *)bpf_task_pt_regs(task);
+#elif defined(__TARGET_ARCH_x86)
 	__u32 id = bpf_core_type_id_kernel(struct pt_regs);
-#if defined(__TARGET_ARCH_x86)
 	__u64 stack = (__u64)task->stack, off = regs_off;
 	struct pt_regs *regs;
 
@@ -1448,7 +1454,7 @@ static __always_inline struct pt_regs *data_regs(struct task_struct *task, long 
 		regs_off = off;
 	return regs;
 #else
-	return bpf_rdonly_cast((void *)bpf_task_pt_regs(task), id);
+	return bpf_rdonly_cast((void *)bpf_task_pt_regs(task), bpf_core_type_id_kernel(struct pt_regs));
 #endif
 }
 

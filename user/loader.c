@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "capture.skel.h"
+#include "capture_compat.skel.h"
 #include "loader.h"
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -265,6 +267,51 @@ static bool is_uprobe(const struct bpf_program *prog)
 	return !strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9);
 }
 
+/*
+ * bpf_rdonly_cast (a kfunc of 6.2) lets the data exits find the user
+ * registers without two helper calls. A kernel without it gets
+ * capture_compat.bpf.o: the same programs, built without kfuncs, which ask
+ * the helper every time. SONDE_BPF_COMPAT=1 chooses it anyway (to measure it).
+ */
+static bool kernel_has_kfuncs(void)
+{
+	const char *force = getenv("SONDE_BPF_COMPAT");
+	struct btf *btf;
+	bool has;
+
+	if (force && !strcmp(force, "1"))
+		return false;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return true; /* the load says what is wrong */
+	has = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	btf__free(btf);
+	return has;
+}
+
+/* capture_bpf__open(), with capture_compat's bytes when compat: the same maps and programs. */
+static struct capture_bpf *capture_open(bool compat)
+{
+	struct capture_bpf *obj = calloc(1, sizeof(*obj));
+	int e;
+
+	if (!obj) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	e = capture_bpf__create_skeleton(obj);
+	if (!e && compat)
+		obj->skeleton->data = (void *)capture_compat_bpf__elf_bytes(&obj->skeleton->data_sz);
+	if (!e)
+		e = bpf_object__open_skeleton(obj->skeleton, NULL);
+	if (e) {
+		capture_bpf__destroy(obj);
+		errno = e < 0 ? -e : e;
+		return NULL;
+	}
+	return obj;
+}
+
 /* Programs run by tail calls only: loaded, never attached. */
 static bool tail_called(const struct loader *l, const struct bpf_program *prog)
 {
@@ -344,7 +391,15 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 		return NULL;
 	}
 	l->ncpus = libbpf_num_possible_cpus();
-	l->skel = capture_bpf__open();
+	if (!kernel_has_kfuncs()) {
+		fprintf(stderr, "sonde: %s: the data programs find the user registers by helper "
+				"(slower path)\n",
+			getenv("SONDE_BPF_COMPAT") ? "SONDE_BPF_COMPAT=1"
+						   : "the kernel has no bpf_rdonly_cast kfunc (before 6.2)");
+		l->skel = capture_open(true);
+	} else {
+		l->skel = capture_open(false);
+	}
 	if (!l->skel) {
 		snprintf(err, errsz, "cannot open BPF object: %s", strerror(errno));
 		goto fail;
