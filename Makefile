@@ -1,5 +1,5 @@
 # sonde: one entry point. Targets: all demo check bench fuzz clean (and unit, integration,
-# bench-agent, bench-floor, cross-smoke).
+# bench-agent, bench-floor, cross-smoke, check-kernels: CI runs it after check).
 # V=1 shows every command. ARCH=arm64 on an x86 host cross-builds build/arm64/sonde
 # (docs/architecture.md, "Cross-building for arm64").
 
@@ -239,3 +239,16 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Boots Debian 12's 6.1 kernels (x86_64 and arm64) under qemu (TCG) with a small initramfs
+# and runs sonde's self-test inside (scripts/kernels.sh, tests/kernels/init); serial logs in
+# build/kernels/<arch>.log. KERNELS="x86" or "arm64" for one; SONDE_V=-vv for verifier logs.
+.PHONY: check-kernels
+ifeq ($(HOST_ARCH)-$(ARCH),x86-x86)
+check-kernels: deps $(BUILD)/sonde
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64
+	$(Q)scripts/kernels.sh $(KERNELS)
+else
+check-kernels:
+	$(error check-kernels runs on an x86_64 host, without ARCH=)
+endif

@@ -1705,11 +1705,13 @@ static __always_inline int forget_fd(__u32 fd)
 	return 0;
 }
 
+#if !defined(__TARGET_ARCH_arm64) /* arm64 has dup3 only (libc's dup2 calls it) */
 SEC("tp/syscalls/sys_enter_dup2")
 int sonde_dup2_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	return forget_fd((__u32)ctx->args[1]);
 }
+#endif
 
 SEC("tp/syscalls/sys_enter_dup3")
 int sonde_dup3_enter(struct trace_event_raw_sys_enter *ctx)

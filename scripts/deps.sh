@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, only those missing; for test and
 # bench also the Node.js client libraries the integration tests drive (npm registry).
-# Usage: scripts/deps.sh build|test|demo|bench|cross
+# Usage: scripts/deps.sh build|test|demo|bench|cross|kernels
 set -eu
 build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev libyaml-dev \
 	libcurl4-openssl-dev librdkafka-dev libjson-c-dev libsnappy-dev libhiredis-dev"
@@ -15,7 +15,8 @@ demo) want="$build nginx-light curl python3 procps prometheus redis-server postg
 	python3-redis python3-psycopg2 python3-confluent-kafka" ;;
 bench) want="$test" ;;
 cross) want="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static file" ;; # scripts/cross.sh
-*) echo "usage: $0 build|test|demo|bench|cross" >&2; exit 2 ;;
+kernels) want="qemu-system-x86 qemu-system-arm cpio xz-utils" ;; # scripts/kernels.sh
+*) echo "usage: $0 build|test|demo|bench|cross|kernels" >&2; exit 2 ;;
 esac
 
 # The versions of tests/integration/node/package-lock.json, into build/node.
