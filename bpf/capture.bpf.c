@@ -603,7 +603,7 @@ struct ssl_call {
 	__u32 fd;  /* the socket its syscalls used, or -1 */
 	__u32 num; /* bytes asked to write (SSL_write) */
 	__u8 dir;  /* enum sonde_dir */
-	__u8 emitted; /* SSL_write: its plaintext went out at its first syscall (tls_write_pass) */
+	__u8 emitted; /* SSL_write: its plaintext went out at its first syscall (tls_syscall) */
 	__u8 _pad[6];
 };
 
@@ -648,15 +648,16 @@ struct {
 } ssl_wretry SEC(".maps");
 
 /*
- * A data call's record is built by one program, tail-called by every data
- * exit once it knows the call is to be recorded: sonde_rec for syscalls,
- * sonde_rec_ssl for TLS libraries' calls (a tail call stays within a program
- * type). The verifier walks the record path twice at load, not once per
- * data exit. io_pass carries the call from the exit to it (same CPU).
+ * A data call's record is built by a program tail-called by every data exit:
+ * sonde_rec_in and sonde_rec_out for syscalls, sonde_rec_ssl for TLS
+ * libraries' calls (a tail call stays within a program type). The verifier
+ * walks the record path three times at load, not once per data exit.
+ * io_pass carries the call from the exit to it (same CPU).
  */
 struct io_pass {
 	struct io_args a;
 	long ret;
+	__u64 ts; /* IO_TLS_ENTRY: the call's entry time */
 	__u8 call;
 	__u8 dir;
 	__u8 tls;
@@ -694,6 +695,7 @@ static __always_inline int io_pass_set(long ret, __u8 call, __u8 dir, int tls, s
 		return 0;
 	p->a = *a;
 	p->ret = ret;
+	p->ts = 0;
 	p->call = call;
 	p->dir = dir;
 	p->tls = tls;
@@ -717,17 +719,22 @@ static __always_inline __u64 *ssl_thread_word(__u64 id, __u64 *bit)
 }
 
 /*
- * A syscall of a TLS connection: its bytes are ciphertext. Inside a call of
- * the library (same thread), it tells which socket that SSL * uses. Nonzero:
- * send nothing for it; 2: a write inside an SSL_write whose plaintext has not
- * gone out: the caller records it now (tls_write_pass),
- * before the thread returns to user space (where the peer it just woke may
- * run first and answer before an uretprobe could record the request).
+ * p, a syscall of a TLS connection: its bytes are ciphertext. Inside a call
+ * of the library (same thread), it tells which socket that SSL * uses.
+ * Returns 0: record p as it is; 1: send nothing for it; 2: a write inside an
+ * SSL_write whose plaintext has not gone out: p is now that plaintext (num
+ * bytes, dated at the call's entry), recorded before the thread returns to
+ * user space (where the peer it just woke may run first and answer before an
+ * uretprobe could record the request). A call that then fails (WANT_WRITE)
+ * is noted in ssl_wretry (tls.h); its repeat adds nothing. OpenSSL writes all
+ * of num or fails, unless the caller asked for partial writes
+ * (SSL_MODE_ENABLE_PARTIAL_WRITE), which counts a short write's rest twice.
  */
-static __always_inline int tls_syscall(__u64 id, __u32 fd, __u8 dir, struct conn_state *cs)
+static __always_inline int tls_syscall(struct io_pass *p, __u8 dir, struct conn_state *cs)
 {
+	__u64 id = p->a.id, bit, *w;
+	__u32 fd = p->a.fd;
 	struct ssl_call *sc = NULL;
-	__u64 bit, *w;
 
 	if (!tls_on)
 		return cs->tls;
@@ -742,34 +749,20 @@ static __always_inline int tls_syscall(__u64 id, __u32 fd, __u8 dir, struct conn
 			bpf_map_update_elem(&ssl_fds, &k, &fd, BPF_ANY);
 		}
 		cs->tls = 1;
-		if (dir == SONDE_DIR_EGRESS && sc->dir == SONDE_DIR_EGRESS && !sc->emitted)
-			return 2;
+		if (dir != SONDE_DIR_EGRESS || sc->dir != SONDE_DIR_EGRESS || sc->emitted || !sc->num)
+			return 1;
+		sc->emitted = 1;
+		p->ret = sc->num;
+		p->a.buf = sc->buf;
+		p->a.iovcnt = 0;
+		p->ts = sc->ts;
+		p->call = SONDE_CALL_SSL_WRITE;
+		p->tls = IO_TLS_ENTRY;
+		return 2;
 	} else if ((cs->tls || cs->tls_hello) && dir == SONDE_DIR_INGRESS) {
 		bpf_map_update_elem(&tls_reads, &id, &fd, BPF_ANY);
 	}
 	return cs->tls;
-}
-
-/*
- * A write syscall inside an SSL_write whose plaintext has not gone out
- * (tls_syscall said 2): the call's plaintext, num bytes, goes out now, dated
- * at the call's entry. A call that then fails (WANT_WRITE) is noted in
- * ssl_wretry (tls.h); its repeat adds nothing. OpenSSL writes all of num or
- * fails, unless the caller asked for partial writes
- * (SSL_MODE_ENABLE_PARTIAL_WRITE), which counts a short write's rest twice.
- */
-static __always_inline int tls_write_pass(__u64 id)
-{
-	struct ssl_call *p = bpf_map_lookup_elem(&ssl_calls, &id);
-	struct io_args a = {};
-
-	if (!p || p->emitted || p->dir != SONDE_DIR_EGRESS || p->fd == (__u32)-1 || !p->num)
-		return 0;
-	p->emitted = 1;
-	a.id = id;
-	a.buf = p->buf;
-	a.fd = p->fd;
-	return io_pass_set(p->num, SONDE_CALL_SSL_WRITE, SONDE_DIR_EGRESS, IO_TLS_ENTRY, &a);
 }
 
 /*
@@ -1098,8 +1091,11 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	return 1;
 }
 
-/* The record of a data call (rec_run); IO_B3 when a B3 job is set. */
-static __always_inline int io_record(long ret, __u8 call, __u8 dir, const int tls,
+/*
+ * The record of a data call (rec_run), dated now or, for IO_TLS_ENTRY, at ts;
+ * IO_B3 when a B3 job is set.
+ */
+static __always_inline int io_record(long ret, __u8 call, __u8 dir, const int tls, __u64 ts,
 				     struct sonde_target *t, struct conn_state *cs, struct io_args *a)
 {
 	__u64 id = a->id;
@@ -1123,14 +1119,7 @@ static __always_inline int io_record(long ret, __u8 call, __u8 dir, const int tl
 	e->hdr.fd = a->fd;
 	e->hdr.service = t->service;
 	e->hdr.conn_id = cs->conn_id;
-	now = bpf_ktime_get_ns();
-	if (tls == IO_TLS_ENTRY) {
-		/* An SSL_write's bytes: dated when the call began (tls.h). */
-		struct ssl_call *sc = bpf_map_lookup_elem(&ssl_calls, &id);
-
-		if (sc)
-			now = sc->ts;
-	}
+	now = tls == IO_TLS_ENTRY ? ts : bpf_ktime_get_ns();
 	e->hdr.ts_ns = now;
 	e->hdr.len = ret > 0xffffffffL ? 0xffffffff : (__u32)ret;
 	toff = put_tuple(e, cs, now);
@@ -1287,9 +1276,10 @@ announced:
 
 /*
  * io_pass's call (tls: a constant, or -1 for a syscall; d: its direction, a
- * constant, or -1), what sonde_rec_in/_out and sonde_rec_ssl run: its connection looked up (or learnt), a log write sent
- * as such, a TLS connection's ciphertext dropped (or, inside an SSL_write,
- * replaced by the call's plaintext), else recorded.
+ * constant, or -1), what sonde_rec_in/_out and sonde_rec_ssl run: its
+ * connection looked up (or learnt), a log write sent as such, a TLS
+ * connection's ciphertext dropped (or, inside an SSL_write, replaced by the
+ * call's plaintext), else recorded.
  */
 static __always_inline int rec_run(const int tls, const int d)
 {
@@ -1312,14 +1302,13 @@ static __always_inline int rec_run(const int tls, const int d)
 		log_exit(p->ret, dir, t, &p->a, cs);
 		return 0;
 	}
-	if (tls < 0 && (tr = tls_syscall(p->a.id, p->a.fd, dir, cs)) &&
-	    (tr != 2 || !tls_write_pass(p->a.id))) /* the same fd: cs stays */
+	if (tls < 0 && (tr = tls_syscall(p, dir, cs)) && tr != 2) /* 2: the same fd, cs stays */
 		return 0;
-	return io_record(p->ret, p->call, dir, tls < 0 ? p->tls : tls, t, cs, &p->a);
+	return io_record(p->ret, p->call, dir, tls < 0 ? p->tls : tls, p->ts, t, cs, &p->a);
 }
 
 /*
- * Syscalls' records (tls: 0, or IO_TLS_ENTRY from tls_write_pass), one
+ * Syscalls' records (tls: 0, or IO_TLS_ENTRY from tls_syscall), one
  * program per direction (the verifier walks each with its direction known);
  * B3 headers by a tail call.
  */

@@ -87,6 +87,8 @@ static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 		return 0;
 	sc = *p;
 	bpf_map_delete_elem(&ssl_calls, &id);
+	if (sc.dir != dir)
+		return 0; /* not the call that returns: a probe attached in between */
 	ok = sc.out ? ret == 1 : ret > 0; /* _ex: 1 and the count, or 0 */
 	if (dir == SONDE_DIR_EGRESS && sc.emitted) {
 		/* Sent at its write syscall; failed: the caller must repeat it. */
@@ -133,8 +135,6 @@ static __always_inline int ssl_return(struct pt_regs *ctx, const __u8 dir)
 	 * Dated now: bytes read, and bytes written that no syscall of the call
 	 * carried (a memory BIO: they leave after the return).
 	 */
-	if (sc.dir != dir)
-		return 0; /* not the call that returns: a probe attached in between */
 	IO_DONE_SSL(ctx, io_pass_set(ret, dir == SONDE_DIR_EGRESS ? SONDE_CALL_SSL_WRITE
 								  : SONDE_CALL_SSL_READ,
 				     dir, IO_TLS_NOW, &a));
