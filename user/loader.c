@@ -362,7 +362,7 @@ int loader__attach_tls(struct loader *l, const char *path)
 			continue;
 		}
 		if (probes[i].core) {
-			e = -errno ? -errno : -ENOENT;
+			e = errno ? -errno : -ENOENT;
 			break;
 		}
 	}
