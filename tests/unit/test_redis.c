@@ -808,6 +808,25 @@ static void test_unseen_bulk(void **state)
 	assert_int_equal(feed(r, REDIS_DIR_INGRESS, "$-1\r\n", 5), 1);
 	assert_true(r->x[r->n - 1].nil);
 	run_free(r);
+	/*
+	 * A reply's first syscall, walked by the kernel up to its budget (redis-cli's
+	 * COMMAND DOCS: 16 KiB of short items): the rest is unseen. It was that
+	 * reply, so the command is forgotten, never paired with a later reply that
+	 * happens to begin a syscall (a GET's nil, read after the COMMAND's rest).
+	 */
+	r = run_new(REDIS_ROLE_CLIENT);
+	feed(r, REDIS_DIR_EGRESS, "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n", 1);
+	assert_int_equal(feedt(r, REDIS_DIR_INGRESS, "*480\r\n$5\r\nblpop\r\n*12\r\n", 22, 16384, 2), 0);
+	assert_int_equal(r->c->desyncs, 1);
+	assert_int_equal(r->c->npending, 0);
+	assert_int_equal(feed(r, REDIS_DIR_INGRESS, "ntries_added\r\n$4\r\ntype\r\n", 3), 0);
+	assert_int_equal(feed(r, REDIS_DIR_INGRESS, "$4\r\ntype\r\n", 4), 0);
+	assert_int_equal(feed(r, REDIS_DIR_EGRESS, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 5), 0);
+	assert_int_equal(feed(r, REDIS_DIR_INGRESS, "$-1\r\n", 6), 1);
+	assert_int_equal(r->n, 1);
+	assert_x(&r->x[0], "GET", "k", true, false, "");
+	assert_ts(&r->x[0], 5, 6);
+	run_free(r);
 	/* Out of step, unseen bytes are just skipped. */
 	r = run_new(REDIS_ROLE_CLIENT);
 	assert_int_equal(feedt(r, REDIS_DIR_INGRESS, "tail of something", 17, 1000, 1), 0);

@@ -14,8 +14,9 @@
  * can start a message brings it back in step, and only tentatively: that
  * "candidate" is checked as it is read, and if it turns out malformed before
  * its end, its bytes were more of whatever came before (back to resync, not
- * broken). Once a whole message was read, the half is in step and anything
- * malformed breaks the connection.
+ * broken); if the capture ends before it does, it was what it looked like and
+ * the framing is lost (lose_sync). Once a whole message was read, the half is
+ * in step and anything malformed breaks the connection.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -1069,7 +1070,14 @@ static int unseen_feed(struct feed *f)
 		f->unseen--;
 		return bulk_end(f);
 	default:
-		return h->cand ? bad(f) : lose_sync(f);
+		/*
+		 * A candidate too: it was well formed as far as the capture
+		 * went, so it may well be the message it looks like (a reply's
+		 * first syscall walked up to the kernel's budget): its bytes
+		 * cannot be taken for the tail of an earlier one, and the
+		 * commands waiting may have been answered in them.
+		 */
+		return lose_sync(f);
 	}
 }
 

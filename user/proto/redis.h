@@ -123,7 +123,8 @@ void redis_conn_set_fast_path(struct redis_conn *c, bool on);
  * number of exchanges written (<= max_out), or -1 once when the bytes are
  * malformed (then the connection is broken and later calls return 0).
  * Unseen bytes (total > caplen) inside a bulk string are skipped by length;
- * elsewhere they lose the framing: the connection is then broken.
+ * elsewhere they lose the framing (desyncs): the commands awaiting replies are
+ * forgotten and both directions resync at a later syscall.
  */
 int redis_conn_feed(struct redis_conn *c, enum redis_dir dir, const uint8_t *data, size_t caplen,
 		    uint64_t total, uint64_t ts, struct redis_exchange *out, int max_out);
