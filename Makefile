@@ -242,7 +242,8 @@ clean:
 
 # Boots Debian 12's 6.1 kernels (x86_64 and arm64) under qemu (TCG) with a small initramfs
 # and runs sonde's self-test inside (scripts/kernels.sh, tests/kernels/init); serial logs in
-# build/kernels/<arch>.log. KERNELS="x86" or "arm64" for one; SONDE_V=-vv for verifier logs.
+# build/kernels/<arch>.log. KERNELS="x86" or "arm64" for one; SONDE_V=-vv for verifier logs;
+# KERNELS="ubuntu-5.15 ubuntu-6.8" boots Ubuntu's (opt-in: from archive.ubuntu.com, not in CI).
 .PHONY: check-kernels
 ifeq ($(HOST_ARCH)-$(ARCH),x86-x86)
 check-kernels: deps $(BUILD)/sonde

@@ -59,6 +59,14 @@ const volatile __u8 app_logs = 0;
 /* Bytes of each CPU's ring - 1 (a power of two - 1); rings' value_size matches. */
 const volatile __u64 ring_mask = (1 << 20) - 1;
 
+/*
+ * A kernel without bpf_loop (before 5.17): the walks of large syscalls take
+ * a bounded loop of WALK_ITEMS_BOUNDED steps, and nothing else that loops is
+ * loaded (injection is off: inj_ids returns at once). Set by the loader; the
+ * verifier sees a constant and follows one branch only.
+ */
+const volatile __u8 no_loop = 0;
+
 /* Source of conn_id values: unique for the life of the loaded program. */
 __u64 next_conn_id = 1;
 
@@ -211,6 +219,10 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 		return 0;
 	if (iovcnt > SONDE_MAX_IOV)
 		iovcnt = SONDE_MAX_IOV;
+#ifdef SONDE_NO_KFUNC
+	/* 5.15's verifier wants stack a read of variable size fills written first. */
+	__builtin_memset(iov, 0, sizeof(iov));
+#endif
 	/* One read for the array (1..8 entries): a helper call costs more than the bytes. */
 	if (bpf_probe_read_user(iov, (MASKED(iovcnt - 1, SONDE_MAX_IOV - 1) + 1) * sizeof(iov[0]),
 				(void *)uiov))
@@ -315,6 +327,7 @@ static __always_inline __u32 put_tuple(struct event_buf *e, struct conn_state *c
  */
 #define WALK_WIN       32   /* bytes read at each message to find its header */
 #define WALK_ITEMS     512  /* messages (RESP: lines and bulk strings) per syscall */
+#define WALK_ITEMS_BOUNDED SONDE_WALK_BOUNDED /* the same without bpf_loop (no_loop): unrolled */
 #define WALK_BULK_KEEP 128  /* RESP: bulk strings up to this long are kept whole */
 #define WALK_HEAD      384  /* LEN32, PG: bytes kept of a message's head */
 #define WALK_BUDGET    SONDE_CAPTURE_MAX
@@ -444,13 +457,13 @@ __noinline __u64 walk_item(__u64 w0, __u64 w1, __u64 w2, __u64 w3, __u32 arg)
 }
 
 /* Skip n bytes not copied: close the current run. 0 if no run is left for it. */
-static __always_inline int walk_skip(struct walk *w, __u32 n)
+static __always_inline int walk_skip(struct walk *w, struct sonde_segs *segs, __u32 n)
 {
 	struct sonde_seg *sg;
 
 	if (w->n >= SONDE_SEGS_MAX - 1)
 		return 0; /* the last run takes the rest */
-	sg = &w->segs->seg[MASKED(w->n, SONDE_SEGS_MAX)];
+	sg = &segs->seg[MASKED(w->n, SONDE_SEGS_MAX)];
 	sg->cap = w->segcap;
 	sg->skip = n;
 	w->n++;
@@ -462,11 +475,11 @@ static __always_inline int walk_skip(struct walk *w, __u32 n)
 
 /*
  * One step of a walk: move to the next buffer of the iovec array, skip what
- * is left of a message, or copy the head of the next message. 1 stops.
+ * is left of a message, or copy the head of the next message (runs in segs,
+ * bytes in dst). 1 stops.
  */
-static int walk_step(__u32 i, void *ctx)
+static __always_inline int walk_step_on(struct walk *w, struct sonde_segs *segs, __u8 *dst)
 {
-	struct walk *w = ctx;
 	__u32 avail, win, keep, skip, room;
 	__u64 item, wv[4] = {};
 	__u8 *p;
@@ -492,10 +505,10 @@ static int walk_step(__u32 i, void *ctx)
 	if (w->left) { /* a message goes on: skip its rest (in this buffer) */
 		skip = w->left < avail ? w->left : avail;
 		w->left -= skip;
-		return walk_skip(w, skip) ? 0 : 1;
+		return walk_skip(w, segs, skip) ? 0 : 1;
 	}
 	win = avail < WALK_WIN ? avail : WALK_WIN;
-	p = w->dst + MASKED(w->out, OFF_MASK);
+	p = dst + MASKED(w->out, OFF_MASK);
 	if (bpf_probe_read_user(p, MASKED(win, 2 * WALK_WIN - 1), (void *)(w->base + w->boff)))
 		return 1;
 	__builtin_memcpy(wv, p, WALK_WIN); /* bytes past win are a previous walk's: unused */
@@ -532,6 +545,36 @@ static int walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* A bpf_loop step. */
+static int walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+
+	return walk_step_on(w, w->segs, w->dst);
+}
+
+/* What a walk writes at a record's body: its runs, then room for its largest reads. */
+struct walk_out {
+	struct sonde_segs segs;
+	__u8 data[SONDE_CAPTURE_MAX + 2 * WALK_LINE + LEN_MASK + 1];
+};
+
+/*
+ * The walk without bpf_loop (no_loop): WALK_ITEMS_BOUNDED steps of a loop the
+ * verifier unrolls, in a global function so that it is verified once, on its
+ * own, not once per path of the record program that calls it (inlined there,
+ * 19 steps went past the verifier's million instructions).
+ */
+__noinline int walk_bounded(struct walk *w, struct walk_out *o)
+{
+	if (!w || !o)
+		return 0;
+	for (__u32 i = 0; i < WALK_ITEMS_BOUNDED; i++)
+		if (walk_step_on(w, &o->segs, o->data))
+			break;
+	return 0;
+}
+
 /*
  * Walk the syscall (its buffer, or its iovec array when iovcnt > 0) into the
  * record at body (after the tuple). Returns the bytes copied, or -1 if
@@ -563,16 +606,21 @@ static __always_inline long walk_copy(struct conn_state *cs, __u8 mode, __u8 dir
 		w.base = ubuf;
 		w.blen = len;
 	}
-	bpf_loop(WALK_ITEMS, walk_step, &w, 0);
+	if (no_loop) {
+		walk_bounded(&w, (struct walk_out *)body);
+	} else {
+		bpf_loop(WALK_ITEMS, walk_step, &w, 0);
+	}
 	if (w.out == 0 && w.n == 0)
 		return -1;
 	/* What a walk that stopped early did not reach: framing unknown there. */
 	cs->left[dir & 1] = w.pos < w.len ? 0 : w.left;
-	sg = &w.segs->seg[MASKED(w.n, SONDE_SEGS_MAX)];
+	/* body, not w.segs: a global function (walk_bounded) may have written any of w. */
+	sg = &((struct sonde_segs *)body)->seg[MASKED(w.n, SONDE_SEGS_MAX)];
 	sg->cap = w.segcap;
 	sg->skip = w.len - w.pos;
-	w.segs->n = w.n + 1;
-	w.segs->_pad = 0;
+	((struct sonde_segs *)body)->n = w.n + 1;
+	((struct sonde_segs *)body)->_pad = 0;
 	return w.out;
 }
 
@@ -1042,7 +1090,8 @@ __noinline int inj_ids(__u64 id, __u64 conn_id, __u32 toff_got, __u32 ports, __u
 	__u8 *payload, *ids_at;
 	__u32 w, zero = 0;
 
-	if (!base || got < 4)
+	/* Verified on its own even when no path calls it: nothing below without injection. */
+	if (!inject_on || !base || got < 4)
 		return 0;
 	e = (struct event_buf *)(base + sizeof(struct sonde_ring_ctl) +
 				 (((struct sonde_ring_ctl *)base)->head & ring_mask));
@@ -1437,8 +1486,14 @@ static __always_inline struct pt_regs *data_regs(struct task_struct *task, long 
 			return regs;
 	}
 	regs = bpf_rdonly_cast((void *)bpf_task_pt_regs(task), id);
+	/*
+	 * Its address as a number, read from the stack: arithmetic on an
+	 * untrusted pointer with an unknown number is refused before 6.10 or so
+	 * (Ubuntu's 6.8 did), and this runs only when the offset is learnt.
+	 */
+	bpf_probe_read_kernel(&off, sizeof(off), &regs);
+	off -= stack;
 	/* Written once, not per call: every CPU's programs read this line. */
-	off = (__u64)regs - stack;
 	if (off < 65536 && off != regs_off)
 		regs_off = off;
 	return regs;

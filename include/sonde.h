@@ -13,6 +13,7 @@
 
 #define SONDE_CAPTURE_DEFAULT 256
 #define SONDE_CAPTURE_MAX     4096 /* power of two: BPF masks offsets with MAX-1 */
+#define SONDE_WALK_BOUNDED    32   /* messages walked per syscall without bpf_loop (before 5.17) */
 #define SONDE_MAX_IOV         8    /* iovecs copied from readv/writev/sendmsg/recvmsg (power of two) */
 
 /* Event types: the first byte of every ring record. */

@@ -181,6 +181,29 @@ static uint64_t ring_bytes(int ncpus)
 	return b;
 }
 
+/*
+ * The largest ring of at most b bytes whose map value this kernel creates:
+ * before 6.x an array's value may not pass KMALLOC_MAX_SIZE (4 MiB on x86;
+ * Ubuntu's 5.15 refused 8 MiB with E2BIG).
+ */
+static uint64_t ring_fitting(uint64_t b)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+
+	for (; b > (64ULL << 10); b >>= 1) {
+		int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4,
+					(__u32)(sizeof(struct sonde_ring_ctl) + b + SONDE_RING_SLACK), 1, &o);
+
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+		if (errno != E2BIG)
+			break; /* the load says what is wrong */
+	}
+	return b;
+}
+
 static int rings_map(struct loader *l)
 {
 	struct bpf_map *m = l->skel->maps.rings;
@@ -279,7 +302,7 @@ static bool kernel_has_kfuncs(void)
 	struct btf *btf;
 	bool has;
 
-	if (force && !strcmp(force, "1"))
+	if (force && (!strcmp(force, "1") || !strcmp(force, "noloop")))
 		return false;
 	btf = btf__load_vmlinux_btf();
 	if (!btf)
@@ -287,6 +310,24 @@ static bool kernel_has_kfuncs(void)
 	has = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
 	btf__free(btf);
 	return has;
+}
+
+bool loader__has_loop(void)
+{
+	const char *force = getenv("SONDE_BPF_COMPAT");
+
+	if (force && !strcmp(force, "noloop"))
+		return false;
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
+}
+
+/*
+ * What the compat programs cannot do without: the user registers of a task
+ * (bpf_task_pt_regs, 5.15). Before it, one line says so and sonde stops.
+ */
+static bool kernel_has_task_pt_regs(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
 }
 
 /* capture_bpf__open(), with capture_compat's bytes when compat: the same maps and programs. */
@@ -392,13 +433,28 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	}
 	l->ncpus = libbpf_num_possible_cpus();
 	if (!kernel_has_kfuncs()) {
-		fprintf(stderr, "sonde: %s: the data programs find the user registers by helper "
+		if (!kernel_has_task_pt_regs()) {
+			snprintf(err, errsz, "the kernel has neither bpf_rdonly_cast nor "
+					     "bpf_task_pt_regs: sonde needs Linux 5.15 or later");
+			goto fail;
+		}
+		fprintf(stderr, "sonde: %s%s: the data programs find the user registers by helper "
 				"(slower path)\n",
-			getenv("SONDE_BPF_COMPAT") ? "SONDE_BPF_COMPAT=1"
-						   : "the kernel has no bpf_rdonly_cast kfunc (before 6.2)");
+			getenv("SONDE_BPF_COMPAT") ? "SONDE_BPF_COMPAT="
+						   : "the kernel has no bpf_rdonly_cast kfunc (before 6.2)",
+			getenv("SONDE_BPF_COMPAT") ? getenv("SONDE_BPF_COMPAT") : "");
 		l->skel = capture_open(true);
 	} else {
 		l->skel = capture_open(false);
+	}
+	if (l->skel && !loader__has_loop()) {
+		fprintf(stderr, "sonde: %s: syscalls larger than the capture are walked %d messages "
+				"deep, not 512 (longer pipelines lose their framing, counted)\n",
+			getenv("SONDE_BPF_COMPAT") ? "SONDE_BPF_COMPAT=noloop"
+						   : "the kernel has no bpf_loop (before 5.17)",
+			SONDE_WALK_BOUNDED);
+		l->skel->rodata->no_loop = 1;
+		inject = false;
 	}
 	if (!l->skel) {
 		snprintf(err, errsz, "cannot open BPF object: %s", strerror(errno));
@@ -411,7 +467,7 @@ struct loader *loader__open(unsigned capture_bytes, bool app_logs, bool inject,
 	l->skel->rodata->watch_ports = watch_ports;
 	l->skel->rodata->sample_below = loader_sample_below(sample_rate);
 	bpf_map__set_max_entries(l->skel->maps.targets, pid_max());
-	l->ring_mask = ring_bytes(l->ncpus) - 1;
+	l->ring_mask = ring_fitting(ring_bytes(l->ncpus)) - 1;
 	l->skel->rodata->ring_mask = l->ring_mask;
 	bpf_map__set_max_entries(l->skel->maps.rings, l->ncpus);
 	bpf_map__set_value_size(l->skel->maps.rings,

@@ -87,6 +87,15 @@ int loader__attached(const struct loader *l, int *total);
 /* The fd of the capture programs' map name (shared with other objects), or -1. */
 int loader__map_fd(const struct loader *l, const char *name);
 
+/*
+ * Whether the kernel has bpf_loop (5.17): without it, syscalls larger than the
+ * capture are walked fewer messages deep, and injection and rate limiting,
+ * whose programs scan heads with it, cannot load. SONDE_BPF_COMPAT=noloop:
+ * taken as absent (with the kfunc too), to test and measure what such a
+ * kernel gets.
+ */
+bool loader__has_loop(void);
+
 struct bpf_program;
 /* With -vv: how many instructions the verifier walked through for prog (load time). */
 void loader_print_verified(const struct bpf_program *prog);

@@ -906,6 +906,14 @@ int main(int argc, char **argv)
 			strerror(-e));
 		goto out;
 	}
+	if (!loader__has_loop() && (s.cfg.inject_traceparent || s.cfg.nrate_limits)) {
+		fprintf(stderr, "sonde: the kernel has no bpf_loop (before 5.17): %s%s%s off\n",
+			s.cfg.inject_traceparent ? "--inject-traceparent" : "",
+			s.cfg.inject_traceparent && s.cfg.nrate_limits ? " and " : "",
+			s.cfg.nrate_limits ? "rate_limits:" : "");
+		s.cfg.inject_traceparent = false;
+		s.cfg.nrate_limits = 0;
+	}
 	s.loader = loader__open(s.cfg.capture_bytes, s.cfg.capture_app_logs,
 				s.cfg.inject_traceparent, s.cfg.trace_sample_rate, s.cfg.all,
 				s.cfg.all && has_port_rule(&s.cfg), s.cfg.verbose, on_event, &s, err,
