@@ -17,6 +17,17 @@ start_redis
 base=http://127.0.0.1:$NGINX_PORT
 h=http_server_requests_seconds_count
 
+# run_sets NAME PID DESC: let gated client NAME$mode run; every SET it made counted (service NAME).
+run_sets() {
+	local set0 served
+	set0=$(redis_calls set)
+	open_gate "$1$mode"
+	wait "$2" || fail "$3 failed: $(cat "$LIB_TMP/$1$mode.out")"
+	served=$(($(redis_calls set) - set0))
+	assert_metric "$3: every SET counted" \
+		"redis_commands_seconds_count{service=\"$1\",command=\"SET\",outcome=\"SUCCESS\"}" "$served"
+}
+
 for mode in 1 noloop; do
 	step "SONDE_BPF_COMPAT=$mode"
 	export SONDE_BPF_COMPAT=$mode
@@ -50,18 +61,8 @@ for mode in 1 noloop; do
 	assert_metric "GET /api/fail 500" \
 		"$h{service=\"nginx\",method=\"GET\",uri=\"/api/fail\",status=\"500\",outcome=\"SERVER_ERROR\"}" 50
 
-	set0=$(redis_calls set)
-	open_gate "bench$mode"
-	wait "$bench_pid" || fail "redis-benchmark failed: $(cat "$LIB_TMP/bench$mode.out")"
-	served=$(($(redis_calls set) - set0))
-	assert_metric "redis-benchmark -P 16: every SET counted" \
-		'redis_commands_seconds_count{service="bench",command="SET",outcome="SUCCESS"}' "$served"
-	set0=$(redis_calls set)
-	open_gate "big$mode"
-	wait "$big_pid" || fail "redis-benchmark -d 1000 failed: $(cat "$LIB_TMP/big$mode.out")"
-	served=$(($(redis_calls set) - set0))
-	assert_metric "redis-benchmark -P 6 -d 1000 (6 KiB writes, walked): every SET counted" \
-		'redis_commands_seconds_count{service="big",command="SET",outcome="SUCCESS"}' "$served"
+	run_sets bench "$bench_pid" "redis-benchmark -P 16"
+	run_sets big "$big_pid" "redis-benchmark -P 6 -d 1000 (6 KiB writes, walked)"
 	assert_gt "... walked by the kernel" 0 "$(metric sonde_events_walked_total)"
 	assert_eq "... and no framing lost" 0 \
 		"$(metric 'sonde_unparsed_total{protocol="redis",reason="framing_lost"}')"
