@@ -220,7 +220,7 @@ static __always_inline __u32 copy_iov(struct event_buf *e, __u32 toff, __u64 uio
 	if (iovcnt > SONDE_MAX_IOV)
 		iovcnt = SONDE_MAX_IOV;
 #ifdef SONDE_NO_KFUNC
-	/* 5.15's verifier wants stack a read of variable size fills written first. */
+	/* 5.15's verifier refuses a read of variable size into stack not written yet. */
 	__builtin_memset(iov, 0, sizeof(iov));
 #endif
 	/* One read for the array (1..8 entries): a helper call costs more than the bytes. */

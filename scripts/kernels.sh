@@ -86,10 +86,10 @@ fetch_ubuntu() {
 # paths under ROOT ("" for the host).
 libs() {
 	root=$1 triplet=$2
-	todo=$3 seen=" "
-	while [ -n "$todo" ]; do
-		f=${todo%% *}
-		todo=${todo#"$f"}; todo=${todo# }
+	queue=$3 seen=" "
+	while [ -n "$queue" ]; do
+		f=${queue%% *}
+		queue=${queue#"$f"}; queue=${queue# }
 		for n in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 			case $seen in *" $n "*) continue ;; esac
 			seen="$seen$n "
@@ -99,7 +99,7 @@ libs() {
 			done
 			[ -n "$p" ] || { echo "sonde: $n (needed by $f) not found under ${root:-/}" >&2; return 1; }
 			echo "$p"
-			todo="$todo${todo:+ }$p"
+			queue="$queue${queue:+ }$p"
 		done
 	done
 }

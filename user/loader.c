@@ -314,11 +314,13 @@ static bool kernel_has_kfuncs(void)
 
 bool loader__has_loop(void)
 {
+	static int has = -1; /* asked by main and by loader__open: probed once */
 	const char *force = getenv("SONDE_BPF_COMPAT");
 
-	if (force && !strcmp(force, "noloop"))
-		return false;
-	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
+	if (has < 0)
+		has = !(force && !strcmp(force, "noloop")) &&
+		      libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
+	return has;
 }
 
 /*
